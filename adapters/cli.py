@@ -1,0 +1,162 @@
+"""The ``parley`` command: the composition root that wires config, Redis, backends and an adapter."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from adapters import console
+from bot.channels import Channels
+from bot.commands import Command, Commands
+from bot.config import NO_BACKEND_HELP, Config, ConfigError, find_config_file, load_config
+from bot.logs import setup_logging
+from bot.messages import Author
+from bot.runtime import open_conversation, open_store
+from bot.threads import ChannelKey, ThreadKey
+
+CLI_ADMIN = Author("cli", "command line", is_admin=True)
+
+
+def _load(args: argparse.Namespace) -> Config:
+    config = load_config(find_config_file(args.config, os.environ))
+    level = "DEBUG" if args.verbose > 1 else "INFO" if args.verbose else config.log_level
+    setup_logging(level, config.secrets())
+    return config
+
+
+def _channel(text: str) -> ChannelKey:
+    try:
+        return ChannelKey.parse(text)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
+# -- parley chat ----------------------------------------------------------------
+def cmd_chat(args: argparse.Namespace) -> int:
+    config = _load(args)
+    if not config.backends:
+        raise ConfigError(NO_BACKEND_HELP)
+    thread = args.thread or datetime.now().strftime("chat-%Y%m%d-%H%M%S")
+    if sys.stdin.isatty():
+        print(
+            f"parley: thread {thread!r} (continue it later: parley chat --thread {thread}). "
+            "/help lists commands; Ctrl-D quits.",
+            file=sys.stderr,
+        )
+    asyncio.run(_chat(config, thread))
+    return 0
+
+
+async def _chat(config: Config, thread: str) -> None:
+    async with open_conversation(config, os.environ) as conversation:
+        await console.chat(conversation, thread, read_line=console.terminal_reader("you> "), out=sys.stdout)
+
+
+# -- parley config ----------------------------------------------------------------
+def cmd_config_check(args: argparse.Namespace) -> int:
+    path = Path(args.path) if args.path else find_config_file(args.config, os.environ)
+    if path is not None and not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    config = load_config(path)
+    where = str(path) if path else "no config file (environment only)"
+    if not config.backends:
+        print(f"{where}: no backend.\n\n{NO_BACKEND_HELP}", file=sys.stderr)
+        return 1
+    missing = [
+        f"  [backends.{name}] api_key_env: {b.api_key_env} is not set in this environment"
+        for name, b in config.backends.items()
+        if b.api_key_env and not os.environ.get(b.api_key_env)
+    ]
+    if missing:
+        print(f"{where}: {len(missing)} problem(s):\n" + "\n".join(missing), file=sys.stderr)
+        return 1
+    backends = ", ".join(f"{name} ({b.base_url})" for name, b in config.backends.items())
+    print(f"{where}: OK. Backends: {backends}. Channel rules: {len(config.channels)}.")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    return _run_command(args, Command("show"))
+
+
+# -- parley channel ---------------------------------------------------------------
+def cmd_channel_set(args: argparse.Namespace) -> int:
+    return _run_command(args, Command("set", f"{args.key} {' '.join(args.value)}"))
+
+
+def cmd_channel_unset(args: argparse.Namespace) -> int:
+    return _run_command(args, Command("unset", args.key))
+
+
+def _run_command(args: argparse.Namespace, command: Command) -> int:
+    config = _load(args)
+    if not config.backends:
+        raise ConfigError(NO_BACKEND_HELP)
+    channel = _channel(args.channel)
+    answer = asyncio.run(_command(config, channel, command))
+    failed = answer.startswith(("Not changed", "Usage"))
+    print(answer, file=sys.stderr if failed else sys.stdout)
+    return 1 if failed else 0
+
+
+async def _command(config: Config, channel: ChannelKey, command: Command) -> str:
+    async with open_store(config) as store:
+        commands = Commands(config, store, Channels(config, store))
+        thread = ThreadKey(channel.platform, channel.workspace, channel.channel, "")
+        return await commands.run(command, thread, CLI_ADMIN)
+
+
+# -- the parser -------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", help="config file (default: $PARLEY_CONFIG, else ./parley.toml)")
+    common.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
+
+    parser = argparse.ArgumentParser(prog="parley", description="An LLM where your team already talks.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(parent: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str,
+            handler: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:  # fmt: skip
+        sub = parent.add_parser(name, help=help, description=help, parents=[common])
+        sub.set_defaults(handler=handler)
+        return sub
+
+    chat = add(commands, "chat", "talk to the model in this terminal (lines may be piped in)", cmd_chat)
+    chat.add_argument("--thread", metavar="NAME", help="a named thread; the same name continues it later")
+
+    config = commands.add_parser("config", help="check or explain the configuration")
+    config_commands = config.add_subparsers(dest="action", required=True, metavar="ACTION")
+    check = add(config_commands, "check", "validate a config file and the environment", cmd_config_check)
+    check.add_argument("path", nargs="?", help="the file to check (default: as for --config)")
+    show = add(config_commands, "show", "the effective parameters of a channel and where each comes from", cmd_show)
+    show.add_argument("channel", metavar="CHANNEL", help="platform:workspace/channel, e.g. slack:T1/C42")
+
+    channel = commands.add_parser("channel", help="a channel's runtime overrides (stored in Redis)")
+    channel_commands = channel.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for_show = add(channel_commands, "show", "the effective parameters of a channel", cmd_show)
+    for_show.add_argument("channel", metavar="CHANNEL")
+    set_ = add(channel_commands, "set", "override a parameter for a channel", cmd_channel_set)
+    set_.add_argument("channel", metavar="CHANNEL")
+    set_.add_argument("key", metavar="KEY")
+    set_.add_argument("value", metavar="VALUE", nargs="+")
+    unset = add(channel_commands, "unset", "drop a channel's override of a parameter", cmd_channel_unset)
+    unset.add_argument("channel", metavar="CHANNEL")
+    unset.add_argument("key", metavar="KEY")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        code = args.handler(args)
+    except ConfigError as error:
+        print(f"parley: {error}", file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)

@@ -1,0 +1,93 @@
+"""The terminal adapter: each line typed (or piped in) is one turn of one thread."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+import uuid
+from collections.abc import Callable
+from typing import TextIO
+
+from bot.conversation import Conversation
+from bot.messages import Author, IncomingMessage
+from bot.sink import SinkLimits
+from bot.threads import ThreadKey
+
+PLATFORM = "console"
+WORKSPACE = "local"
+CHANNEL = "terminal"
+
+
+def console_thread(name: str) -> ThreadKey:
+    return ThreadKey(PLATFORM, WORKSPACE, CHANNEL, name)
+
+
+class ConsoleSink:
+    """Prints a reply as it streams: every edit only adds text at the end."""
+
+    limits = SinkLimits(max_chars=1_000_000, edit_interval=0.0)
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._shown: dict[str, str] = {}
+        self._open = False
+
+    async def post(self, text: str) -> str:
+        if self._open:
+            self._out.write("\n")
+        message_id = str(len(self._shown) + 1)
+        self._shown[message_id] = ""
+        self._open = True
+        await self.edit(message_id, text)
+        return message_id
+
+    async def edit(self, message_id: str, text: str) -> None:
+        shown = self._shown[message_id]
+        self._out.write(text[len(shown) :] if text.startswith(shown) else f"\n{text}")
+        self._out.flush()
+        self._shown[message_id] = text
+
+    def end_turn(self) -> None:
+        if self._open:
+            self._out.write("\n")
+            self._out.flush()
+        self._open = False
+
+
+async def chat(
+    conversation: Conversation,
+    thread_name: str,
+    *,
+    read_line: Callable[[], str | None],
+    out: TextIO,
+) -> None:
+    """Talk until end of input. ``read_line`` blocks, so it runs in a worker thread."""
+    thread = console_thread(thread_name)
+    author = Author(getpass.getuser(), getpass.getuser(), is_admin=True)
+    sink = ConsoleSink(out)
+    while (line := await asyncio.to_thread(read_line)) is not None:
+        if not line.strip():
+            continue
+        message = IncomingMessage(
+            thread, author, line.rstrip("\n"), event_id=uuid.uuid4().hex, mentioned=True, is_dm=True
+        )
+        await conversation.receive(message, sink)
+        sink.end_turn()
+
+
+def terminal_reader(prompt: str) -> Callable[[], str | None]:
+    """Read with line editing on a terminal, plain lines from a pipe; None at end of input."""
+    interactive = sys.stdin.isatty()
+
+    def read_line() -> str | None:
+        if interactive:
+            try:
+                return input(prompt)
+            except EOFError:
+                print()
+                return None
+        line = sys.stdin.readline()
+        return line if line else None
+
+    return read_line

@@ -1,0 +1,1 @@
+"""parley's conversation core: everything between a platform adapter and an LLM backend."""

@@ -1,0 +1,65 @@
+"""Each channel's settings panel: the config's layers plus the overrides stored in Redis."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bot.config import Config
+from bot.settings import KEYS, Layer, Resolved, SettingError, parse_value, resolve, validate_patch
+from bot.store import Store
+from bot.threads import ChannelKey
+
+log = logging.getLogger(__name__)
+
+OVERRIDE = "override (set from chat or `parley channel set`)"
+FIRST_BACKEND = "built-in: the first configured backend"
+
+
+class Channels:
+    def __init__(self, config: Config, store: Store) -> None:
+        self._config = config
+        self._store = store
+
+    async def resolve(self, channel: ChannelKey) -> Resolved:
+        """Effective settings of a channel, with the source of each; ``backend`` is always set."""
+        stored = await self._store.overrides(channel)
+        layers = [*self._config.layers_for(channel), Layer(OVERRIDE, self._usable(channel, stored))]
+        resolved = resolve(layers)
+        if resolved.settings.backend is None:
+            settings = resolved.settings.model_copy(update={"backend": self._config.default_backend})
+            resolved = Resolved(settings, {**resolved.sources, "backend": FIRST_BACKEND})
+        return resolved
+
+    def _usable(self, channel: ChannelKey, stored: dict[str, Any]) -> dict[str, Any]:
+        """Stored overrides that are still valid (the config may have changed since)."""
+        usable: dict[str, Any] = {}
+        for key, value in stored.items():
+            try:
+                usable.update(validate_patch({key: value}))
+                self._check_backend(key, value)
+            except SettingError as error:
+                log.warning("ignoring stored override of %s for %s: %s", key, channel, error)
+        return usable
+
+    def _check_backend(self, key: str, value: Any) -> None:
+        if key == "backend" and value is not None and value not in self._config.backends:
+            allowed = ", ".join(self._config.backends) or "none are configured"
+            raise SettingError(f"backend: unknown backend {value!r}. Allowed: {allowed}.")
+
+    async def set(self, channel: ChannelKey, key: str, raw: str) -> Any:
+        """Validate and store an override; nothing is stored when it is refused."""
+        value = parse_value(key, raw)
+        self._check_backend(key, value)
+        await self._store.set_override(channel, key, value)
+        return value
+
+    async def unset(self, channel: ChannelKey, key: str) -> bool:
+        if key not in KEYS:
+            raise SettingError(f"unknown setting {key!r}. Allowed settings: {', '.join(KEYS)}.")
+        return await self._store.unset_override(channel, key)
+
+    def backend_model(self, backend: str) -> str | None:
+        """The model a backend is configured with, if any (else the first its server lists)."""
+        found = self._config.backends.get(backend)
+        return found.model if found else None

@@ -1,0 +1,112 @@
+"""The commands every adapter offers: /reset, /set, /unset, /show, /help.
+
+Slack and Discord deliver them as slash commands, the terminal as lines that
+start with ``/``; all end up in ``Commands.run`` and get a text answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.channels import Channels
+from bot.config import Config
+from bot.messages import Author
+from bot.settings import KEYS, SettingError, describe, format_value
+from bot.store import Store
+from bot.threads import ChannelKey, ThreadKey
+
+HELP = {
+    "reset": "forget this thread's history",
+    "set": "KEY VALUE: change a setting for this channel (admins)",
+    "unset": "KEY: drop this channel's override of a setting (admins)",
+    "show": "the settings in effect here and where each comes from",
+    "help": "this help",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str
+    args: str = ""
+
+
+def parse_command(text: str) -> Command | None:
+    """``/set temperature 0.2`` -> Command("set", "temperature 0.2"); other text -> None."""
+    stripped = text.strip()
+    if not stripped.startswith("/") or len(stripped) < 2:
+        return None
+    name, _, args = stripped[1:].partition(" ")
+    return Command(name.lower(), args.strip())
+
+
+def help_text() -> str:
+    lines = ["Commands:"]
+    lines += [f"  /{name:<6} {text}" for name, text in HELP.items()]
+    lines.append("Settings:")
+    lines += [f"  {key:<18} {describe(key)}" for key in KEYS]
+    return "\n".join(lines)
+
+
+def show_text(title: str, rows: list[tuple[str, str, str]]) -> str:
+    width = max(len(row[1]) for row in rows)
+    width = min(max(width, 8), 40)
+    lines = [title]
+    for key, value, source in rows:
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        lines.append(f"  {key:<18} {shown:<{width}}  ({source})")
+    return "\n".join(lines)
+
+
+class Commands:
+    def __init__(self, config: Config, store: Store, channels: Channels) -> None:
+        self._config = config
+        self._store = store
+        self._channels = channels
+
+    async def run(self, command: Command, thread: ThreadKey, author: Author) -> str:
+        channel = thread.channel_key
+        if command.name == "reset":
+            await self._store.clear_history(thread)
+            return "Done: this thread's history is forgotten. Your next message starts afresh."
+        if command.name == "show":
+            return await self.show(channel)
+        if command.name == "help":
+            return help_text()
+        if command.name in ("set", "unset"):
+            if not (author.is_admin or self._config.is_admin(thread.platform, author.id)):
+                return "Sorry, only admins can change this channel's settings. /show lists them."
+            return await self._change(command, channel)
+        return f"Unknown command /{command.name}.\n{help_text()}"
+
+    async def show(self, channel: ChannelKey) -> str:
+        resolved = await self._channels.resolve(channel)
+        settings = resolved.settings
+        rows = []
+        for key in KEYS:
+            value = format_value(getattr(settings, key))
+            if key == "model" and settings.model is None and settings.backend:
+                value = self._channels.backend_model(settings.backend) or "(the first the server lists)"
+                rows.append((key, value, f"backend {settings.backend}"))
+                continue
+            rows.append((key, value, resolved.sources[key]))
+        return show_text(f"Settings for {channel}:", rows)
+
+    async def _change(self, command: Command, channel: ChannelKey) -> str:
+        key, _, raw = command.args.partition(" ")
+        key = key.strip().lower()
+        try:
+            if command.name == "set":
+                if not key or not raw.strip():
+                    return "Usage: /set KEY VALUE, e.g. /set temperature 0.3. /help lists the settings."
+                value = await self._channels.set(channel, key, raw)
+                return f"{key} is now {format_value(value)} in {channel}."
+            if not key:
+                return "Usage: /unset KEY, e.g. /unset temperature."
+            removed = await self._channels.unset(channel, key)
+        except SettingError as error:
+            return f"Not changed: {error}"
+        resolved = await self._channels.resolve(channel)
+        now = f"{format_value(getattr(resolved.settings, key))} ({resolved.sources[key]})"
+        if not removed:
+            return f"{key} had no override in {channel}; it stays {now}."
+        return f"Override of {key} removed in {channel}; it is now {now}."

@@ -1,0 +1,298 @@
+"""Loading and checking parley's configuration: a TOML file plus environment variables.
+
+Secrets never live in the file: a backend names the environment variable that
+holds its key (``api_key_env = "OPENAI_API_KEY"``). Environment variables
+(prefix ``PARLEY_``, ``__`` for nesting, e.g. ``PARLEY_HISTORY__TTL_DAYS``)
+override the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from bot.settings import Layer, validate_patch
+from bot.threads import ChannelKey
+
+OPENAI_URL = "https://api.openai.com/v1"
+OPENAI_DEFAULT_MODEL = "gpt-4o-mini"
+DEFAULT_FILE = "parley.toml"
+
+NO_BACKEND_HELP = f"""\
+parley has no LLM backend configured. Set one of these and run it again:
+
+  OpenAI:          export OPENAI_API_KEY=sk-...
+  Ollama (local):  export OPENAI_BASE_URL=http://localhost:11434/v1
+                   export PARLEY_DEFAULTS__MODEL=llama3.2   # optional: else the first model the server lists
+
+or name a backend in {DEFAULT_FILE} (or the file given by --config / PARLEY_CONFIG):
+
+  [backends.openai]
+  base_url = "{OPENAI_URL}"
+  api_key_env = "OPENAI_API_KEY"   # the variable that holds the key; never the key itself
+  model = "{OPENAI_DEFAULT_MODEL}"
+"""
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class ConfigError(Exception):
+    """Configuration that cannot be used; the message says what is wrong and where."""
+
+
+class BackendConfig(BaseModel):
+    """``[backends.NAME]``: one LLM endpoint that speaks the OpenAI chat completions API."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["openai"] = "openai"
+    base_url: str = OPENAI_URL
+    api_key_env: str | None = None
+    model: str | None = None
+    context_window: int = Field(8192, ge=256)
+    connect_timeout: float = Field(10.0, gt=0)
+    read_timeout: float = Field(120.0, gt=0)
+    max_retries: int = Field(3, ge=0, le=10)
+    max_retry_wait: float = Field(30.0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_secrets(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            for key in ("api_key", "key", "token", "secret"):
+                if key in data:
+                    raise ValueError(
+                        f"{key!r}: secrets are not read from the config file; put the key in an "
+                        'environment variable and name it here, e.g. api_key_env = "OPENAI_API_KEY"'
+                    )
+        return data
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not _ENV_NAME.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not an environment variable name (letters, digits and _), "
+                'e.g. api_key_env = "OPENAI_API_KEY"'
+            )
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class ChannelRule(BaseModel):
+    """``[[channels]]``: settings for every channel whose name matches ``match``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    match: str
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping) or "settings" in data:
+            return data
+        rest = {key: value for key, value in data.items() if key != "match"}
+        return {"match": data.get("match"), "settings": validate_patch(rest)}
+
+    @field_validator("match")
+    @classmethod
+    def _pattern(cls, value: str) -> str:
+        if ":" not in value:
+            raise ValueError(
+                f"{value!r} is not a channel pattern: write platform:workspace/channel with "
+                "* wildcards, e.g. slack:T1/C42, discord:*/1234 or console:*"
+            )
+        return value
+
+
+class HistoryConfig(BaseModel):
+    """``[history]``: how long threads are kept and how much of each."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ttl_days: float = Field(30.0, gt=0)
+    max_turns: int = Field(100, ge=1, description="turns (a message and its answer) kept per thread")
+
+
+class Config(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PARLEY_",
+        env_nested_delimiter="__",
+        env_ignore_empty=True,
+        extra="forbid",
+        frozen=True,
+    )
+
+    redis_url: str | None = Field(None, validation_alias=AliasChoices("redis_url", "REDIS_URL", "PARLEY_REDIS_URL"))
+    data_dir: Path = Field(default_factory=lambda: platformdirs.user_data_path("parley"))
+    redis_prefix: str = "parley"
+    event_dedup_hours: float = Field(24.0, gt=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    admins: list[str] = Field(default_factory=list)
+    """Author ids allowed to change settings, as ``platform:user_id`` (``slack:U0123``)."""
+    history: HistoryConfig = Field(default_factory=HistoryConfig)
+    backends: dict[str, BackendConfig] = Field(default_factory=dict)
+    defaults: dict[str, Any] = Field(default_factory=dict)
+    channels: list[ChannelRule] = Field(default_factory=list)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's values come in as init arguments; the environment wins over them.
+        return env_settings, init_settings
+
+    @field_validator("defaults", mode="before")
+    @classmethod
+    def _defaults(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return validate_patch(value)
+        return value
+
+    @model_validator(mode="after")
+    def _backends(self) -> Config:
+        if not self.backends:
+            implicit = _backend_from_openai_env(os.environ)
+            if implicit is not None:
+                self.backends["openai"] = implicit
+        names = sorted(self.backends)
+        referenced = [("[defaults]", self.defaults.get("backend"))] + [
+            (f"[[channels]] match = {rule.match!r}", rule.settings.get("backend")) for rule in self.channels
+        ]
+        for where, backend in referenced:
+            if backend is not None and backend not in self.backends:
+                allowed = ", ".join(names) or "none are configured"
+                raise ValueError(f"{where}: unknown backend {backend!r}; configured backends: {allowed}")
+        return self
+
+    @property
+    def default_backend(self) -> str:
+        if not self.backends:
+            raise ConfigError(NO_BACKEND_HELP)
+        return next(iter(self.backends))
+
+    def layers_for(self, channel: ChannelKey) -> list[Layer]:
+        """The file's settings layers that apply to a channel, lowest priority first."""
+        layers = [Layer("[defaults]", self.defaults)] if self.defaults else []
+        for number, rule in enumerate(self.channels, start=1):
+            if channel.matches(rule.match):
+                layers.append(Layer(f"channel rule {number} ({rule.match})", rule.settings))
+        return layers
+
+    def is_admin(self, platform: str, user_id: str) -> bool:
+        return f"{platform}:{user_id}" in self.admins
+
+    def secrets(self) -> list[str]:
+        """Every API key the backends use, for redacting logs."""
+        keys = (os.environ.get(b.api_key_env) for b in self.backends.values() if b.api_key_env)
+        return [key for key in keys if key]
+
+
+def _backend_from_openai_env(environ: Mapping[str, str]) -> BackendConfig | None:
+    key, url = environ.get("OPENAI_API_KEY"), environ.get("OPENAI_BASE_URL")
+    if not key and not url:
+        return None
+    return BackendConfig(
+        base_url=url or OPENAI_URL,
+        api_key_env="OPENAI_API_KEY" if key else None,
+        model=None if url else OPENAI_DEFAULT_MODEL,
+    )
+
+
+def find_config_file(explicit: str | None, environ: Mapping[str, str]) -> Path | None:
+    """``--config`` wins, then ``PARLEY_CONFIG``, then ``parley.toml`` here if there is one."""
+    chosen = explicit or environ.get("PARLEY_CONFIG")
+    if chosen:
+        path = Path(chosen)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        return path
+    default = Path(DEFAULT_FILE)
+    return default if default.is_file() else None
+
+
+def load_config(path: Path | None) -> Config:
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{path}: not valid TOML: {error}") from None
+        except OSError as error:
+            raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+    try:
+        return Config(**data)
+    except ValidationError as error:
+        where = str(path) if path else "environment"
+        raise ConfigError(format_errors(where, error, data)) from None
+
+
+_TABLES: dict[str, type[BaseModel]] = {"history": HistoryConfig}
+
+
+def format_errors(where: str, error: ValidationError, data: Mapping[str, Any]) -> str:
+    """One line per problem, naming the TOML table and key it is in."""
+    lines = [f"{where}: {error.error_count()} problem(s):"]
+    for item in error.errors():
+        loc = item["loc"]
+        message = item["msg"].removeprefix("Value error, ")
+        place = _place(loc, data)
+        if item["type"] == "extra_forbidden":
+            message = f"unknown key; allowed here: {', '.join(_allowed_keys(loc))}"
+        elif item["type"] not in ("missing", "value_error") and not isinstance(item.get("input"), Mapping):
+            message = f"{message} (got {item['input']!r})"
+        lines.append(f"  {place}: {message}")
+    return "\n".join(lines)
+
+
+def _place(loc: tuple[int | str, ...], data: Mapping[str, Any]) -> str:
+    if not loc:
+        return "(top level)"
+    head, rest = loc[0], [str(part) for part in loc[1:]]
+    if head == "backends" and rest:
+        return f"[backends.{rest[0]}]" + (f" {'.'.join(rest[1:])}" if rest[1:] else "")
+    if head == "channels" and rest and isinstance(loc[1], int):
+        rules = data.get("channels", [])
+        index = loc[1]
+        match = rules[index].get("match") if index < len(rules) and isinstance(rules[index], Mapping) else None
+        label = f"[[channels]] #{index + 1}" + (f" (match = {match!r})" if match else "")
+        return label + (f" {'.'.join(rest[1:])}" if rest[1:] else "")
+    if head in ("defaults", "history") or head in _TABLES:
+        return f"[{head}]" + (f" {'.'.join(rest)}" if rest else "")
+    return ".".join(str(part) for part in loc)
+
+
+def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
+    if len(loc) >= 3 and loc[0] == "backends":
+        return list(BackendConfig.model_fields)
+    if len(loc) >= 2 and loc[0] in _TABLES:
+        return list(_TABLES[str(loc[0])].model_fields)
+    return [name for name in Config.model_fields]

@@ -1,0 +1,159 @@
+"""The conversation core: from an incoming message to a streamed, remembered reply.
+
+Two steps, kept apart so that a queue can later sit between them:
+
+- ``accept``: at most once per platform event id (a Redis SET NX with expiry).
+- ``handle``: commands, or one turn: settings, history, prompt, backend, reply.
+
+``receive`` does both for an adapter, keeping the turns of one thread in
+arrival order.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import aclosing
+
+from redis.exceptions import LockError
+
+from bot.channels import Channels
+from bot.commands import Commands, parse_command
+from bot.config import Config
+from bot.llm.base import Backend, BackendError, ChatRequest, FailureKind
+from bot.messages import ChatMessage, IncomingMessage
+from bot.ordering import ArrivalOrder
+from bot.prompt import PromptTooLong, build_prompt
+from bot.settings import ChannelSettings
+from bot.sink import ReplySink
+from bot.store import Store
+from bot.streaming import ReplyStreamer
+
+log = logging.getLogger(__name__)
+
+LOCK_SECONDS = 900.0
+
+FAILURES: dict[FailureKind, str] = {
+    "unavailable": "The model backend is unavailable right now. Please try again in a minute.",
+    "rate_limited": "The model backend is busy (rate limited). Please try again in a minute.",
+    "auth": "The model backend refused parley's credentials. An admin needs to check the API key.",
+    "rejected": "The model backend rejected the request. An admin can check the model and settings (/show).",
+    "timeout": "The model took too long to answer. Please send your message again.",
+    "interrupted": "The reply was cut off before it finished. Please send your message again.",
+    "empty": "The model returned an empty answer. Please try again, or rephrase.",
+}
+SOMETHING_BROKE = "Sorry, something went wrong on parley's side. Please try again."
+
+
+def too_long_text(error: PromptTooLong) -> str:
+    if error.budget <= 0:
+        return (
+            "This channel's max_tokens leaves no room for a prompt in the model's context window. "
+            "An admin can lower max_tokens (/set max_tokens 1024)."
+        )
+    return (
+        f"Your message is too long for this model: about {error.tokens} tokens with the system prompt, "
+        f"and at most {error.budget} fit. Please shorten it or split it up."
+    )
+
+
+class Conversation:
+    def __init__(self, *, config: Config, store: Store, backends: dict[str, Backend]) -> None:
+        self.config = config
+        self.store = store
+        self.backends = backends
+        self.channels = Channels(config, store)
+        self.commands = Commands(config, store, self.channels)
+        self._order = ArrivalOrder()
+
+    async def receive(self, message: IncomingMessage, sink: ReplySink) -> None:
+        """Accept and handle one incoming message; never raises."""
+        slot = self._order.reserve(message.thread)
+        try:
+            if not await self.accept(message):
+                log.info("event %s already handled: ignoring the redelivery", message.event_id)
+                return
+            await slot.wait()
+            await self.handle(message, sink)
+        except Exception:
+            log.exception("handling event %s in %s failed", message.event_id, message.thread)
+            try:
+                await sink.post(SOMETHING_BROKE)
+            except Exception:
+                log.exception("could not tell the user either")
+        finally:
+            slot.release()
+
+    async def accept(self, message: IncomingMessage) -> bool:
+        """True if this event is new; false for a redelivery."""
+        ttl = int(self.config.event_dedup_hours * 3600)
+        return await self.store.claim_event(f"{message.thread.platform}:{message.event_id}", ttl)
+
+    async def handle(self, message: IncomingMessage, sink: ReplySink) -> None:
+        command = parse_command(message.text)
+        if command is not None:
+            await sink.post(await self.commands.run(command, message.thread, message.author))
+            return
+        settings = (await self.channels.resolve(message.thread.channel_key)).settings
+        if not message.text.strip() or not await self._should_answer(message, settings):
+            return
+        lock = self.store.thread_lock(message.thread, timeout=LOCK_SECONDS)
+        await lock.acquire()
+        try:
+            await self._answer(message, settings, sink)
+        finally:
+            try:
+                await lock.release()
+            except LockError:
+                log.warning("the lock of %s expired while answering", message.thread)
+
+    async def _should_answer(self, message: IncomingMessage, settings: ChannelSettings) -> bool:
+        if not settings.enabled:
+            return False
+        if message.is_dm or message.mentioned:
+            return True
+        return settings.trigger == "thread" and await self.store.has_history(message.thread)
+
+    async def _answer(self, message: IncomingMessage, settings: ChannelSettings, sink: ReplySink) -> None:
+        thread, text = message.thread, message.text.strip()
+        backend = self.backends[settings.backend or self.config.default_backend]
+        ttl = int(self.config.history.ttl_days * 86400)
+        history = await self.store.load_history(thread, ttl)
+        try:
+            prompt = build_prompt(
+                settings.system_prompt,
+                history,
+                text,
+                context_window=backend.context_window,
+                max_tokens=settings.max_tokens,
+                history_turns=settings.history_turns,
+                history_tokens=settings.history_tokens,
+            )
+        except PromptTooLong as error:
+            await sink.post(too_long_text(error))
+            return
+        streamer = ReplyStreamer(sink)
+        await streamer.start()
+        try:
+            request = ChatRequest(
+                model=settings.model or await backend.default_model(),
+                messages=prompt.messages,
+                max_tokens=settings.max_tokens,
+                temperature=settings.temperature,
+                top_p=settings.top_p,
+                presence_penalty=settings.presence_penalty,
+                frequency_penalty=settings.frequency_penalty,
+                stop=settings.stop,
+                stream=settings.stream,
+            )
+            async with aclosing(backend.generate(request)) as stream:
+                async for delta in stream:
+                    await streamer.feed(delta)
+            reply = await streamer.finish()
+            if not reply.strip():
+                raise BackendError("empty", "the model's answer had no text")
+        except BackendError as error:
+            log.warning("%s: backend %s failed: %s", thread, backend.name, error)
+            await streamer.fail(FAILURES[error.kind])
+            return
+        turn = [ChatMessage("user", text), ChatMessage("assistant", reply)]
+        await self.store.append_turn(thread, turn, 2 * self.config.history.max_turns, ttl)

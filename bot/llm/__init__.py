@@ -1,0 +1,1 @@
+"""LLM backends: one module per wire protocol, all behind ``bot.llm.base.Backend``."""

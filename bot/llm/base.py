@@ -1,0 +1,65 @@
+"""What the core asks of a model backend, and how a backend says it failed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from bot.messages import ChatMessage
+
+FailureKind = Literal[
+    "unavailable",  # connection refused, 5xx after retries
+    "rate_limited",  # 429 after retries, or a Retry-After longer than we wait
+    "auth",  # 401/403: the key is wrong or lacks access
+    "rejected",  # another 4xx: unknown model, bad parameter
+    "timeout",  # no data within the read timeout (a stalled stream)
+    "interrupted",  # the answer stopped part-way: dropped connection, bad chunk, no end marker
+    "empty",  # the model answered nothing
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    model: str
+    messages: Sequence[ChatMessage]
+    max_tokens: int
+    temperature: float | None = None
+    top_p: float | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    stop: Sequence[str] = field(default_factory=tuple)
+    stream: bool = True
+
+
+class BackendError(Exception):
+    """A failed model call. ``detail`` is for the log, never for the chat."""
+
+    def __init__(self, kind: FailureKind, detail: str, retry_after: float | None = None) -> None:
+        super().__init__(f"{kind}: {detail}")
+        self.kind: FailureKind = kind
+        self.detail = detail
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind in ("unavailable", "rate_limited")
+
+
+class Backend(Protocol):
+    name: str
+    context_window: int
+
+    async def default_model(self) -> str:
+        """The model to use when a channel names none."""
+        ...
+
+    def generate(self, request: ChatRequest) -> AsyncGenerator[str, None]:
+        """Yield the reply's text as it arrives (all at once when not streaming).
+
+        Ends normally only when the backend said the answer is complete;
+        otherwise raises BackendError.
+        """
+        ...
+
+    async def aclose(self) -> None: ...

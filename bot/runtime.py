@@ -1,0 +1,60 @@
+"""Wiring for one process: Redis (given or embedded), the backends, the conversation core."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from bot.config import Config, ConfigError
+from bot.conversation import Conversation
+from bot.llm.registry import open_backends
+from bot.redis_server import RedisServer
+from bot.store import Store
+
+
+def _without_password(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if "@" not in rest:
+        return url
+    return f"{scheme}{sep}***@{rest.rpartition('@')[2]}"
+
+
+@asynccontextmanager
+async def open_redis(config: Config) -> AsyncIterator[Redis]:
+    """The configured Redis, or a private embedded one with its data in ``data_dir``."""
+    server = None
+    url = config.redis_url
+    if url is None:
+        server = RedisServer(config.data_dir / "redis")
+        url = await server.start()
+    client = Redis.from_url(url)
+    try:
+        try:
+            await client.ping()
+        except (RedisError, OSError) as error:
+            raise ConfigError(f"cannot reach Redis at {_without_password(url)}: {error}") from None
+        yield client
+    finally:
+        await client.aclose()
+        if server is not None:
+            await server.stop()
+
+
+@asynccontextmanager
+async def open_store(config: Config) -> AsyncIterator[Store]:
+    async with open_redis(config) as redis:
+        yield Store(redis, config.redis_prefix)
+
+
+@asynccontextmanager
+async def open_conversation(config: Config, environ: Mapping[str, str]) -> AsyncIterator[Conversation]:
+    backends = open_backends(config, environ)
+    try:
+        async with open_store(config) as store:
+            yield Conversation(config=config, store=store, backends=backends)
+    finally:
+        for backend in backends.values():
+            await backend.aclose()

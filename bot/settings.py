@@ -1,0 +1,147 @@
+"""Per-channel parameters (the playground's settings panel) and how they resolve.
+
+Pure logic: no I/O. Layers are applied in order, later ones win:
+built-in defaults < ``[defaults]`` < matching channel rules in file order <
+the runtime override stored for that channel.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+TriggerMode = Literal["mention", "thread"]
+BUILT_IN = "built-in default"
+
+
+class ChannelSettings(BaseModel):
+    """Everything that can differ from one channel to the next."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    backend: str | None = Field(None, description="name of a configured backend (default: the first one configured)")
+    model: str | None = Field(None, description="model name (default: the backend's model)")
+    system_prompt: str = Field(
+        "You are a helpful assistant in a team chat. Answer clearly and concisely.",
+        description="the system prompt, free text",
+    )
+    temperature: float | None = Field(None, ge=0, le=2, description="a number from 0 to 2")
+    top_p: float | None = Field(None, gt=0, le=1, description="a number above 0, at most 1")
+    max_tokens: int = Field(1024, ge=1, le=1_000_000, description="a whole number of tokens, 1 or more")
+    presence_penalty: float | None = Field(None, ge=-2, le=2, description="a number from -2 to 2")
+    frequency_penalty: float | None = Field(None, ge=-2, le=2, description="a number from -2 to 2")
+    stop: list[str] = Field(
+        default_factory=list,
+        max_length=4,
+        description='up to 4 stop sequences: one string, or a JSON list like ["END", "###"]',
+    )
+    history_turns: int = Field(20, ge=0, le=1000, description="how many earlier turns to send, 0 to 1000")
+    history_tokens: int | None = Field(
+        None, ge=1, description="a token budget for earlier turns (default: the context window)"
+    )
+    stream: bool = Field(True, description="true or false: show the reply while it is written")
+    trigger: TriggerMode = Field(
+        "thread",
+        description='"mention" (answer only when mentioned) or "thread" (every message in a thread the bot is in)',
+    )
+    enabled: bool = Field(True, description="true or false: whether the bot answers in this channel")
+
+
+KEYS: tuple[str, ...] = tuple(ChannelSettings.model_fields)
+
+
+class SettingError(ValueError):
+    """A setting that cannot be accepted; the message says what is allowed."""
+
+
+def describe(key: str) -> str:
+    return ChannelSettings.model_fields[key].description or ""
+
+
+def _explain(error: ValidationError, raw: object) -> str:
+    parts = []
+    for item in error.errors():
+        key = str(item["loc"][0]) if item["loc"] else "?"
+        allowed = describe(key) if key in KEYS else ""
+        parts.append(f"{key}: {item['msg'].rstrip('.')} (got {raw!r}). Allowed: {allowed}.")
+    return " ".join(parts)
+
+
+def _unknown_key(key: str) -> SettingError:
+    return SettingError(f"unknown setting {key!r}. Allowed settings: {', '.join(KEYS)}.")
+
+
+def validate_patch(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate a partial set of settings (a config table); return the typed values."""
+    for key in values:
+        if key not in KEYS:
+            raise _unknown_key(key)
+    try:
+        checked = ChannelSettings.model_validate(dict(values))
+    except ValidationError as error:
+        key = str(error.errors()[0]["loc"][0])
+        raise SettingError(_explain(error, values.get(key))) from None
+    return {key: getattr(checked, key) for key in values}
+
+
+def parse_value(key: str, raw: str) -> Any:
+    """Turn a value typed in chat (``/set temperature 0.3``) into its typed form."""
+    if key not in KEYS:
+        raise _unknown_key(key)
+    value: Any = raw.strip()
+    if key == "stop":
+        value = _parse_stop(value)
+    elif value.lower() in ("none", "null") and ChannelSettings.model_fields[key].default is None:
+        value = None
+    try:
+        checked = ChannelSettings.model_validate({key: value})
+    except ValidationError as error:
+        raise SettingError(_explain(error, raw.strip())) from None
+    return getattr(checked, key)
+
+
+def _parse_stop(text: str) -> Any:
+    if text.startswith("["):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            raise SettingError(f"stop: {text!r} is not a JSON list. Allowed: {describe('stop')}.") from None
+    return [text] if text else []
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    source: str
+    """Where these values come from, as shown to users (``[defaults]``, ``channel rule 2 (slack:*)``)."""
+    values: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    settings: ChannelSettings
+    sources: Mapping[str, str]
+    """For each key, the layer its value came from."""
+
+
+def resolve(layers: Sequence[Layer]) -> Resolved:
+    merged: dict[str, Any] = {}
+    sources = dict.fromkeys(KEYS, BUILT_IN)
+    for layer in layers:
+        for key, value in layer.values.items():
+            merged[key] = value
+            sources[key] = layer.source
+    return Resolved(ChannelSettings.model_validate(merged), sources)
+
+
+def format_value(value: Any) -> str:
+    if value is None:
+        return "(not set)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return json.dumps(value)
+    return str(value)

@@ -1,0 +1,33 @@
+"""The reply sink: the one thing every adapter implements so the core can answer.
+
+Required: ``limits``, ``post`` and ``edit``. The core decides what to post and
+when; the sink only talks to its platform.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class SinkLimits:
+    max_chars: int
+    """The longest message the platform takes (Slack ~3,500 in practice, Discord 2,000)."""
+    edit_interval: float
+    """Seconds to leave between two edits of one message (0: edit on every token)."""
+    placeholder: str | None = None
+    """Posted at once and then edited into the reply; None: post when the first text arrives."""
+
+
+class ReplySink(Protocol):
+    @property
+    def limits(self) -> SinkLimits: ...
+
+    async def post(self, text: str) -> str:
+        """Send a new message in the conversation's thread; return its id."""
+        ...
+
+    async def edit(self, message_id: str, text: str) -> None:
+        """Replace the text of a message this sink posted."""
+        ...

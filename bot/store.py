@@ -1,0 +1,97 @@
+"""All of parley's state, in Redis, behind one small interface.
+
+Nothing outside this module builds a Redis key. Keys, under a configurable prefix:
+
+- ``{prefix}:history:{thread}``  list of JSON messages, oldest first, with a TTL
+- ``{prefix}:overrides:{channel}``  hash of setting name -> JSON value
+- ``{prefix}:event:{event id}``  the at-most-once marker of an incoming event
+- ``{prefix}:lock:{thread}``  held while a turn of that thread is being answered
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.lock import Lock
+
+from bot.messages import ChatMessage, Role
+from bot.threads import ChannelKey, ThreadKey
+
+ROLES = ("system", "user", "assistant")
+
+
+class Store:
+    def __init__(self, redis: Redis, prefix: str = "parley") -> None:
+        self.redis = redis
+        self.prefix = prefix
+
+    def _key(self, kind: str, name: object) -> str:
+        return f"{self.prefix}:{kind}:{name}"
+
+    # -- accepting events ---------------------------------------------------
+    async def claim_event(self, event_id: str, ttl_seconds: int) -> bool:
+        """True the first time an event id is seen (until the marker expires)."""
+        return bool(await self.redis.set(self._key("event", event_id), 1, nx=True, ex=ttl_seconds))
+
+    # -- history --------------------------------------------------------------
+    async def load_history(self, thread: ThreadKey, ttl_seconds: int) -> list[ChatMessage]:
+        """The thread's stored messages, refreshing its TTL: one round trip."""
+        key = self._key("history", thread)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.lrange(key, 0, -1)
+            pipe.expire(key, ttl_seconds)
+            raw, _ = await pipe.execute()
+        return [_decode(item) for item in raw]
+
+    async def append_turn(
+        self, thread: ThreadKey, messages: Sequence[ChatMessage], max_messages: int, ttl_seconds: int
+    ) -> None:
+        """Append one answered turn atomically, cap the thread and refresh its TTL: one round trip."""
+        key = self._key("history", thread)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(key, *(_encode(m) for m in messages))
+            pipe.ltrim(key, -max_messages, -1)
+            pipe.expire(key, ttl_seconds)
+            await pipe.execute()
+
+    async def has_history(self, thread: ThreadKey) -> bool:
+        return bool(await self.redis.exists(self._key("history", thread)))
+
+    async def history_ttl(self, thread: ThreadKey) -> int:
+        """Seconds left before the thread is forgotten (-2: no such thread)."""
+        return int(await self.redis.ttl(self._key("history", thread)))
+
+    async def clear_history(self, thread: ThreadKey) -> None:
+        await self.redis.delete(self._key("history", thread))
+
+    def thread_lock(self, thread: ThreadKey, timeout: float) -> Lock:
+        """A lock across processes: one turn of a thread at a time."""
+        return self.redis.lock(self._key("lock", thread), timeout=timeout, sleep=0.05)
+
+    # -- per-channel overrides ------------------------------------------------
+    async def overrides(self, channel: ChannelKey) -> dict[str, Any]:
+        raw = await self.redis.hgetall(self._key("overrides", channel))
+        return {_text(k): json.loads(v) for k, v in raw.items()}
+
+    async def set_override(self, channel: ChannelKey, key: str, value: Any) -> None:
+        await self.redis.hset(self._key("overrides", channel), key, json.dumps(value))
+
+    async def unset_override(self, channel: ChannelKey, key: str) -> bool:
+        return bool(await self.redis.hdel(self._key("overrides", channel), key))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _encode(message: ChatMessage) -> str:
+    return json.dumps({"role": message.role, "content": message.content}, ensure_ascii=False)
+
+
+def _decode(raw: bytes | str) -> ChatMessage:
+    data = json.loads(raw)
+    role: Role = data["role"] if data.get("role") in ROLES else "user"
+    return ChatMessage(role, str(data.get("content", "")))

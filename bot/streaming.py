@@ -1,0 +1,84 @@
+"""Streaming one reply into a sink: coalesce tokens, pace edits, split long replies."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+from bot.sink import ReplySink
+from bot.split import cut
+
+
+class ReplyStreamer:
+    """Shows a reply while it is written, within the sink's limits.
+
+    Text is shown by posting a message and then editing it, no more often than
+    ``limits.edit_interval``. When the text outgrows ``limits.max_chars`` the
+    message is finished at a paragraph (or code fence) boundary and the rest
+    continues in a new message. Nothing empty is ever posted.
+    """
+
+    def __init__(
+        self,
+        sink: ReplySink,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._sink = sink
+        self._limits = sink.limits
+        self._clock = clock
+        self._sleep = sleep
+        self._full: list[str] = []
+        self._pending = ""  # the text the current message should show
+        self._shown = ""  # what it shows now
+        self._message_id: str | None = None
+        self._last_write = float("-inf")
+
+    @property
+    def text(self) -> str:
+        return "".join(self._full)
+
+    async def start(self) -> None:
+        placeholder = self._limits.placeholder
+        if placeholder:
+            self._message_id = await self._sink.post(placeholder)
+            self._shown = placeholder
+            self._last_write = self._clock()
+
+    async def feed(self, delta: str) -> None:
+        self._full.append(delta)
+        self._pending += delta
+        while len(self._pending) > self._limits.max_chars:
+            head, self._pending = cut(self._pending, self._limits.max_chars)
+            await self._show(head, wait=True)
+            self._message_id, self._shown = None, ""
+        if self._clock() - self._last_write >= self._limits.edit_interval:
+            await self._show(self._pending, wait=False)
+
+    async def finish(self) -> str:
+        """Show the complete text; return the whole reply as the model wrote it."""
+        await self._show(self._pending, wait=True)
+        return self.text
+
+    async def fail(self, notice: str) -> None:
+        """Tell the user the reply failed: in place of the placeholder, or after the partial text."""
+        if self._message_id is not None and self._shown == self._limits.placeholder:
+            await self._show(notice, wait=True)
+        else:
+            await self._sink.post(notice)
+
+    async def _show(self, text: str, *, wait: bool) -> None:
+        if not text.strip() or text == self._shown:
+            return
+        if self._message_id is None:
+            self._message_id = await self._sink.post(text)
+        else:
+            if wait:
+                remaining = self._limits.edit_interval - (self._clock() - self._last_write)
+                if remaining > 0:
+                    await self._sleep(remaining)
+            await self._sink.edit(self._message_id, text)
+        self._shown = text
+        self._last_write = self._clock()

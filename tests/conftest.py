@@ -1,0 +1,115 @@
+"""Shared fixtures: a real throwaway Redis, a loopback fake LLM, and the core wired to both."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from redis.asyncio import Redis
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fake_openai import FakeOpenAI  # noqa: E402
+from recording_sink import RecordingSink  # noqa: E402
+
+from bot.config import BackendConfig, Config  # noqa: E402
+from bot.conversation import Conversation  # noqa: E402
+from bot.llm.registry import open_backends  # noqa: E402
+from bot.redis_server import RedisServer  # noqa: E402
+from bot.store import Store  # noqa: E402
+
+TEST_KEY_ENV = "PARLEY_TEST_API_KEY"
+TEST_KEY = "sk-test-0123456789-SECRET-abcdef"
+REDIS_TARGETS = ["throwaway"] + (["external"] if os.environ.get("PARLEY_TEST_REDIS_URL") else [])
+OUTSIDE_ENV = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "REDIS_URL")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The developer's own keys, Redis and PARLEY_* settings never reach a test."""
+    for name in list(os.environ):
+        if name in OUTSIDE_ENV or (name.startswith("PARLEY_") and name != "PARLEY_TEST_REDIS_URL"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv(TEST_KEY_ENV, TEST_KEY)
+    yield
+
+
+@pytest_asyncio.fixture(scope="session", params=REDIS_TARGETS)
+async def redis_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """A real Redis: one started here on loopback; also PARLEY_TEST_REDIS_URL's when set."""
+    if request.param == "external":
+        yield os.environ["PARLEY_TEST_REDIS_URL"]
+        return
+    server = RedisServer(tmp_path_factory.mktemp("redis"), port=free_port(), persistent=False)
+    url = await server.start()
+    yield url
+    await server.stop()
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"test-{uuid.uuid4().hex[:10]}"
+
+
+@pytest_asyncio.fixture
+async def redis(redis_url: str, prefix: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    async for key in client.scan_iter(f"{prefix}:*"):
+        await client.delete(key)
+    await client.aclose()
+
+
+@pytest_asyncio.fixture
+async def store(redis: Redis, prefix: str) -> Store:
+    return Store(redis, prefix)
+
+
+@pytest_asyncio.fixture
+async def fake() -> AsyncIterator[FakeOpenAI]:
+    async with FakeOpenAI() as server:
+        yield server
+
+
+def make_config(fake_url: str, prefix: str, *, backend: dict[str, Any] | None = None, **fields: Any) -> Config:
+    settings = {
+        "base_url": fake_url,
+        "api_key_env": TEST_KEY_ENV,
+        "model": "fake-model",
+        "read_timeout": 2.0,
+        "connect_timeout": 2.0,
+        "max_retries": 2,
+        **(backend or {}),
+    }
+    return Config(redis_prefix=prefix, backends={"fake": BackendConfig(**settings)}, **fields)
+
+
+@pytest.fixture
+def config(fake: FakeOpenAI, prefix: str) -> Config:
+    return make_config(fake.url, prefix)
+
+
+@pytest_asyncio.fixture
+async def core(config: Config, store: Store) -> AsyncIterator[Conversation]:
+    backends = open_backends(config, os.environ)
+    yield Conversation(config=config, store=store, backends=backends)
+    for backend in backends.values():
+        await backend.aclose()
+
+
+@pytest.fixture
+def sink() -> RecordingSink:
+    return RecordingSink()

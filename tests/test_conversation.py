@@ -1,0 +1,369 @@
+"""The conversation core end to end: real Redis, the fake LLM over loopback HTTP, a recording sink."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import pytest
+from conftest import make_config
+from fake_openai import Drop, Empty, FakeOpenAI, HTTPError, Malformed, NoDone, Reply, Stall
+from recording_sink import RecordingSink
+
+from bot.config import Config
+from bot.conversation import FAILURES, Conversation
+from bot.llm.registry import open_backends
+from bot.messages import Author, ChatMessage, IncomingMessage
+from bot.sink import SinkLimits
+from bot.split import open_fence
+from bot.store import Store
+from bot.threads import ThreadKey
+
+THREAD = ThreadKey("test", "W1", "C1", "t1")
+
+
+def msg(
+    text: str,
+    *,
+    thread: ThreadKey = THREAD,
+    event: str | None = None,
+    mentioned: bool = True,
+    is_dm: bool = False,
+    admin: bool = True,
+    user: str = "U1",
+) -> IncomingMessage:
+    return IncomingMessage(
+        thread, Author(user, "User", is_admin=admin), text, event or uuid.uuid4().hex, mentioned, is_dm
+    )
+
+
+def roles(request: dict[str, object]) -> list[tuple[str, str]]:
+    return [(m["role"], m["content"]) for m in request["messages"]]  # type: ignore[index, attr-defined]
+
+
+async def test_follow_up_carries_the_earlier_answer(core: Conversation, fake: FakeOpenAI, sink: RecordingSink) -> None:
+    fake.queue(Reply("1. Redis\n2. Postgres\n3. SQLite"), Reply("SQLite is an embedded database."))
+    await core.receive(msg("Give me three databases"), sink)
+    await core.receive(msg("tell me more about the third option"), sink)
+
+    assert sink.texts == ["1. Redis\n2. Postgres\n3. SQLite", "SQLite is an embedded database."]
+    sent = roles(fake.requests[1])
+    assert sent[0][0] == "system"
+    assert sent[1:] == [
+        ("user", "Give me three databases"),
+        ("assistant", "1. Redis\n2. Postgres\n3. SQLite"),
+        ("user", "tell me more about the third option"),
+    ]
+    assert fake.requests[1]["stream"] is True
+    assert fake.headers[1]["Authorization"].startswith("Bearer sk-test-")
+
+
+async def test_history_has_a_ttl_refreshed_on_use_and_a_cap(
+    fake: FakeOpenAI, prefix: str, store: Store, sink: RecordingSink
+) -> None:
+    config = make_config(fake.url, prefix, history={"ttl_days": 2, "max_turns": 3})
+    core = Conversation(config=config, store=store, backends=open_backends(config, {"PARLEY_TEST_API_KEY": "k"}))
+    for n in range(5):
+        await core.receive(msg(f"message {n}"), sink)
+    ttl = await store.history_ttl(THREAD)
+    assert 2 * 86400 - 60 < ttl <= 2 * 86400
+    await store.redis.expire(f"{prefix}:history:{THREAD}", 100)
+    await store.load_history(THREAD, 2 * 86400)
+    assert await store.history_ttl(THREAD) > 100
+    history = await store.load_history(THREAD, 2 * 86400)
+    assert [m.content for m in history] == [
+        "message 2", "echo: message 2", "message 3", "echo: message 3", "message 4", "echo: message 4",
+    ]  # fmt: skip
+
+
+async def test_history_round_trips_do_not_grow_with_the_thread(store: Store) -> None:
+    short, long = ThreadKey("test", "W", "C", "short"), ThreadKey("test", "W", "C", "long")
+    await store.append_turn(short, [ChatMessage("user", "a"), ChatMessage("assistant", "b")], 1000, 60)
+    for n in range(200):
+        await store.append_turn(long, [ChatMessage("user", f"q{n}"), ChatMessage("assistant", f"a{n}")], 1000, 60)
+
+    async def commands_for(thread: ThreadKey) -> int:
+        before = (await store.redis.info("stats"))["total_commands_processed"]
+        await store.load_history(thread, 60)
+        after = (await store.redis.info("stats"))["total_commands_processed"]
+        return int(after - before) - 1  # less the INFO call itself
+
+    assert await commands_for(short) == await commands_for(long) <= 3
+    assert len(await store.load_history(long, 60)) == 400
+
+
+async def test_old_turns_are_dropped_to_fit_the_budget(
+    fake: FakeOpenAI, prefix: str, store: Store, sink: RecordingSink
+) -> None:
+    config = make_config(fake.url, prefix, backend={"context_window": 600}, defaults={"max_tokens": 200})
+    core = Conversation(config=config, store=store, backends=open_backends(config, {"PARLEY_TEST_API_KEY": "k"}))
+    for n in range(6):
+        fake.queue(Reply(f"answer {n} " + "x" * 300))
+        await core.receive(msg(f"question {n}"), sink)
+    await core.receive(msg("last question"), sink)
+
+    sent = roles(fake.requests[-1])
+    assert sent[0][0] == "system" and sent[-1] == ("user", "last question")
+    users = [content for role, content in sent if role == "user"]
+    assert "question 5" in users and "question 0" not in users
+    assert len(users) < 7
+    assert sum(len(content) for _, content in sent) / 4 < 600 - 200
+
+
+async def test_a_message_over_the_budget_is_answered_and_not_sent(
+    fake: FakeOpenAI, prefix: str, store: Store, sink: RecordingSink
+) -> None:
+    config = make_config(fake.url, prefix, backend={"context_window": 3000})
+    core = Conversation(config=config, store=store, backends=open_backends(config, {"PARLEY_TEST_API_KEY": "k"}))
+    await core.receive(msg("word " * 5000), sink)
+    assert "too long" in sink.last and "shorten" in sink.last
+    assert fake.requests == []
+    assert await store.load_history(THREAD, 60) == []
+
+
+async def test_two_turns_at_once_are_answered_in_order(
+    core: Conversation, fake: FakeOpenAI, store: Store, sink: RecordingSink
+) -> None:
+    fake.queue(Reply("first answer", delay=0.05), Reply(lambda body: f"saw {len(body['messages'])} messages"))
+    await asyncio.gather(core.receive(msg("first"), sink), core.receive(msg("second"), sink))
+    assert sink.texts == ["first answer", "saw 4 messages"]
+    assert roles(fake.requests[1])[1:] == [("user", "first"), ("assistant", "first answer"), ("user", "second")]
+    history = await store.load_history(THREAD, 60)
+    assert [m.content for m in history] == ["first", "first answer", "second", "saw 4 messages"]
+
+
+async def test_turns_in_other_threads_do_not_wait(core: Conversation, fake: FakeOpenAI, sink: RecordingSink) -> None:
+    other = ThreadKey("test", "W1", "C1", "t2")
+    fake.queue(Reply("slow answer, slowly", chunk_size=5, delay=0.5))
+    slow = asyncio.create_task(core.receive(msg("slow one"), sink))
+    await asyncio.sleep(0.05)
+    other_sink = RecordingSink()
+    await core.receive(msg("fast one", thread=other), other_sink)
+    assert other_sink.texts == ["echo: fast one"]
+    assert not slow.done(), "the other thread's answer came first"
+    await slow
+    assert sink.texts == ["slow answer, slowly"]
+
+
+async def test_a_redelivered_event_is_handled_once(core: Conversation, fake: FakeOpenAI, sink: RecordingSink) -> None:
+    event = msg("hello", event="Ev123")
+    await asyncio.gather(core.receive(event, sink), core.receive(event, sink))
+    await core.receive(event, sink)
+    assert len(fake.requests) == 1
+    assert sink.texts == ["echo: hello"]
+
+
+FAULTS = [
+    pytest.param([HTTPError(500)] * 3, "unavailable", 3, id="500-after-retries"),
+    pytest.param([HTTPError(429, retry_after="120")], "rate_limited", 1, id="429-retry-after-too-long"),
+    pytest.param([HTTPError(401)], "auth", 1, id="401"),
+    pytest.param([HTTPError(404, "The model `nope` does not exist")], "rejected", 1, id="unknown-model"),
+    pytest.param([Stall()], "timeout", 1, id="stalled-stream"),
+    pytest.param([Malformed()], "interrupted", 1, id="malformed-chunk"),
+    pytest.param([Drop()], "interrupted", 1, id="dropped-connection"),
+    pytest.param([NoDone()], "interrupted", 1, id="no-done"),
+    pytest.param([Empty()], "empty", 1, id="empty-answer"),
+]
+
+
+@pytest.mark.parametrize(("faults", "kind", "calls"), FAULTS)
+async def test_a_failed_reply_tells_the_user_and_leaves_history_alone(
+    fake: FakeOpenAI,
+    prefix: str,
+    store: Store,
+    sink: RecordingSink,
+    faults: list[object],
+    kind: str,
+    calls: int,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    config = make_config(fake.url, prefix, backend={"read_timeout": 0.5})
+    core = Conversation(config=config, store=store, backends=open_backends(config, {"PARLEY_TEST_API_KEY": "k"}))
+    await core.receive(msg("before"), sink)
+    fake.queue(*faults)  # type: ignore[arg-type]
+
+    await core.receive(msg("this one fails"), sink)
+    assert sink.last == FAILURES[kind]  # type: ignore[index]
+    assert len(fake.requests) == 1 + calls
+    assert [m.content for m in await store.load_history(THREAD, 60)] == ["before", "echo: before"]
+    assert "Traceback" not in sink.last
+    assert any(kind in record.getMessage() for record in caplog.records)
+
+    await core.receive(msg("after"), sink)
+    assert sink.last == "echo: after"
+    assert roles(fake.requests[-1])[1:] == [
+        ("user", "before"), ("assistant", "echo: before"), ("user", "after"),
+    ]  # fmt: skip
+
+
+async def test_retry_after_is_honoured(core: Conversation, fake: FakeOpenAI, sink: RecordingSink) -> None:
+    fake.queue(HTTPError(429, retry_after="1"), Reply("made it"))
+    started = time.monotonic()
+    await core.receive(msg("hi"), sink)
+    assert sink.texts == ["made it"]
+    assert len(fake.requests) == 2
+    assert time.monotonic() - started >= 0.95
+
+
+async def test_a_5xx_is_retried(core: Conversation, fake: FakeOpenAI, sink: RecordingSink) -> None:
+    fake.queue(HTTPError(503), HTTPError(502), Reply("third time lucky"))
+    await core.receive(msg("hi"), sink)
+    assert sink.texts == ["third time lucky"]
+    assert len(fake.requests) == 3
+
+
+async def test_streaming_edits_are_paced_and_end_complete(core: Conversation, fake: FakeOpenAI) -> None:
+    sink = RecordingSink(limits=SinkLimits(max_chars=3500, edit_interval=0.2, placeholder="…"))
+    text = "The quick brown fox jumps over the lazy dog. " * 6
+    fake.queue(Reply(text, chunk_size=8, delay=0.03))
+    await core.receive(msg("stream please"), sink)
+
+    assert sink.writes[0].kind == "post" and sink.writes[0].text == "…"
+    edits = [w for w in sink.writes if w.kind == "edit"]
+    assert len(edits) >= 3, "the reply should be shown while it is written"
+    gaps = [b.at - a.at for a, b in zip(sink.writes, sink.writes[1:], strict=False)]
+    assert min(gaps) >= 0.2 - 0.01
+    assert sink.texts == [text.strip()] or sink.texts == [text]
+    assert all(text.startswith(e.text) for e in edits)
+
+
+async def test_a_long_reply_is_split_at_boundaries(core: Conversation, fake: FakeOpenAI, store: Store) -> None:
+    sink = RecordingSink(limits=SinkLimits(max_chars=300, edit_interval=0.0))
+    code = "\n".join(f"    print({n})" for n in range(40))
+    text = "Here is the plan.\n\n" + "Some words here. " * 20 + f"\n\n```python\ndef main():\n{code}\n```\n\nDone."
+    fake.queue(Reply(text, chunk_size=7))
+    await core.receive(msg("long please"), sink)
+
+    assert len(sink.texts) >= 3
+    assert all(0 < len(t) <= 300 for t in sink.texts)
+    assert all(open_fence(t) is None for t in sink.texts), "every message closes its code fences"
+    assert sum(t.count("```python") for t in sink.texts) >= 2, "a cut fence is reopened with its language"
+    assert sink.texts[-1].endswith("Done.")
+    history = await store.load_history(THREAD, 60)
+    assert history[-1].content == text
+
+
+async def test_non_streaming_channel(core: Conversation, fake: FakeOpenAI, sink: RecordingSink) -> None:
+    await core.receive(msg("/set stream false"), sink)
+    await core.receive(msg("whole answer please"), sink)
+    assert fake.requests[0]["stream"] is False
+    assert sink.last == "echo: whole answer please"
+
+
+async def test_settings_from_chat_reach_the_request(core: Conversation, fake: FakeOpenAI, sink: RecordingSink) -> None:
+    await core.receive(msg("/set temperature 0.3"), sink)
+    assert "temperature is now 0.3" in sink.last
+    await core.receive(msg("/set system_prompt You are a pirate."), sink)
+    await core.receive(msg('/set stop ["END"]'), sink)
+    await core.receive(msg("/set max_tokens 77"), sink)
+    await core.receive(msg("ahoy"), sink)
+    request = fake.requests[-1]
+    assert request["temperature"] == 0.3
+    assert request["stop"] == ["END"]
+    assert request["max_tokens"] == 77
+    assert roles(request)[0] == ("system", "You are a pirate.")
+
+    other_thread = ThreadKey("test", "W1", "C1", "another")
+    await core.receive(msg("and here", thread=other_thread), sink)
+    assert fake.requests[-1]["temperature"] == 0.3, "a thread inherits its channel's settings"
+    other_channel = ThreadKey("test", "W1", "C2", "t1")
+    await core.receive(msg("elsewhere", thread=other_channel), sink)
+    assert "temperature" not in fake.requests[-1]
+
+    await core.receive(msg("/unset temperature"), sink)
+    assert "removed" in sink.last
+    await core.receive(msg("again"), sink)
+    assert "temperature" not in fake.requests[-1]
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("/set temperature 7", "less than or equal to 2"),
+        ("/set colour blue", "Allowed settings: backend, model"),
+        ("/set backend nope", "Allowed: fake"),
+        ("/set trigger always", "'mention' or 'thread'"),
+        ("/set max_tokens lots", "valid integer"),
+    ],
+)
+async def test_invalid_values_are_refused_and_nothing_is_stored(
+    core: Conversation, store: Store, sink: RecordingSink, command: str, expected: str
+) -> None:
+    await core.receive(msg(command), sink)
+    assert sink.last.startswith("Not changed:")
+    assert expected in sink.last
+    assert await store.overrides(THREAD.channel_key) == {}
+
+
+async def test_only_admins_change_settings(core: Conversation, config: Config, store: Store, sink: RecordingSink) -> None:
+    await core.receive(msg("/set temperature 0.5", admin=False, user="U9"), sink)
+    assert "only admins" in sink.last
+    assert await store.overrides(THREAD.channel_key) == {}
+    await core.receive(msg("/unset temperature", admin=False, user="U9"), sink)
+    assert "only admins" in sink.last
+
+    listed = Conversation(
+        config=config.model_copy(update={"admins": ["test:U9"]}), store=store, backends=core.backends
+    )
+    await listed.receive(msg("/set temperature 0.5", admin=False, user="U9"), sink)
+    assert await store.overrides(THREAD.channel_key) == {"temperature": 0.5}
+
+
+async def test_show_names_the_source_of_each_value(
+    fake: FakeOpenAI, prefix: str, store: Store, sink: RecordingSink
+) -> None:
+    config = make_config(
+        fake.url,
+        prefix,
+        defaults={"temperature": 0.5, "max_tokens": 500},
+        channels=[
+            {"match": "test:*", "temperature": 0.7, "top_p": 0.9},
+            {"match": "test:W1/C1", "temperature": 0.8},
+            {"match": "slack:*", "temperature": 0.1},
+        ],
+    )
+    core = Conversation(config=config, store=store, backends=open_backends(config, {"PARLEY_TEST_API_KEY": "k"}))
+    await core.receive(msg("hi"), sink)
+    assert fake.requests[-1]["temperature"] == 0.8
+    await core.receive(msg("/set temperature 0.9"), sink)
+    await core.receive(msg("hi again"), sink)
+    assert fake.requests[-1]["temperature"] == 0.9
+    assert fake.requests[-1]["top_p"] == 0.9
+    assert fake.requests[-1]["max_tokens"] == 500
+
+    await core.receive(msg("/show"), sink)
+    lines = {line.split()[0]: line for line in sink.last.splitlines()[1:]}
+    assert "0.9" in lines["temperature"] and "override" in lines["temperature"]
+    assert "channel rule 1 (test:*)" in lines["top_p"]
+    assert "[defaults]" in lines["max_tokens"]
+    assert "built-in" in lines["history_turns"]
+    assert "fake-model" in lines["model"]
+
+
+async def test_reset_forgets_the_thread(core: Conversation, fake: FakeOpenAI, store: Store, sink: RecordingSink) -> None:
+    await core.receive(msg("remember me"), sink)
+    await core.receive(msg("/reset"), sink)
+    assert "forgotten" in sink.last
+    assert await store.load_history(THREAD, 60) == []
+    await core.receive(msg("who am I?"), sink)
+    assert roles(fake.requests[-1])[1:] == [("user", "who am I?")]
+
+
+async def test_when_the_bot_answers(core: Conversation, fake: FakeOpenAI, sink: RecordingSink) -> None:
+    thread = ThreadKey("test", "W1", "C7", "t9")
+    await core.receive(msg("chatter", thread=thread, mentioned=False), sink)
+    assert sink.texts == [] and fake.requests == []
+    await core.receive(msg("@bot hi", thread=thread, mentioned=True), sink)
+    await core.receive(msg("follow-up without a mention", thread=thread, mentioned=False), sink)
+    assert sink.texts == ["echo: @bot hi", "echo: follow-up without a mention"]
+
+    await core.receive(msg("/set trigger mention", thread=thread), sink)
+    await core.receive(msg("ignored now", thread=thread, mentioned=False), sink)
+    assert len(fake.requests) == 2
+    await core.receive(msg("a DM is always answered", thread=thread, mentioned=False, is_dm=True), sink)
+    assert len(fake.requests) == 3
+
+    await core.receive(msg("/set enabled false", thread=thread), sink)
+    await core.receive(msg("hello?", thread=thread, mentioned=True), sink)
+    assert len(fake.requests) == 3
