@@ -4,26 +4,21 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
+from fake_openai import FakeOpenAI
+from recording_sink import RecordingSink
 from redis.asyncio import Redis
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from fake_openai import FakeOpenAI  # noqa: E402
-from recording_sink import RecordingSink  # noqa: E402
-
-from bot.config import BackendConfig, Config  # noqa: E402
-from bot.conversation import Conversation  # noqa: E402
-from bot.llm.registry import open_backends  # noqa: E402
-from bot.redis_server import RedisServer  # noqa: E402
-from bot.store import Store  # noqa: E402
+from bot.config import BackendConfig, Config
+from bot.conversation import Conversation
+from bot.llm.registry import open_backends
+from bot.redis_server import RedisServer
+from bot.store import Store
 
 TEST_KEY_ENV = "PARLEY_TEST_API_KEY"
 TEST_KEY = "sk-test-0123456789-SECRET-abcdef"

@@ -296,16 +296,16 @@ async def test_invalid_values_are_refused_and_nothing_is_stored(
     assert await store.overrides(THREAD.channel_key) == {}
 
 
-async def test_only_admins_change_settings(core: Conversation, config: Config, store: Store, sink: RecordingSink) -> None:
+async def test_only_admins_change_settings(
+    core: Conversation, config: Config, store: Store, sink: RecordingSink
+) -> None:
     await core.receive(msg("/set temperature 0.5", admin=False, user="U9"), sink)
     assert "only admins" in sink.last
     assert await store.overrides(THREAD.channel_key) == {}
     await core.receive(msg("/unset temperature", admin=False, user="U9"), sink)
     assert "only admins" in sink.last
 
-    listed = Conversation(
-        config=config.model_copy(update={"admins": ["test:U9"]}), store=store, backends=core.backends
-    )
+    listed = Conversation(config=config.model_copy(update={"admins": ["test:U9"]}), store=store, backends=core.backends)
     await listed.receive(msg("/set temperature 0.5", admin=False, user="U9"), sink)
     assert await store.overrides(THREAD.channel_key) == {"temperature": 0.5}
 
@@ -341,7 +341,9 @@ async def test_show_names_the_source_of_each_value(
     assert "fake-model" in lines["model"]
 
 
-async def test_reset_forgets_the_thread(core: Conversation, fake: FakeOpenAI, store: Store, sink: RecordingSink) -> None:
+async def test_reset_forgets_the_thread(
+    core: Conversation, fake: FakeOpenAI, store: Store, sink: RecordingSink
+) -> None:
     await core.receive(msg("remember me"), sink)
     await core.receive(msg("/reset"), sink)
     assert "forgotten" in sink.last

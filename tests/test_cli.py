@@ -1,0 +1,155 @@
+"""The `parley` command as a user runs it: a real process, piped stdin, real Redis, the fake LLM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import TEST_KEY, TEST_KEY_ENV
+from fake_openai import FakeOpenAI, HTTPError, Reply
+
+from bot.redis_server import SOCKET_NAME
+
+PARLEY = str(Path(sys.executable).parent / "parley")
+
+
+async def parley(*args: str, env: dict[str, str], stdin: str = "", cwd: Path | None = None) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        PARLEY,
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        cwd=cwd,
+    )
+    out, err = await asyncio.wait_for(process.communicate(stdin.encode()), timeout=60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+@pytest.fixture
+def env(redis_url: str, prefix: str, fake: FakeOpenAI, tmp_path: Path) -> dict[str, str]:
+    """A user's environment: just a base URL and a key, Redis given by REDIS_URL."""
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "REDIS_URL": redis_url,
+        "PARLEY_REDIS_PREFIX": prefix,
+        "PARLEY_DATA_DIR": str(tmp_path / "data"),
+        "OPENAI_BASE_URL": fake.url,
+        "OPENAI_API_KEY": TEST_KEY,
+    }
+
+
+async def test_chat_reads_piped_lines_and_streams_replies(env: dict[str, str], fake: FakeOpenAI) -> None:
+    fake.queue(Reply("Hello! How can I help?"), Reply("Because you asked."))
+    code, out, err = await parley("chat", env=env, stdin="hi there\nwhy?\n")
+    assert code == 0, err
+    assert out == "Hello! How can I help?\nBecause you asked.\n"
+    assert fake.requests[0]["model"] == "fake-model", "with no model configured, the first the server lists"
+    assert [m["content"] for m in fake.requests[1]["messages"][1:]] == ["hi there", "Hello! How can I help?", "why?"]
+
+
+async def test_a_named_thread_survives_a_restart(env: dict[str, str], fake: FakeOpenAI) -> None:
+    code, _, err = await parley("chat", "--thread", "ada", env=env, stdin="My name is Ada.\n")
+    assert code == 0, err
+    code, _, err = await parley("chat", "--thread", "ada", env=env, stdin="What is my name?\n")
+    assert code == 0, err
+    contents = [m["content"] for m in fake.requests[-1]["messages"]]
+    assert contents[1:] == ["My name is Ada.", "echo: My name is Ada.", "What is my name?"]
+
+    await parley("chat", "--thread", "someone-else", env=env, stdin="Who am I?\n")
+    assert [m["content"] for m in fake.requests[-1]["messages"]][1:] == ["Who am I?"]
+
+
+async def test_in_chat_commands(env: dict[str, str], fake: FakeOpenAI) -> None:
+    script = "/help\n/set temperature 7\n/set temperature 0.25\n/show\nhello\n/reset\nagain\n/unset temperature\n"
+    code, out, err = await parley("chat", "--thread", "cmds", env=env, stdin=script)
+    assert code == 0, err
+    assert "/reset" in out and "/set" in out and "/unset" in out and "/show" in out
+    assert "Not changed: temperature" in out and "Allowed: a number from 0 to 2" in out
+    assert "temperature is now 0.25" in out
+    assert "0.25" in out and "override" in out
+    assert fake.requests[0]["temperature"] == 0.25
+    assert [m["content"] for m in fake.requests[1]["messages"]][1:] == ["again"], "/reset forgot the thread"
+    assert "Override of temperature removed" in out
+
+
+async def test_embedded_redis_keeps_history_across_runs(tmp_path: Path, fake: FakeOpenAI) -> None:
+    data = tmp_path / "data"
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PARLEY_DATA_DIR": str(data), "OPENAI_BASE_URL": fake.url}
+    code, out, err = await parley("chat", "--thread", "t", env=env, stdin="remember 42\n")
+    assert (code, out) == (0, "echo: remember 42\n"), err
+    assert (data / "redis" / "appendonly.aof").exists()
+    assert not (data / "redis" / SOCKET_NAME).exists(), "the embedded Redis stops with parley"
+    code, out, err = await parley("chat", "--thread", "t", env=env, stdin="what number?\n")
+    assert code == 0, err
+    assert [m["content"] for m in fake.requests[-1]["messages"]][1:3] == ["remember 42", "echo: remember 42"]
+
+
+async def test_no_backend_says_what_to_set(tmp_path: Path) -> None:
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PARLEY_DATA_DIR": str(tmp_path / "d")}
+    code, out, err = await parley("chat", env=env, stdin="hello\n", cwd=tmp_path)
+    assert code != 0
+    assert "OPENAI_API_KEY" in err and "OPENAI_BASE_URL=http://localhost:11434/v1" in err
+    assert "Traceback" not in err + out
+
+
+async def test_the_api_key_never_appears(env: dict[str, str], fake: FakeOpenAI, tmp_path: Path) -> None:
+    config = tmp_path / "parley.toml"
+    config.write_text(f'[backends.main]\nbase_url = "{fake.url}"\napi_key_env = "{TEST_KEY_ENV}"\nmax_retries = 1\n')
+    env = {**env, TEST_KEY_ENV: TEST_KEY, "PARLEY_CONFIG": str(config)}
+    fake.queue(HTTPError(401, echo_key=True), HTTPError(500, echo_key=True), HTTPError(500, echo_key=True))
+    code, out, err = await parley("chat", "-vv", env=env, stdin="hi\nhi again\n")
+    assert code == 0, err
+    assert fake.headers[0]["Authorization"] == f"Bearer {TEST_KEY}", "the key was sent"
+    assert "refused parley's credentials" in out and "unavailable" in out
+    assert "401" in err and "500" in err, "the log has the detail"
+    assert TEST_KEY not in out + err
+    assert "SECRET" not in out + err, "not even a fragment of it"
+
+
+async def test_config_check_points_at_the_problem(tmp_path: Path) -> None:
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[backends.main]\napi_key = "sk-oops"\n\n[[channels]]\nmatch = "slack:T1/C42"\ntemperature = 7\n')
+    code, out, err = await parley("config", "check", str(bad), env=env)
+    assert code != 0 and "Traceback" not in err
+    assert "[backends.main]" in err and "api_key_env" in err
+    assert "[[channels]] #1 (match = 'slack:T1/C42')" in err and "less than or equal to 2" in err
+
+    good = tmp_path / "good.toml"
+    good.write_text('[backends.local]\nbase_url = "http://127.0.0.1:11434/v1"\nmodel = "llama3.2"\n')
+    code, out, err = await parley("config", "check", "--config", str(good), env=env)
+    assert code == 0, err
+    assert "OK" in out and "local" in out
+
+
+async def test_channel_overrides_from_the_command_line(env: dict[str, str], tmp_path: Path) -> None:
+    config = tmp_path / "parley.toml"
+    config.write_text(
+        '[defaults]\ntemperature = 0.5\n\n[[channels]]\nmatch = "slack:*"\ntemperature = 0.7\nmax_tokens = 300\n'
+    )
+    env = {**env, "PARLEY_CONFIG": str(config)}
+    code, out, err = await parley("config", "show", "slack:T1/C42", env=env)
+    assert code == 0, err
+    lines = {line.split()[0]: line for line in out.splitlines()[1:]}
+    assert "0.7" in lines["temperature"] and "channel rule 1 (slack:*)" in lines["temperature"]
+
+    code, out, err = await parley("channel", "set", "slack:T1/C42", "temperature", "1.5", env=env)
+    assert code == 0, err
+    code, out, err = await parley("channel", "set", "slack:T1/C42", "temperature", "9", env=env)
+    assert code == 1 and "Not changed" in err
+    code, out, err = await parley("config", "show", "slack:T1/C42", env=env)
+    lines = {line.split()[0]: line for line in out.splitlines()[1:]}
+    assert "1.5" in lines["temperature"] and "override" in lines["temperature"]
+    assert "300" in lines["max_tokens"]
+
+    code, out, err = await parley("channel", "unset", "slack:T1/C42", "temperature", env=env)
+    assert code == 0 and "0.7" in out
+    code, out, err = await parley("config", "show", "not-a-channel", env=env)
+    assert code != 0 and "platform:workspace/channel" in err and "Traceback" not in err
