@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import sys
 import uuid
@@ -79,6 +80,9 @@ async def chat(
 def terminal_reader(prompt: str) -> Callable[[], str | None]:
     """Read with line editing on a terminal, plain lines from a pipe; None at end of input."""
     interactive = sys.stdin.isatty()
+    if interactive:
+        with contextlib.suppress(ImportError):
+            import readline  # noqa: F401  (gives input() line editing and history)
 
     def read_line() -> str | None:
         if interactive:

@@ -112,10 +112,16 @@ class ChannelRule(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _split(cls, data: Any) -> Any:
-        if not isinstance(data, Mapping) or "settings" in data:
+        if not isinstance(data, Mapping):
             return data
-        rest = {key: value for key, value in data.items() if key != "match"}
-        return {"match": data.get("match"), "settings": validate_patch(rest)}
+        # Settings sit next to ``match`` in the file; ``settings = {...}`` is accepted too, and checked the same.
+        nested = data.get("settings")
+        values = dict(nested) if isinstance(nested, Mapping) else {}
+        values.update({key: value for key, value in data.items() if key not in ("match", "settings")})
+        if "settings" in data and not isinstance(nested, Mapping):
+            values["settings"] = nested
+        checked = {"settings": validate_patch(values)}
+        return {"match": data["match"], **checked} if "match" in data else checked
 
     @field_validator("match")
     @classmethod
@@ -184,8 +190,9 @@ class Config(BaseSettings):
             if implicit is not None:
                 self.backends["openai"] = implicit
         names = sorted(self.backends)
-        referenced = [("[defaults]", self.defaults.get("backend"))] + [
-            (f"[[channels]] match = {rule.match!r}", rule.settings.get("backend")) for rule in self.channels
+        referenced = [("[defaults] backend", self.defaults.get("backend"))] + [
+            (f"[[channels]] #{number} (match = {rule.match!r}) backend", rule.settings.get("backend"))
+            for number, rule in enumerate(self.channels, start=1)
         ]
         for where, backend in referenced:
             if backend is not None and backend not in self.backends:
@@ -220,11 +227,17 @@ def _backend_from_openai_env(environ: Mapping[str, str]) -> BackendConfig | None
     key, url = environ.get("OPENAI_API_KEY"), environ.get("OPENAI_BASE_URL")
     if not key and not url:
         return None
-    return BackendConfig(
-        base_url=url or OPENAI_URL,
-        api_key_env="OPENAI_API_KEY" if key else None,
-        model=None if url else OPENAI_DEFAULT_MODEL,
-    )
+    base_url = (url or OPENAI_URL).rstrip("/")
+    try:
+        return BackendConfig(
+            base_url=base_url,
+            api_key_env="OPENAI_API_KEY" if key else None,
+            model=OPENAI_DEFAULT_MODEL if base_url == OPENAI_URL else None,
+        )
+    except ValidationError as error:
+        # A plain ValueError is reported like every other problem; this one names the variable.
+        message = error.errors()[0]["msg"].removeprefix("Value error, ")
+        raise ValueError(f"OPENAI_BASE_URL: {message}") from None
 
 
 def find_config_file(explicit: str | None, environ: Mapping[str, str]) -> Path | None:
@@ -269,7 +282,10 @@ def format_errors(where: str, error: ValidationError, data: Mapping[str, Any]) -
             message = f"unknown key; allowed here: {', '.join(_allowed_keys(loc))}"
         elif item["type"] not in ("missing", "value_error") and not isinstance(item.get("input"), Mapping):
             message = f"{message} (got {item['input']!r})"
-        lines.append(f"  {place}: {message}")
+        if not loc and item["type"] == "value_error":
+            lines.append(f"  {message}")  # a check across tables: the message names its own place
+        else:
+            lines.append(f"  {place}: {message}")
     return "\n".join(lines)
 
 

@@ -24,7 +24,7 @@ async def parley(*args: str, env: dict[str, str], stdin: str = "", cwd: Path | N
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env=env,
-        cwd=cwd,
+        cwd=cwd or env["HOME"],  # never a developer's own ./parley.toml
     )
     out, err = await asyncio.wait_for(process.communicate(stdin.encode()), timeout=60)
     assert process.returncode is not None

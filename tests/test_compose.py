@@ -46,9 +46,7 @@ def _environment(service: dict[str, Any]) -> dict[str, str | None]:
 
 
 def _command_tokens(command: str | list[str]) -> list[str]:
-    return (
-        shlex.split(command) if isinstance(command, str) else [str(t) for t in command]
-    )
+    return shlex.split(command) if isinstance(command, str) else [str(t) for t in command]
 
 
 def _volume_mounts(service: dict[str, Any]) -> list[tuple[str, str]]:
@@ -101,13 +99,9 @@ def test_redis_is_version_7_with_aof(services: dict[str, Any]) -> None:
     assert tokens[tokens.index("--appendonly") + 1] == "yes"
 
 
-def test_redis_data_is_a_named_volume(
-    compose: dict[str, Any], services: dict[str, Any]
-) -> None:
+def test_redis_data_is_a_named_volume(compose: dict[str, Any], services: dict[str, Any]) -> None:
     named = set(compose.get("volumes") or {})
-    sources = [
-        src for src, target in _volume_mounts(services["redis"]) if target == "/data"
-    ]
+    sources = [src for src, target in _volume_mounts(services["redis"]) if target == "/data"]
     assert sources, "redis must mount something at /data"
     assert sources[0] in named
 
@@ -150,9 +144,7 @@ def test_dockerfile_base_is_slim_python_311() -> None:
     froms = [args for kw, args in _dockerfile_instructions() if kw == "FROM"]
     assert froms
     image = next(t for t in froms[-1].split() if not t.startswith("--"))
-    assert re.fullmatch(
-        r"(docker\.io/)?(library/)?python:3\.11(\.\d+)?-slim(-\w+)?", image
-    )
+    assert re.fullmatch(r"(docker\.io/)?(library/)?python:3\.11(\.\d+)?-slim(-\w+)?", image)
 
 
 def test_dockerfile_runs_as_non_root() -> None:
@@ -163,9 +155,7 @@ def test_dockerfile_runs_as_non_root() -> None:
 
 
 def test_dockerfile_entrypoint_is_parley() -> None:
-    entrypoints = [
-        args for kw, args in _dockerfile_instructions() if kw == "ENTRYPOINT"
-    ]
+    entrypoints = [args for kw, args in _dockerfile_instructions() if kw == "ENTRYPOINT"]
     assert entrypoints
     args = entrypoints[-1]
     tokens = yaml.safe_load(args) if args.startswith("[") else shlex.split(args)
@@ -185,9 +175,7 @@ def test_readme_names_every_service(readme: str, services: dict[str, Any]) -> No
     assert not missing, f"README.md does not mention services: {missing}"
 
 
-def test_readme_names_every_parley_env_var(
-    readme: str, services: dict[str, Any]
-) -> None:
+def test_readme_names_every_parley_env_var(readme: str, services: dict[str, Any]) -> None:
     missing = [name for name in _environment(services["parley"]) if name not in readme]
     assert not missing, f"README.md does not mention environment variables: {missing}"
 
