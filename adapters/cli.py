@@ -158,5 +158,6 @@ def main(argv: list[str] | None = None) -> None:
         print(f"parley: {error}", file=sys.stderr)
         code = 2
     except KeyboardInterrupt:
+        print(file=sys.stderr)
         code = 130
     sys.exit(code)

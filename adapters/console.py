@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
+import queue
 import sys
+import threading
 import uuid
 from collections.abc import Callable
 from typing import TextIO
@@ -56,6 +58,46 @@ class ConsoleSink:
         self._open = False
 
 
+class LineReader:
+    """Runs a blocking ``read_line`` in a daemon thread, one line per request.
+
+    A daemon thread (not the event loop's executor) so that Ctrl-C or the end
+    of the conversation never waits for a line nobody will type.
+    """
+
+    def __init__(self, read_line: Callable[[], str | None]) -> None:
+        self._read_line = read_line
+        self._requests: queue.SimpleQueue[tuple[asyncio.AbstractEventLoop, asyncio.Future[str | None]]] = (
+            queue.SimpleQueue()
+        )
+        self._thread: threading.Thread | None = None
+
+    async def next_line(self) -> str | None:
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[str | None] = loop.create_future()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._serve, name="parley-stdin", daemon=True)
+            self._thread.start()
+        self._requests.put((loop, answer))
+        return await answer
+
+    def _serve(self) -> None:
+        while True:
+            loop, answer = self._requests.get()
+            try:
+                line = self._read_line()
+            except (OSError, ValueError):
+                line = None
+            loop.call_soon_threadsafe(_resolve, answer, line)
+            if line is None:
+                return
+
+
+def _resolve(answer: asyncio.Future[str | None], line: str | None) -> None:
+    if not answer.done():
+        answer.set_result(line)
+
+
 async def chat(
     conversation: Conversation,
     thread_name: str,
@@ -63,11 +105,12 @@ async def chat(
     read_line: Callable[[], str | None],
     out: TextIO,
 ) -> None:
-    """Talk until end of input. ``read_line`` blocks, so it runs in a worker thread."""
+    """Talk until end of input. ``read_line`` blocks, so it runs in its own thread."""
     thread = console_thread(thread_name)
     author = Author(getpass.getuser(), getpass.getuser(), is_admin=True)
     sink = ConsoleSink(out)
-    while (line := await asyncio.to_thread(read_line)) is not None:
+    reader = LineReader(read_line)
+    while (line := await reader.next_line()) is not None:
         if not line.strip():
             continue
         message = IncomingMessage(
