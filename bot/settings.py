@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 TriggerMode = Literal["mention", "thread"]
 BUILT_IN = "built-in default"
@@ -50,6 +50,12 @@ class ChannelSettings(BaseModel):
     )
     enabled: bool = Field(True, description="true or false: whether the bot answers in this channel")
 
+    @field_validator("stop", mode="before")
+    @classmethod
+    def _one_stop(cls, value: Any) -> Any:
+        """``stop`` may be written as one string, or as a JSON list in a string (chat, environment)."""
+        return _parse_stop(value.strip()) if isinstance(value, str) else value
+
 
 KEYS: tuple[str, ...] = tuple(ChannelSettings.model_fields)
 
@@ -62,12 +68,16 @@ def describe(key: str) -> str:
     return ChannelSettings.model_fields[key].description or ""
 
 
-def _explain(error: ValidationError, raw: object) -> str:
-    parts = []
+def _explain(error: ValidationError, raw: Mapping[str, object]) -> str:
+    """One sentence per rejected key, showing the value as it was given for that key."""
+    parts: list[str] = []
     for item in error.errors():
         key = str(item["loc"][0]) if item["loc"] else "?"
         allowed = describe(key) if key in KEYS else ""
-        parts.append(f"{key}: {item['msg'].rstrip('.')} (got {raw!r}). Allowed: {allowed}.")
+        message = item["msg"].removeprefix("Value error, ").rstrip(".")
+        part = f"{key}: {message} (got {raw.get(key)!r}). Allowed: {allowed}."
+        if part not in parts:
+            parts.append(part)
     return " ".join(parts)
 
 
@@ -83,8 +93,7 @@ def validate_patch(values: Mapping[str, Any]) -> dict[str, Any]:
     try:
         checked = ChannelSettings.model_validate(dict(values))
     except ValidationError as error:
-        key = str(error.errors()[0]["loc"][0])
-        raise SettingError(_explain(error, values.get(key))) from None
+        raise SettingError(_explain(error, values)) from None
     return {key: getattr(checked, key) for key in values}
 
 
@@ -93,14 +102,12 @@ def parse_value(key: str, raw: str) -> Any:
     if key not in KEYS:
         raise _unknown_key(key)
     value: Any = raw.strip()
-    if key == "stop":
-        value = _parse_stop(value)
-    elif value.lower() in ("none", "null") and ChannelSettings.model_fields[key].default is None:
+    if value.lower() in ("none", "null") and ChannelSettings.model_fields[key].default is None:
         value = None
     try:
         checked = ChannelSettings.model_validate({key: value})
     except ValidationError as error:
-        raise SettingError(_explain(error, raw.strip())) from None
+        raise SettingError(_explain(error, {key: raw.strip()})) from None
     return getattr(checked, key)
 
 
@@ -109,7 +116,7 @@ def _parse_stop(text: str) -> Any:
         try:
             return json.loads(text)
         except json.JSONDecodeError:
-            raise SettingError(f"stop: {text!r} is not a JSON list. Allowed: {describe('stop')}.") from None
+            raise ValueError("not a JSON list") from None
     return [text] if text else []
 
 

@@ -52,6 +52,8 @@ class ReplyStreamer:
         self._pending += delta
         while len(self._pending) > self._limits.max_chars:
             head, self._pending = cut(self._pending, self._limits.max_chars)
+            if not head.strip():  # only blank lines so far: keep the current message for the text to come
+                continue
             await self._show(head, wait=True)
             self._message_id, self._shown = None, ""
         if self._clock() - self._last_write >= self._limits.edit_interval:
