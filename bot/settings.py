@@ -102,8 +102,13 @@ def parse_value(key: str, raw: str) -> Any:
     if key not in KEYS:
         raise _unknown_key(key)
     value: Any = raw.strip()
-    if value.lower() in ("none", "null") and ChannelSettings.model_fields[key].default is None:
-        value = None
+    if value.lower() in ("none", "null"):
+        if key == "stop":
+            value = []
+        elif ChannelSettings.model_fields[key].default is None:
+            value = None
+    elif key == "trigger":
+        value = value.lower()
     try:
         checked = ChannelSettings.model_validate({key: value})
     except ValidationError as error:
@@ -112,11 +117,13 @@ def parse_value(key: str, raw: str) -> Any:
 
 
 def _parse_stop(text: str) -> Any:
-    if text.startswith("["):
+    """One stop sequence, optionally in JSON quotes (``"###"``), or a JSON list of them."""
+    if text.startswith(("[", '"')):
         try:
-            return json.loads(text)
+            parsed = json.loads(text)
         except json.JSONDecodeError:
-            raise ValueError("not a JSON list") from None
+            raise ValueError("not a JSON list or string") from None
+        return [parsed] if isinstance(parsed, str) else parsed
     return [text] if text else []
 
 

@@ -173,7 +173,7 @@ def test_unknown_key_lists_every_allowed_key() -> None:
         assert key in message
 
 
-@pytest.mark.parametrize("raw", ["always", "Mention", "mentions", "", "both", "thread,mention"])
+@pytest.mark.parametrize("raw", ["always", "mentions", "", "both", "thread,mention"])
 def test_trigger_must_be_mention_or_thread(raw: str) -> None:
     with pytest.raises(SettingError) as error:
         parse_value("trigger", raw)
@@ -289,3 +289,9 @@ def test_format_value(value: Any, shown: str) -> None:
 def test_a_parsed_value_shows_the_way_it_can_be_typed_back() -> None:
     for key, raw in [("stop", '["END", "###"]'), ("stream", "false"), ("temperature", "0.3"), ("model", "m")]:
         assert parse_value(key, format_value(parse_value(key, raw))) == parse_value(key, raw)
+
+
+def test_chat_spellings_of_stop_and_trigger() -> None:
+    assert parse_value("stop", '"###"') == ["###"]
+    assert parse_value("stop", "none") == []
+    assert parse_value("trigger", "Mention") == "mention"
