@@ -8,6 +8,7 @@ override the file.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -25,7 +26,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from bot.settings import Layer, validate_patch
 from bot.threads import ChannelKey
@@ -50,6 +51,9 @@ or name a backend in {DEFAULT_FILE} (or the file given by --config / PARLEY_CONF
 """
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_LOOKS_LIKE_KEY = re.compile(r"(sk|gsk|xai|pk|rk|key)[-_][A-Za-z0-9]", re.IGNORECASE)
+OPENAI_CONTEXT_WINDOW = 128_000
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 class ConfigError(Exception):
@@ -86,12 +90,26 @@ class BackendConfig(BaseModel):
     @field_validator("api_key_env")
     @classmethod
     def _env_name(cls, value: str | None) -> str | None:
+        # Never repeat the value: a user may have pasted the key itself here.
+        if value is not None and (_LOOKS_LIKE_KEY.match(value) or len(value) > 64):
+            raise ValueError(
+                "this looks like an API key itself; put the key in an environment variable and write "
+                'that variable\'s name here, e.g. api_key_env = "OPENAI_API_KEY"'
+            )
         if value is not None and not _ENV_NAME.fullmatch(value):
             raise ValueError(
-                f"{value!r} is not an environment variable name (letters, digits and _), "
-                'e.g. api_key_env = "OPENAI_API_KEY"'
+                'not an environment variable name (letters, digits and _), e.g. api_key_env = "OPENAI_API_KEY"'
             )
         return value
+
+    def api_key(self, environ: Mapping[str, str]) -> str | None:
+        """The key from the environment, without the newline a secret file often ends with."""
+        if not self.api_key_env:
+            return None
+        key = environ.get(self.api_key_env, "").strip()
+        if any(ord(char) < 32 or ord(char) == 127 for char in key):
+            raise ConfigError(f"the environment variable {self.api_key_env} holds control characters, not a key")
+        return key or None
 
     @field_validator("base_url")
     @classmethod
@@ -142,6 +160,10 @@ class HistoryConfig(BaseModel):
     ttl_days: float = Field(30.0, gt=0)
     max_turns: int = Field(100, ge=1, description="turns (a message and its answer) kept per thread")
 
+    @property
+    def ttl_seconds(self) -> int:
+        return max(1, math.ceil(self.ttl_days * 86400))
+
 
 class Config(BaseSettings):
     model_config = SettingsConfigDict(
@@ -176,6 +198,13 @@ class Config(BaseSettings):
         # The file's values come in as init arguments; the environment wins over them.
         return env_settings, init_settings
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(REDIS_SCHEMES):
+            raise ValueError("a Redis URL starts with redis://, rediss:// or unix://, e.g. redis://localhost:6379/0")
+        return value
+
     @field_validator("defaults", mode="before")
     @classmethod
     def _defaults(cls, value: Any) -> Any:
@@ -201,6 +230,10 @@ class Config(BaseSettings):
         return self
 
     @property
+    def dedup_seconds(self) -> int:
+        return max(1, math.ceil(self.event_dedup_hours * 3600))
+
+    @property
     def default_backend(self) -> str:
         if not self.backends:
             raise ConfigError(NO_BACKEND_HELP)
@@ -219,8 +252,8 @@ class Config(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Every API key the backends use, for redacting logs."""
-        keys = (os.environ.get(b.api_key_env) for b in self.backends.values() if b.api_key_env)
-        return [key for key in keys if key]
+        keys = (os.environ.get(b.api_key_env, "") for b in self.backends.values() if b.api_key_env)
+        return list(dict.fromkeys(variant for key in keys if key.strip() for variant in (key, key.strip())))
 
 
 def _backend_from_openai_env(environ: Mapping[str, str]) -> BackendConfig | None:
@@ -233,6 +266,7 @@ def _backend_from_openai_env(environ: Mapping[str, str]) -> BackendConfig | None
             base_url=base_url,
             api_key_env="OPENAI_API_KEY" if key else None,
             model=OPENAI_DEFAULT_MODEL if base_url == OPENAI_URL else None,
+            context_window=OPENAI_CONTEXT_WINDOW if base_url == OPENAI_URL else 8192,
         )
     except ValidationError as error:
         # A plain ValueError is reported like every other problem; this one names the variable.
@@ -261,11 +295,17 @@ def load_config(path: Path | None) -> Config:
             raise ConfigError(f"{path}: not valid TOML: {error}") from None
         except OSError as error:
             raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+        except UnicodeDecodeError as error:
+            raise ConfigError(f"{path}: not UTF-8 text (byte {error.start}); save it as UTF-8") from None
     try:
         return Config(**data)
     except ValidationError as error:
         where = str(path) if path else "environment"
         raise ConfigError(format_errors(where, error, data)) from None
+    except SettingsError as error:  # an environment variable that is not valid JSON for a list or table
+        raise ConfigError(
+            f"environment: {error}; lists and tables are written as JSON, e.g. PARLEY_ADMINS='[\"slack:U0123\"]'"
+        ) from None
 
 
 _TABLES: dict[str, type[BaseModel]] = {"history": HistoryConfig}

@@ -14,8 +14,6 @@ from __future__ import annotations
 import logging
 from contextlib import aclosing
 
-from redis.exceptions import LockError
-
 from bot.channels import Channels
 from bot.commands import Commands, parse_command
 from bot.config import Config
@@ -25,12 +23,10 @@ from bot.ordering import ArrivalOrder
 from bot.prompt import PromptTooLong, build_prompt
 from bot.settings import ChannelSettings
 from bot.sink import ReplySink
-from bot.store import Store
+from bot.store import Store, ThreadBusy
 from bot.streaming import ReplyStreamer
 
 log = logging.getLogger(__name__)
-
-LOCK_SECONDS = 900.0
 
 FAILURES: dict[FailureKind, str] = {
     "unavailable": "The model backend is unavailable right now. Please try again in a minute.",
@@ -41,6 +37,7 @@ FAILURES: dict[FailureKind, str] = {
     "interrupted": "The reply was cut off before it finished. Please send your message again.",
     "empty": "The model returned an empty answer. Please try again, or rephrase.",
 }
+THREAD_BUSY = "Another reply in this thread is still being written. Please send your message again in a moment."
 SOMETHING_BROKE = "Sorry, something went wrong on parley's side. Please try again."
 
 
@@ -85,8 +82,7 @@ class Conversation:
 
     async def accept(self, message: IncomingMessage) -> bool:
         """True if this event is new; false for a redelivery."""
-        ttl = int(self.config.event_dedup_hours * 3600)
-        return await self.store.claim_event(f"{message.thread.platform}:{message.event_id}", ttl)
+        return await self.store.claim_event(f"{message.thread.platform}:{message.event_id}", self.config.dedup_seconds)
 
     async def handle(self, message: IncomingMessage, sink: ReplySink) -> None:
         command = parse_command(message.text)
@@ -96,15 +92,12 @@ class Conversation:
         settings = (await self.channels.resolve(message.thread.channel_key)).settings
         if not message.text.strip() or not await self._should_answer(message, settings):
             return
-        lock = self.store.thread_lock(message.thread, timeout=LOCK_SECONDS)
-        await lock.acquire()
         try:
-            await self._answer(message, settings, sink)
-        finally:
-            try:
-                await lock.release()
-            except LockError:
-                log.warning("the lock of %s expired while answering", message.thread)
+            async with self.store.thread_lock(message.thread):
+                await self._answer(message, settings, sink)
+        except ThreadBusy as busy:
+            log.warning("%s", busy)
+            await sink.post(THREAD_BUSY)
 
     async def _should_answer(self, message: IncomingMessage, settings: ChannelSettings) -> bool:
         if not settings.enabled:
@@ -116,7 +109,7 @@ class Conversation:
     async def _answer(self, message: IncomingMessage, settings: ChannelSettings, sink: ReplySink) -> None:
         thread, text = message.thread, message.text.strip()
         backend = self.backends[settings.backend or self.config.default_backend]
-        ttl = int(self.config.history.ttl_days * 86400)
+        ttl = self.config.history.ttl_seconds
         history = await self.store.load_history(thread, ttl)
         try:
             prompt = build_prompt(

@@ -10,9 +10,12 @@ MASK = "***"
 
 
 class RedactSecrets(logging.Filter):
-    def __init__(self, secrets: Iterable[str]) -> None:
+    """Masks secrets in messages and tracebacks; without ``tracebacks``, an exception is one line."""
+
+    def __init__(self, secrets: Iterable[str], *, tracebacks: bool = True) -> None:
         super().__init__()
         self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        self._tracebacks = tracebacks
 
     def redact(self, text: str) -> str:
         for secret in self._secrets:
@@ -22,20 +25,26 @@ class RedactSecrets(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = self.redact(record.getMessage())
         record.args = None
-        if record.exc_info:
-            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            if self._tracebacks:
+                text = logging.Formatter().formatException(record.exc_info)
+            else:
+                text = f"  ({type(error).__name__}: {error}; run with -v for the traceback)"
+            record.exc_text = self.redact(text)
             record.exc_info = None
         return True
 
 
 def setup_logging(level: str, secrets: Iterable[str]) -> None:
+    """Logs go to stderr; tracebacks only at INFO or DEBUG (``-v``), so a terminal chat stays readable."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(RedactSecrets(secrets))
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
+    root.setLevel(level)
+    handler.addFilter(RedactSecrets(secrets, tracebacks=root.level <= logging.INFO))
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(level)
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

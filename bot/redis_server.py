@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 log = logging.getLogger(__name__)
 
 SOCKET_NAME = "redis.sock"
+LOCK_NAME = "parley.lock"
 MAX_SOCKET_PATH = 100
 
 
@@ -48,8 +51,9 @@ class RedisServer:
     """Start with ``await start()`` (returns the URL), end with ``await stop()``.
 
     With ``port`` the server listens on 127.0.0.1:port; without, on a unix
-    socket in ``directory`` that only this user can open. ``persistent``
-    turns on append-only persistence in ``directory``.
+    socket in ``directory`` that only this user can open, and the directory
+    is locked so that two parley processes never run two servers on one
+    append-only file. ``persistent`` turns on append-only persistence.
     """
 
     def __init__(self, directory: Path, *, port: int | None = None, persistent: bool = True) -> None:
@@ -57,16 +61,30 @@ class RedisServer:
         self.port = port
         self.persistent = persistent
         self._process: asyncio.subprocess.Process | None = None
+        self._lock: int | None = None
+        self._adopted = False
         socket = directory / SOCKET_NAME
         if port is None and len(str(socket)) > MAX_SOCKET_PATH:
             raise ValueError(f"the data directory path is too long for a unix socket: {directory}")
         self.url = f"redis://127.0.0.1:{port}/0" if port else f"unix://{socket}?db=0"
 
     async def start(self) -> str:
+        try:
+            return await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> str:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if self.port is None and await _answers(self.url):
-            log.info("embedded Redis in %s is already running (another parley): sharing it", self.directory)
-            return self.url
+        if self.port is None:
+            self._lock = _exclusive_lock(self.directory / LOCK_NAME)
+            if await _answers(self.url):
+                log.warning(
+                    "taking over the embedded Redis in %s, left running by a parley that was killed", self.directory
+                )
+                self._adopted = True
+                return self.url
         listen = (
             ["--port", str(self.port)]
             if self.port
@@ -92,18 +110,48 @@ class RedisServer:
             if self._process.returncode is not None:
                 break
             await asyncio.sleep(0.02)
-        await self.stop()
         raise RuntimeError(f"Redis did not start; see {self.directory / 'redis.log'}")
 
     async def stop(self) -> None:
-        """Shut the server down (SIGTERM: Redis flushes its append-only file first)."""
+        """Shut the server down (Redis flushes its append-only file first)."""
         process, self._process = self._process, None
-        if process is None or process.returncode is not None:
-            return
-        process.terminate()
         try:
-            await asyncio.wait_for(process.wait(), timeout=10)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
+            if self._adopted:
+                self._adopted = False
+                await _shutdown(self.url)
+            elif process is not None and process.returncode is None:
+                process.terminate()
+                try:
+                    await asyncio.wait_for(process.wait(), timeout=10)
+                except TimeoutError:
+                    with contextlib.suppress(ProcessLookupError):
+                        process.kill()
+                    await process.wait()
+        finally:
+            if self._lock is not None:
+                os.close(self._lock)  # closing the descriptor releases the lock
+                self._lock = None
+
+
+def _exclusive_lock(path: Path) -> int:
+    """Hold ``path`` locked for as long as this process uses the directory."""
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        raise RuntimeError(
+            f"another parley is already using the embedded Redis in {path.parent}. Stop it first, "
+            "or start a Redis server and set REDIS_URL so that several parley processes share it"
+        ) from None
+    return descriptor
+
+
+async def _shutdown(url: str) -> None:
+    client = Redis.from_url(url)
+    try:
+        await client.shutdown()
+    except (RedisConnectionError, OSError):
+        pass  # the server closes the connection as it goes
+    finally:
+        await client.aclose()

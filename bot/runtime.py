@@ -28,8 +28,14 @@ async def open_redis(config: Config) -> AsyncIterator[Redis]:
     server = None
     url = config.redis_url
     if url is None:
-        server = RedisServer(config.data_dir / "redis")
-        url = await server.start()
+        try:
+            server = RedisServer(config.data_dir / "redis")
+            url = await server.start()
+        except (OSError, ValueError, RuntimeError) as error:
+            raise ConfigError(
+                f"cannot start the embedded Redis in {config.data_dir / 'redis'}: {error}\n"
+                "Set PARLEY_DATA_DIR to another directory, or REDIS_URL to use a Redis server."
+            ) from None
     client = Redis.from_url(url)
     try:
         try:

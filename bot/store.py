@@ -10,15 +10,22 @@ Nothing outside this module builds a Redis key. Keys, under a configurable prefi
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
-from collections.abc import Sequence
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
+from redis.exceptions import LockError
 
 from bot.messages import ChatMessage, Role
 from bot.threads import ChannelKey, ThreadKey
+
+log = logging.getLogger(__name__)
 
 ROLES = ("system", "user", "assistant")
 
@@ -67,9 +74,28 @@ class Store:
     async def clear_history(self, thread: ThreadKey) -> None:
         await self.redis.delete(self._key("history", thread))
 
-    def thread_lock(self, thread: ThreadKey, timeout: float) -> Lock:
-        """A lock across processes: one turn of a thread at a time."""
-        return self.redis.lock(self._key("lock", thread), timeout=timeout, sleep=0.05)
+    @asynccontextmanager
+    async def thread_lock(self, thread: ThreadKey, *, ttl: float = 30.0, wait: float = 300.0) -> AsyncIterator[None]:
+        """One turn of a thread at a time, across processes.
+
+        The lock expires ``ttl`` seconds after its holder stops renewing it (a
+        crashed process blocks a thread for at most that long). Raises
+        ThreadBusy after waiting ``wait`` seconds.
+        """
+        lock = self.redis.lock(self._key("lock", thread), timeout=ttl, sleep=0.05, blocking_timeout=wait)
+        if not await lock.acquire():
+            raise ThreadBusy(f"{thread} stayed locked for {wait:.0f}s")
+        renewing = asyncio.create_task(_keep_renewing(lock, ttl / 3))
+        try:
+            yield
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError, LockError):
+                await renewing
+            try:
+                await lock.release()
+            except LockError:
+                log.warning("the lock of %s had expired before the turn ended", thread)
 
     # -- per-channel overrides ------------------------------------------------
     async def overrides(self, channel: ChannelKey) -> dict[str, Any]:
@@ -81,6 +107,16 @@ class Store:
 
     async def unset_override(self, channel: ChannelKey, key: str) -> bool:
         return bool(await self.redis.hdel(self._key("overrides", channel), key))
+
+
+class ThreadBusy(Exception):
+    """Another turn of the thread held its lock for too long."""
+
+
+async def _keep_renewing(lock: Lock, every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        await lock.reacquire()
 
 
 def _text(value: bytes | str) -> str:

@@ -93,6 +93,7 @@ class OpenAIBackend:
         self.context_window = config.context_window
         self._config = config
         self._model = config.model
+        self._has_key = bool(api_key)
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.AsyncClient(
             base_url=f"{config.base_url}/",
@@ -109,6 +110,7 @@ class OpenAIBackend:
         return self._model
 
     async def list_models(self) -> list[str]:
+        self._check_key()
         try:
             response = await self._client.get("models")
         except httpx.HTTPError as error:
@@ -131,7 +133,12 @@ class OpenAIBackend:
         log.info("backend %s: no model configured, using %s", self.name, models[0])
         return models[0]
 
+    def _check_key(self) -> None:
+        if self._config.api_key_env and not self._has_key:
+            raise BackendError("auth", f"backend {self.name}: the variable {self._config.api_key_env} is not set")
+
     async def generate(self, request: ChatRequest) -> AsyncGenerator[str, None]:
+        self._check_key()
         response = await self._open(build_payload(request))
         try:
             if request.stream:

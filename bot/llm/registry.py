@@ -2,24 +2,38 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 from bot.config import NO_BACKEND_HELP, Config, ConfigError
 from bot.llm.base import Backend
 from bot.llm.openai import OpenAIBackend
 
+log = logging.getLogger(__name__)
+
 
 def open_backends(config: Config, environ: Mapping[str, str]) -> dict[str, Backend]:
-    """One client per ``[backends.NAME]``; a missing API key is a config error."""
+    """One client per ``[backends.NAME]``.
+
+    A backend whose key variable is not set still opens (it answers every
+    request with an auth failure and a warning is logged), so a config can
+    name backends that this machine does not use; but if no backend can work
+    at all, that is a configuration error.
+    """
     if not config.backends:
         raise ConfigError(NO_BACKEND_HELP)
     backends: dict[str, Backend] = {}
+    missing: list[str] = []
     for name, backend in config.backends.items():
-        key = environ.get(backend.api_key_env) if backend.api_key_env else None
+        key = backend.api_key(environ)
         if backend.api_key_env and not key:
-            raise ConfigError(
+            missing.append(
                 f"[backends.{name}] reads its API key from the environment variable "
                 f"{backend.api_key_env}, which is not set: export {backend.api_key_env}=..."
             )
         backends[name] = OpenAIBackend(name, backend, key)
+    if len(missing) == len(backends):
+        raise ConfigError("\n".join(missing))
+    for problem in missing:
+        log.warning("%s (channels that use this backend get an error until it is)", problem)
     return backends
