@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from adapters import console
 from bot.channels import Channels
@@ -41,28 +44,54 @@ def cmd_chat(args: argparse.Namespace) -> int:
     config = _load(args)
     if not config.backends:
         raise ConfigError(NO_BACKEND_HELP)
-    thread = args.thread or datetime.now().strftime("chat-%Y%m%d-%H%M%S")
-    if sys.stdin.isatty():
-        print(
-            f"parley: thread {thread!r} (continue it later: parley chat --thread {thread}). "
-            "/help lists commands; Ctrl-D quits.",
-            file=sys.stderr,
-        )
-    asyncio.run(_chat(config, thread))
+    thread = args.thread or f"chat-{datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:4]}"
+    hint = " /help lists commands; Ctrl-D quits." if sys.stdin.isatty() else ""
+    print(f"parley: thread {thread!r} (continue it later: parley chat --thread {thread}).{hint}", file=sys.stderr)
+    with console.terminal_restored():
+        return run_until_signal(_chat(config, thread))
+
+
+async def _chat(config: Config, thread: str) -> int:
+    async with open_conversation(config, os.environ) as conversation:
+        await console.chat(conversation, thread, read_line=console.terminal_reader("you> "), out=sys.stdout)
     return 0
 
 
-async def _chat(config: Config, thread: str) -> None:
-    async with open_conversation(config, os.environ) as conversation:
-        await console.chat(conversation, thread, read_line=console.terminal_reader("you> "), out=sys.stdout)
+def run_until_signal(main: Coroutine[Any, Any, int]) -> int:
+    """Run ``main``; SIGTERM or SIGHUP (docker stop, a closed terminal) cancel it so cleanup runs."""
+
+    async def guarded() -> int:
+        loop, task = asyncio.get_running_loop(), asyncio.current_task()
+        received: list[int] = []
+
+        def stop(signum: int) -> None:
+            received.append(signum)
+            if task is not None:
+                task.cancel()
+
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(signum, stop, signum)
+        try:
+            return await main
+        except asyncio.CancelledError:
+            if received:
+                return 128 + received[0]
+            raise
+
+    return asyncio.run(guarded())
 
 
 # -- parley config ----------------------------------------------------------------
 def cmd_config_check(args: argparse.Namespace) -> int:
-    path = Path(args.path) if args.path else find_config_file(args.config, os.environ)
-    if path is not None and not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
-    config = load_config(path)
+    """Exit 0 when the file and environment are usable, 1 with every problem found otherwise."""
+    try:
+        path = Path(args.path) if args.path else find_config_file(args.config, os.environ)
+        if path is not None and not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        config = load_config(path)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 1
     where = str(path) if path else "no config file (environment only)"
     if not config.backends:
         print(f"{where}: no backend.\n\n{NO_BACKEND_HELP}", file=sys.stderr)
@@ -160,4 +189,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         print(file=sys.stderr)
         code = 130
+    except BrokenPipeError:  # the reader went away (parley config show ... | head)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
     sys.exit(code)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
+import os
 import queue
+import re
 import sys
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TextIO
 
 from bot.conversation import Conversation
@@ -20,6 +22,19 @@ from bot.threads import ThreadKey
 PLATFORM = "console"
 WORKSPACE = "local"
 CHANNEL = "terminal"
+
+
+# Escape sequences (CSI, OSC) whole, then any other control character but tab and newline.
+_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+_UNFINISHED = re.compile(r"\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*)?$")
+
+
+def printable(text: str) -> str:
+    """Model output never drives the terminal: escape sequences and control characters are dropped,
+    and a sequence still arriving at the end is held back until it is complete."""
+    return _CONTROL.sub("", _UNFINISHED.sub("", text))
 
 
 def console_thread(name: str) -> ThreadKey:
@@ -35,10 +50,23 @@ class ConsoleSink:
         self._out = out
         self._shown: dict[str, str] = {}
         self._open = False
+        self.closed = False
+        """True once the reader went away (``parley chat | head``): the chat then ends."""
+
+    def _write(self, text: str) -> None:
+        if self.closed:
+            return
+        try:
+            self._out.write(text)
+            self._out.flush()
+        except BrokenPipeError:
+            self.closed = True
+            # Keep the interpreter's last flush from failing on the closed pipe.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self._out.fileno())
 
     async def post(self, text: str) -> str:
         if self._open:
-            self._out.write("\n")
+            self._write("\n")
         message_id = str(len(self._shown) + 1)
         self._shown[message_id] = ""
         self._open = True
@@ -46,15 +74,14 @@ class ConsoleSink:
         return message_id
 
     async def edit(self, message_id: str, text: str) -> None:
+        text = printable(text)
         shown = self._shown[message_id]
-        self._out.write(text[len(shown) :] if text.startswith(shown) else f"\n{text}")
-        self._out.flush()
+        self._write(text[len(shown) :] if text.startswith(shown) else f"\n{text}")
         self._shown[message_id] = text
 
     def end_turn(self) -> None:
         if self._open:
-            self._out.write("\n")
-            self._out.flush()
+            self._write("\n")
         self._open = False
 
 
@@ -118,6 +145,8 @@ async def chat(
         )
         await conversation.receive(message, sink)
         sink.end_turn()
+        if sink.closed:
+            return
 
 
 def terminal_reader(prompt: str) -> Callable[[], str | None]:
@@ -130,11 +159,30 @@ def terminal_reader(prompt: str) -> Callable[[], str | None]:
     def read_line() -> str | None:
         if interactive:
             try:
-                return input(prompt)
+                line = input(prompt)
             except EOFError:
                 print()
                 return None
-        line = sys.stdin.readline()
-        return line if line else None
+        else:
+            line = sys.stdin.readline()
+            if not line:
+                return None
+        # Bytes that are not UTF-8 arrive as lone surrogates; make them visible replacement characters.
+        return line.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
     return read_line
+
+
+@contextlib.contextmanager
+def terminal_restored() -> Iterator[None]:
+    """Give the terminal back as it was, even when Ctrl-C ends parley in the middle of a line edit."""
+    if not sys.stdin.isatty():
+        yield
+        return
+    import termios
+
+    saved = termios.tcgetattr(sys.stdin.fileno())
+    try:
+        yield
+    finally:
+        termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, saved)

@@ -51,8 +51,19 @@ class Channels:
         """Validate and store an override; nothing is stored when it is refused."""
         value = parse_value(key, raw)
         self._check_backend(key, value)
+        if key == "max_tokens":
+            await self._check_room(channel, value)
         await self._store.set_override(channel, key, value)
         return value
+
+    async def _check_room(self, channel: ChannelKey, max_tokens: int) -> None:
+        backend = (await self.resolve(channel)).settings.backend or self._config.default_backend
+        window = self._config.backends[backend].context_window
+        if max_tokens >= window:
+            raise SettingError(
+                f"max_tokens: {max_tokens} leaves no room for the prompt in the {window}-token context window "
+                f"of backend {backend}. Allowed: less than {window}."
+            )
 
     async def unset(self, channel: ChannelKey, key: str) -> bool:
         if key not in KEYS:

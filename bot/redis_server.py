@@ -100,8 +100,14 @@ class RedisServer:
             "--daemonize", "no",
             "--logfile", str(self.directory / "redis.log"),
         ]  # fmt: skip
+        # Its own session: Ctrl-C in the terminal reaches parley, which then stops Redis in order.
+        # No inherited stdout/stderr: a server outliving a killed parley must not hold its pipes open.
         self._process = await asyncio.create_subprocess_exec(
-            *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL
+            *args,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+            start_new_session=True,
         )
         for _ in range(500):
             if await _answers(self.url):

@@ -75,7 +75,7 @@ class Store:
         await self.redis.delete(self._key("history", thread))
 
     @asynccontextmanager
-    async def thread_lock(self, thread: ThreadKey, *, ttl: float = 30.0, wait: float = 300.0) -> AsyncIterator[None]:
+    async def thread_lock(self, thread: ThreadKey, *, ttl: float = 10.0, wait: float = 300.0) -> AsyncIterator[None]:
         """One turn of a thread at a time, across processes.
 
         The lock expires ``ttl`` seconds after its holder stops renewing it (a

@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable
 from bot.sink import ReplySink
 from bot.split import cut
 
+LOOKAHEAD = 200
+
 
 class ReplyStreamer:
     """Shows a reply while it is written, within the sink's limits.
@@ -50,19 +52,33 @@ class ReplyStreamer:
     async def feed(self, delta: str) -> None:
         self._full.append(delta)
         self._pending += delta
-        while len(self._pending) > self._limits.max_chars:
-            head, self._pending = cut(self._pending, self._limits.max_chars)
+        await self._seal(final=False)
+        if self._clock() - self._last_write >= self._limits.edit_interval:
+            await self._show(self._pending[: self._limits.max_chars], wait=False)
+
+    async def finish(self) -> str:
+        """Show the complete text; return the whole reply as the model wrote it."""
+        await self._seal(final=True)
+        await self._show(self._pending, wait=True)
+        return self.text
+
+    async def _seal(self, *, final: bool) -> None:
+        """Finish messages that are full, cutting where ``split.cut`` chooses.
+
+        Mid-stream, a cut waits until the line at the limit is complete (or
+        LOOKAHEAD more characters are in): a half-received line could be the
+        start of a code fence, and cutting it would break the fence.
+        """
+        limit = self._limits.max_chars
+        while len(self._pending) > limit and (final or self._settled(limit)):
+            head, self._pending = cut(self._pending, limit)
             if not head.strip():  # only blank lines so far: keep the current message for the text to come
                 continue
             await self._show(head, wait=True)
             self._message_id, self._shown = None, ""
-        if self._clock() - self._last_write >= self._limits.edit_interval:
-            await self._show(self._pending, wait=False)
 
-    async def finish(self) -> str:
-        """Show the complete text; return the whole reply as the model wrote it."""
-        await self._show(self._pending, wait=True)
-        return self.text
+    def _settled(self, limit: int) -> bool:
+        return "\n" in self._pending[limit:] or len(self._pending) >= limit + LOOKAHEAD
 
     async def fail(self, notice: str) -> None:
         """Tell the user the reply failed: in place of the placeholder, or after the partial text."""

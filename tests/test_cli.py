@@ -153,3 +153,111 @@ async def test_channel_overrides_from_the_command_line(env: dict[str, str], tmp_
     assert code == 0 and "0.7" in out
     code, out, err = await parley("config", "show", "not-a-channel", env=env)
     assert code != 0 and "platform:workspace/channel" in err and "Traceback" not in err
+
+
+async def test_a_key_read_from_a_secret_file_keeps_no_newline(env: dict[str, str], fake: FakeOpenAI) -> None:
+    env = {**env, "OPENAI_API_KEY": TEST_KEY + "\n"}
+    code, out, err = await parley("chat", "-v", env=env, stdin="hi\n")
+    assert (code, out) == (0, "echo: hi\n"), err
+    assert fake.headers[0]["Authorization"] == f"Bearer {TEST_KEY}"
+    assert "SECRET" not in err
+
+
+async def test_model_output_cannot_drive_the_terminal(env: dict[str, str], fake: FakeOpenAI) -> None:
+    fake.queue(Reply("plain \x1b[31mred\x1b[0m \x1b]52;c;ZXZpbA==\x07text\x07"))
+    code, out, err = await parley("chat", env=env, stdin="colours?\n")
+    assert (code, out) == (0, "plain red text\n"), err
+
+
+async def test_input_that_is_not_utf8_is_answered(env: dict[str, str], fake: FakeOpenAI) -> None:
+    process = await asyncio.create_subprocess_exec(
+        PARLEY, "chat", env=env, cwd=env["HOME"],
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(b"caf\xe9 ok\n"), timeout=60)
+    assert process.returncode == 0, err
+    assert out.decode() == "echo: caf\ufffd ok\n"
+
+
+async def test_bad_redis_settings_get_a_clear_message(env: dict[str, str], tmp_path: Path) -> None:
+    code, _, err = await parley("chat", env={**env, "REDIS_URL": "localhost:6379"}, stdin="hi\n")
+    assert code == 2 and "redis://" in err and "Traceback" not in err
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    no_url = {k: v for k, v in env.items() if k != "REDIS_URL"}
+    code, _, err = await parley("chat", env={**no_url, "PARLEY_DATA_DIR": str(blocker / "data")}, stdin="hi\n")
+    assert code == 2 and "cannot start the embedded Redis" in err and "PARLEY_DATA_DIR" in err
+    assert "Traceback" not in err
+
+
+def embedded_env(tmp_path: Path, fake: FakeOpenAI) -> dict[str, str]:
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "PARLEY_DATA_DIR": str(tmp_path / "data"),
+        "OPENAI_BASE_URL": fake.url,
+    }
+
+
+async def start_chat(env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        PARLEY, "chat", *args, env=env, cwd=env["HOME"],
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+
+
+async def wait_for_requests(fake: FakeOpenAI, count: int) -> None:
+    for _ in range(600):
+        if len(fake.requests) >= count:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the fake saw {len(fake.requests)} requests, not {count}")
+
+
+async def test_one_parley_per_embedded_redis(tmp_path: Path, fake: FakeOpenAI) -> None:
+    env = embedded_env(tmp_path, fake)
+    first = await start_chat(env, "--thread", "a")
+    assert first.stdin is not None and first.stdout is not None
+    first.stdin.write(b"hello\n")
+    await first.stdin.drain()
+    assert await asyncio.wait_for(first.stdout.readline(), 30) == b"echo: hello\n"
+
+    code, _, err = await parley("chat", "--thread", "b", env=env, stdin="hi\n")
+    assert code == 2 and "another parley is already using the embedded Redis" in err and "REDIS_URL" in err
+
+    first.stdin.close()
+    assert await asyncio.wait_for(first.wait(), 30) == 0
+
+
+async def test_sigterm_mid_reply_cleans_up(tmp_path: Path, fake: FakeOpenAI) -> None:
+    env = embedded_env(tmp_path, fake)
+    fake.queue(Reply("a slow answer that will never finish", chunk_size=3, delay=1.0))
+    first = await start_chat(env, "--thread", "t")
+    assert first.stdin is not None
+    first.stdin.write(b"start\n")
+    await first.stdin.drain()
+    await wait_for_requests(fake, 1)
+    first.terminate()
+    assert await asyncio.wait_for(first.wait(), 30) == 128 + 15
+    assert not (tmp_path / "data" / "redis" / SOCKET_NAME).exists(), "Redis was stopped"
+
+    code, out, err = await parley("chat", "--thread", "t", env=env, stdin="again\n")
+    assert (code, out) == (0, "echo: again\n"), err
+    assert [m["content"] for m in fake.requests[-1]["messages"]][1:] == ["again"], "the cut turn was not stored"
+
+
+async def test_a_killed_parley_leaves_nothing_in_the_way(tmp_path: Path, fake: FakeOpenAI) -> None:
+    env = embedded_env(tmp_path, fake)
+    fake.queue(Reply("never finished", chunk_size=2, delay=1.0))
+    first = await start_chat(env, "--thread", "k")
+    assert first.stdin is not None
+    first.stdin.write(b"start\n")
+    await first.stdin.drain()
+    await wait_for_requests(fake, 1)
+    first.kill()  # no cleanup at all: the embedded Redis and the thread's lock are left behind
+    await first.wait()
+    assert (tmp_path / "data" / "redis" / SOCKET_NAME).exists()
+
+    code, out, err = await parley("chat", "--thread", "k", env=env, stdin="after the crash\n")
+    assert (code, out) == (0, "echo: after the crash\n"), err
+    assert not (tmp_path / "data" / "redis" / SOCKET_NAME).exists(), "the left-over Redis was shut down too"

@@ -369,3 +369,25 @@ async def test_when_the_bot_answers(core: Conversation, fake: FakeOpenAI, sink: 
     await core.receive(msg("/set enabled false", thread=thread), sink)
     await core.receive(msg("hello?", thread=thread, mentioned=True), sink)
     assert len(fake.requests) == 3
+
+
+async def test_max_tokens_must_leave_room_for_the_prompt(core: Conversation, store: Store, sink: RecordingSink) -> None:
+    await core.receive(msg("/set max_tokens 9000"), sink)
+    assert sink.last.startswith("Not changed: max_tokens") and "8192-token context window" in sink.last
+    assert await store.overrides(THREAD.channel_key) == {}
+
+
+async def test_a_lock_left_by_a_crashed_process_expires(store: Store) -> None:
+    crashed = store.redis.lock(f"{store.prefix}:lock:{THREAD}", timeout=0.5)
+    assert await crashed.acquire()  # and never released
+    started = time.monotonic()
+    async with store.thread_lock(THREAD, ttl=0.5):
+        waited = time.monotonic() - started
+    assert waited > 0.3, "it waited for the dead holder's lock to expire"
+
+
+async def test_a_held_thread_lock_is_renewed(store: Store) -> None:
+    async with store.thread_lock(THREAD, ttl=0.3):
+        await asyncio.sleep(0.8)  # longer than the TTL: renewal keeps it
+        assert await store.redis.exists(f"{store.prefix}:lock:{THREAD}")
+    assert not await store.redis.exists(f"{store.prefix}:lock:{THREAD}")

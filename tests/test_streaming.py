@@ -15,7 +15,7 @@ import pytest
 
 from bot.ordering import ArrivalOrder
 from bot.sink import SinkLimits
-from bot.split import open_fence
+from bot.split import open_fence, split
 from bot.streaming import ReplyStreamer
 from bot.threads import ThreadKey
 
@@ -391,3 +391,23 @@ async def test_first_turn_of_a_thread_does_not_wait() -> None:
     await asyncio.wait_for(again.wait(), timeout=1)
     again.release()
     assert len(order) == 0
+
+
+async def test_a_fence_marker_arriving_in_pieces_is_not_cut_apart() -> None:
+    """Fed one character at a time, the messages are those that split() makes of the whole text."""
+    text = (
+        "intro line\n" + "w" * 20 + " and ```js is a fence marker here to pad it\nmore text\n```python\nx = 1\n```\nend"
+    )
+    streamer, sink, clock = make(max_chars=40, edit_interval=0.0, placeholder=None)
+    assert await stream(streamer, clock, list(text), gap=0.01) == text
+    assert sink.texts == split(text, 40)
+
+
+async def test_streamed_messages_match_split_of_the_whole_reply() -> None:
+    rng = random.Random(7)
+    lines = ["plain words here", "```python", "    code()", "```", "", "x ``` y", "~~~", "end."]
+    for _ in range(200):
+        text = "\n".join(rng.choice(lines) for _ in range(rng.randint(5, 40)))
+        streamer, sink, clock = make(max_chars=60, edit_interval=0.0, placeholder=None)
+        await stream(streamer, clock, tokens(text, rng), gap=0.01)
+        assert sink.texts == split(text, 60), text
