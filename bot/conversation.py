@@ -33,6 +33,10 @@ FAILURES: dict[FailureKind, str] = {
     "rate_limited": "The model backend is busy (rate limited). Please try again in a minute.",
     "auth": "The model backend refused parley's credentials. An admin needs to check the API key.",
     "rejected": "The model backend rejected the request. An admin can check the model and settings (/show).",
+    "context": (
+        "This thread no longer fits the model's context window. Send /reset to start afresh, "
+        "or an admin can lower history_turns or max_tokens."
+    ),
     "timeout": "The model took too long to answer. Please send your message again.",
     "interrupted": "The reply was cut off before it finished. Please send your message again.",
     "empty": "The model returned an empty answer. Please try again, or rephrase.",

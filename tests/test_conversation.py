@@ -159,6 +159,9 @@ FAULTS = [
     pytest.param([HTTPError(429, retry_after="120")], "rate_limited", 1, id="429-retry-after-too-long"),
     pytest.param([HTTPError(401)], "auth", 1, id="401"),
     pytest.param([HTTPError(404, "The model `nope` does not exist")], "rejected", 1, id="unknown-model"),
+    pytest.param(
+        [HTTPError(400, "This model's maximum context length is 8192 tokens.")], "context", 1, id="context-too-long"
+    ),
     pytest.param([Stall()], "timeout", 1, id="stalled-stream"),
     pytest.param([Malformed()], "interrupted", 1, id="malformed-chunk"),
     pytest.param([Drop()], "interrupted", 1, id="dropped-connection"),

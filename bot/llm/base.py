@@ -13,6 +13,7 @@ FailureKind = Literal[
     "rate_limited",  # 429 after retries, or a Retry-After longer than we wait
     "auth",  # 401/403: the key is wrong or lacks access
     "rejected",  # another 4xx: unknown model, bad parameter
+    "context",  # the prompt is longer than the model's context window
     "timeout",  # no data within the read timeout (a stalled stream)
     "interrupted",  # the answer stopped part-way: dropped connection, bad chunk, no end marker
     "empty",  # the model answered nothing

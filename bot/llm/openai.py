@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -30,6 +31,7 @@ from bot.llm.base import BackendError, ChatRequest
 
 log = logging.getLogger(__name__)
 
+_CONTEXT_TOO_LONG = re.compile(r"context_length_exceeded|maximum context length|context window", re.IGNORECASE)
 _BACKOFF = wait_exponential_jitter(multiplier=0.5, max=8, jitter=0.25)
 _OPTIONAL = ("temperature", "top_p", "presence_penalty", "frequency_penalty")
 
@@ -84,6 +86,8 @@ def status_error(status: int, body: bytes, headers: Mapping[str, str], url: str)
         return BackendError("rate_limited", detail, retry_after)
     if status == 408 or status >= 500:
         return BackendError("unavailable", detail, retry_after)
+    if status == 400 and _CONTEXT_TOO_LONG.search(body.decode(errors="replace")):
+        return BackendError("context", detail)
     return BackendError("rejected", detail)
 
 
