@@ -181,7 +181,7 @@ async def test_a_failed_reply_tells_the_user_and_leaves_history_alone(
     calls: int,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    config = make_config(fake.url, prefix, backend={"read_timeout": 0.5})
+    config = make_config(fake.url, prefix, backend={"read_timeout": 1.0})
     core = Conversation(config=config, store=store, backends=open_backends(config, {"PARLEY_TEST_API_KEY": "k"}))
     await core.receive(msg("before"), sink)
     fake.queue(*faults)  # type: ignore[arg-type]
