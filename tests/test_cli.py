@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import TEST_KEY, TEST_KEY_ENV
 from fake_openai import FakeOpenAI, HTTPError, Reply
+from redis.asyncio import Redis
 
 from bot.redis_server import SOCKET_NAME
 
@@ -32,8 +33,11 @@ async def parley(*args: str, env: dict[str, str], stdin: str = "", cwd: Path | N
 
 
 @pytest.fixture
-def env(redis_url: str, prefix: str, fake: FakeOpenAI, tmp_path: Path) -> dict[str, str]:
-    """A user's environment: just a base URL and a key, Redis given by REDIS_URL."""
+def env(redis_url: str, redis: Redis, prefix: str, fake: FakeOpenAI, tmp_path: Path) -> dict[str, str]:
+    """A user's environment: just a base URL and a key, Redis given by REDIS_URL.
+
+    (``redis`` is here for its clean-up: the keys the processes wrote go when the test ends.)
+    """
     return {
         "PATH": os.environ["PATH"],
         "HOME": str(tmp_path),
