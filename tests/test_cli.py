@@ -218,6 +218,17 @@ async def wait_for_requests(fake: FakeOpenAI, count: int) -> None:
     raise AssertionError(f"the fake saw {len(fake.requests)} requests, not {count}")
 
 
+async def chat_mid_reply(env: dict[str, str], fake: FakeOpenAI, thread: str) -> asyncio.subprocess.Process:
+    """A chat process whose reply is still streaming (slowly) from the fake."""
+    fake.queue(Reply("a slow answer that will not finish in time", chunk_size=3, delay=1.0))
+    process = await start_chat(env, "--thread", thread)
+    assert process.stdin is not None
+    process.stdin.write(b"start\n")
+    await process.stdin.drain()
+    await wait_for_requests(fake, 1)
+    return process
+
+
 async def test_one_parley_per_embedded_redis(tmp_path: Path, fake: FakeOpenAI) -> None:
     env = embedded_env(tmp_path, fake)
     first = await start_chat(env, "--thread", "a")
@@ -235,12 +246,7 @@ async def test_one_parley_per_embedded_redis(tmp_path: Path, fake: FakeOpenAI) -
 
 async def test_sigterm_mid_reply_cleans_up(tmp_path: Path, fake: FakeOpenAI) -> None:
     env = embedded_env(tmp_path, fake)
-    fake.queue(Reply("a slow answer that will never finish", chunk_size=3, delay=1.0))
-    first = await start_chat(env, "--thread", "t")
-    assert first.stdin is not None
-    first.stdin.write(b"start\n")
-    await first.stdin.drain()
-    await wait_for_requests(fake, 1)
+    first = await chat_mid_reply(env, fake, "t")
     first.terminate()
     assert await asyncio.wait_for(first.wait(), 30) == 128 + 15
     assert not (tmp_path / "data" / "redis" / SOCKET_NAME).exists(), "Redis was stopped"
@@ -252,12 +258,7 @@ async def test_sigterm_mid_reply_cleans_up(tmp_path: Path, fake: FakeOpenAI) -> 
 
 async def test_a_killed_parley_leaves_nothing_in_the_way(tmp_path: Path, fake: FakeOpenAI) -> None:
     env = embedded_env(tmp_path, fake)
-    fake.queue(Reply("never finished", chunk_size=2, delay=1.0))
-    first = await start_chat(env, "--thread", "k")
-    assert first.stdin is not None
-    first.stdin.write(b"start\n")
-    await first.stdin.drain()
-    await wait_for_requests(fake, 1)
+    first = await chat_mid_reply(env, fake, "k")
     first.kill()  # no cleanup at all: the embedded Redis and the thread's lock are left behind
     await first.wait()
     assert (tmp_path / "data" / "redis" / SOCKET_NAME).exists()
