@@ -31,24 +31,24 @@ _CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\
 _UNFINISHED = re.compile(r"\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*)?$")
 
 
-def printable(text: str) -> str:
-    """Model output never drives the terminal: escape sequences and control characters are dropped,
-    and a sequence still arriving at the end is held back until it is complete."""
-    return _CONTROL.sub("", _UNFINISHED.sub("", text))
-
-
 def console_thread(name: str) -> ThreadKey:
     return ThreadKey(PLATFORM, WORKSPACE, CHANNEL, name)
 
 
 class ConsoleSink:
-    """Prints a reply as it streams: every edit only adds text at the end."""
+    """Prints a reply as it streams: every edit only adds text at the end.
+
+    Model output never drives the terminal: escape sequences and control
+    characters are dropped, and a sequence still arriving at the end of an
+    edit is held back until the next one completes it.
+    """
 
     limits = SinkLimits(max_chars=1_000_000, edit_interval=0.0)
 
     def __init__(self, out: TextIO) -> None:
         self._out = out
-        self._shown: dict[str, str] = {}
+        self._shown: dict[str, str] = {}  # message id -> the text it was last given
+        self._held: dict[str, str] = {}  # message id -> an unfinished escape sequence at its end
         self._open = False
         self.closed = False
         """True once the reader went away (``parley chat | head``): the chat then ends."""
@@ -74,10 +74,15 @@ class ConsoleSink:
         return message_id
 
     async def edit(self, message_id: str, text: str) -> None:
-        text = printable(text)
         shown = self._shown[message_id]
-        self._write(text[len(shown) :] if text.startswith(shown) else f"\n{text}")
-        self._shown[message_id] = text
+        if text.startswith(shown):
+            new = self._held.get(message_id, "") + text[len(shown) :]
+        else:
+            new = f"\n{text}"
+        unfinished = _UNFINISHED.search(new)
+        held = new[unfinished.start() :] if unfinished else ""
+        self._write(_CONTROL.sub("", new[: len(new) - len(held)]))
+        self._shown[message_id], self._held[message_id] = text, held
 
     def end_turn(self) -> None:
         if self._open:
