@@ -65,6 +65,8 @@ def run_until_signal(main: Coroutine[Any, Any, int]) -> int:
         received: list[int] = []
 
         def stop(signum: int) -> None:
+            if received:  # one signal starts the shutdown; more must not interrupt its cleanup
+                return
             received.append(signum)
             if task is not None:
                 task.cancel()
@@ -190,6 +192,9 @@ def main(argv: list[str] | None = None) -> None:
         print(file=sys.stderr)
         code = 130
     except BrokenPipeError:  # the reader went away (parley config show ... | head)
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = 0
+    try:
+        sys.stdout.flush()
+    except OSError:  # a closed pipe, or a terminal that hung up: nothing more can be shown
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     sys.exit(code)

@@ -59,7 +59,7 @@ class ConsoleSink:
         try:
             self._out.write(text)
             self._out.flush()
-        except BrokenPipeError:
+        except (BrokenPipeError, OSError):  # the reader went away, or the terminal hung up
             self.closed = True
             # Keep the interpreter's last flush from failing on the closed pipe.
             os.dup2(os.open(os.devnull, os.O_WRONLY), self._out.fileno())
@@ -88,6 +88,13 @@ class ConsoleSink:
         if self._open:
             self._write("\n")
         self._open = False
+
+
+def local_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a container run with a uid that has no passwd entry
+        return f"uid{os.getuid()}"
 
 
 class LineReader:
@@ -139,7 +146,7 @@ async def chat(
 ) -> None:
     """Talk until end of input. ``read_line`` blocks, so it runs in its own thread."""
     thread = console_thread(thread_name)
-    author = Author(getpass.getuser(), getpass.getuser(), is_admin=True)
+    author = Author(local_user(), local_user(), is_admin=True)
     sink = ConsoleSink(out)
     reader = LineReader(read_line)
     while (line := await reader.next_line()) is not None:
@@ -161,10 +168,15 @@ def terminal_reader(prompt: str) -> Callable[[], str | None]:
         with contextlib.suppress(ImportError):
             import readline  # noqa: F401  (gives input() line editing and history)
 
+    # The prompt goes where the person is: stdout may be a file collecting only the replies.
+    prompt_here = prompt if sys.stdout.isatty() else ""
+
     def read_line() -> str | None:
         if interactive:
+            if not prompt_here:
+                print(prompt, end="", file=sys.stderr, flush=True)
             try:
-                line = input(prompt)
+                line = input(prompt_here)
             except EOFError:
                 print()
                 return None
@@ -190,4 +202,5 @@ def terminal_restored() -> Iterator[None]:
     try:
         yield
     finally:
-        termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, saved)
+        with contextlib.suppress(termios.error, OSError):  # the terminal may be gone (window closed)
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, saved)

@@ -31,11 +31,17 @@ class Command:
 
 
 def parse_command(text: str) -> Command | None:
-    """``/set temperature 0.2`` -> Command("set", "temperature 0.2"); other text -> None."""
+    """``/set temperature 0.2`` -> Command("set", "temperature 0.2"); other text -> None.
+
+    Only a word made of letters counts as a command name (an unknown one gets
+    the help), so a message such as "/etc/hosts has a typo" goes to the model.
+    """
     stripped = text.strip()
-    if not stripped.startswith("/") or len(stripped) < 2:
+    if not stripped.startswith("/"):
         return None
     name, _, args = stripped[1:].partition(" ")
+    if not name.isalpha() or not name.isascii():
+        return None
     return Command(name.lower(), args.strip())
 
 

@@ -27,8 +27,9 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
+from redis.asyncio.connection import parse_url
 
-from bot.settings import Layer, validate_patch
+from bot.settings import ChannelSettings, Layer, validate_patch
 from bot.threads import ChannelKey
 
 OPENAI_URL = "https://api.openai.com/v1"
@@ -50,8 +51,16 @@ or name a backend in {DEFAULT_FILE} (or the file given by --config / PARLEY_CONF
   model = "{OPENAI_DEFAULT_MODEL}"
 """
 
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_LOOKS_LIKE_KEY = re.compile(r"(sk|gsk|xai|pk|rk|key)[-_][A-Za-z0-9]", re.IGNORECASE)
+_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")
+_KEY_PREFIX = re.compile(r"(sk|gsk|xai|pk|rk|key)[-_][A-Za-z0-9]", re.IGNORECASE)
+
+
+def _looks_like_key(value: str) -> bool:
+    """An API key pasted where a variable's name belongs (never echoed back)."""
+    digits = sum(char.isdigit() for char in value)
+    return bool(_KEY_PREFIX.match(value)) or len(value) > 64 or (len(value) >= 20 and digits >= 5 and "_" not in value)
+
+
 OPENAI_CONTEXT_WINDOW = 128_000
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
@@ -91,14 +100,16 @@ class BackendConfig(BaseModel):
     @classmethod
     def _env_name(cls, value: str | None) -> str | None:
         # Never repeat the value: a user may have pasted the key itself here.
-        if value is not None and (_LOOKS_LIKE_KEY.match(value) or len(value) > 64):
+        if value is None:
+            return None
+        if _looks_like_key(value):
             raise ValueError(
                 "this looks like an API key itself; put the key in an environment variable and write "
                 'that variable\'s name here, e.g. api_key_env = "OPENAI_API_KEY"'
             )
-        if value is not None and not _ENV_NAME.fullmatch(value):
+        if not _ENV_NAME.fullmatch(value):
             raise ValueError(
-                'not an environment variable name (letters, digits and _), e.g. api_key_env = "OPENAI_API_KEY"'
+                'not an environment variable name (capital letters, digits and _), e.g. api_key_env = "OPENAI_API_KEY"'
             )
         return value
 
@@ -157,7 +168,7 @@ class HistoryConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    ttl_days: float = Field(30.0, gt=0)
+    ttl_days: float = Field(30.0, gt=0, le=36500, allow_inf_nan=False)
     max_turns: int = Field(100, ge=1, description="turns (a message and its answer) kept per thread")
 
     @property
@@ -177,7 +188,7 @@ class Config(BaseSettings):
     redis_url: str | None = Field(None, validation_alias=AliasChoices("redis_url", "REDIS_URL", "PARLEY_REDIS_URL"))
     data_dir: Path = Field(default_factory=lambda: platformdirs.user_data_path("parley"))
     redis_prefix: str = "parley"
-    event_dedup_hours: float = Field(24.0, gt=0)
+    event_dedup_hours: float = Field(24.0, gt=0, le=24 * 3650, allow_inf_nan=False)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     admins: list[str] = Field(default_factory=list)
     """Author ids allowed to change settings, as ``platform:user_id`` (``slack:U0123``)."""
@@ -201,9 +212,20 @@ class Config(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(REDIS_SCHEMES):
+        if value is None:
+            return None
+        if not value.startswith(REDIS_SCHEMES):
             raise ValueError("a Redis URL starts with redis://, rediss:// or unix://, e.g. redis://localhost:6379/0")
+        try:
+            parse_url(value)
+        except ValueError as error:
+            raise ValueError(f"not a usable Redis URL: {error}") from None
         return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("defaults", mode="before")
     @classmethod
@@ -227,7 +249,30 @@ class Config(BaseSettings):
             if backend is not None and backend not in self.backends:
                 allowed = ", ".join(names) or "none are configured"
                 raise ValueError(f"{where}: unknown backend {backend!r}; configured backends: {allowed}")
+        self._check_room()
         return self
+
+    def _check_room(self) -> None:
+        """Every layer's max_tokens leaves room for a prompt in the window of the backend it goes with."""
+        if not self.backends:
+            return
+        base_backend = self.defaults.get("backend") or next(iter(self.backends))
+        base_tokens = self.defaults.get("max_tokens", ChannelSettings.model_fields["max_tokens"].default)
+        layers = [("[defaults]", base_backend, base_tokens)] + [
+            (
+                f"[[channels]] #{number} (match = {rule.match!r})",
+                rule.settings.get("backend", base_backend),
+                rule.settings.get("max_tokens", base_tokens),
+            )
+            for number, rule in enumerate(self.channels, start=1)
+        ]
+        for where, backend, max_tokens in layers:
+            window = self.backends[backend].context_window
+            if max_tokens >= window:
+                raise ValueError(
+                    f"{where} max_tokens: {max_tokens} leaves no room for the prompt in the {window}-token "
+                    f"context window of backend {backend}; set max_tokens below {window} (e.g. {window // 4})"
+                )
 
     @property
     def dedup_seconds(self) -> int:
@@ -318,6 +363,9 @@ def format_errors(where: str, error: ValidationError, data: Mapping[str, Any]) -
         loc = item["loc"]
         message = item["msg"].removeprefix("Value error, ")
         place = _place(loc, data)
+        env = _env_name(loc, message)
+        if env in os.environ or (item["type"] != "missing" and not _in_file(loc, data, message)):
+            place = f"{place} (from the environment: {env})"
         if item["type"] == "extra_forbidden":
             message = f"unknown key; allowed here: {', '.join(_allowed_keys(loc))}"
         elif item["type"] not in ("missing", "value_error") and not isinstance(item.get("input"), Mapping):
@@ -327,6 +375,35 @@ def format_errors(where: str, error: ValidationError, data: Mapping[str, Any]) -
         else:
             lines.append(f"  {place}: {message}")
     return "\n".join(lines)
+
+
+def _in_file(loc: tuple[int | str, ...], data: Mapping[str, Any], message: str) -> bool:
+    """Whether the value at ``loc`` was written in the file (else it came from a PARLEY_ variable)."""
+    if not loc:
+        return True
+    node: Any = data
+    for part in loc:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return False
+    if loc == ("defaults",) and isinstance(node, Mapping):  # the message names the key within [defaults]
+        return _setting_named(message) in node
+    return True
+
+
+def _setting_named(message: str) -> str:
+    found = re.match(r"unknown setting '(\w+)'|(\w+):", message)
+    return (found.group(1) or found.group(2)) if found else ""
+
+
+def _env_name(loc: tuple[int | str, ...], message: str) -> str:
+    if loc == ("redis_url",):
+        return "REDIS_URL"
+    parts = [str(part).upper() for part in loc]
+    if loc == ("defaults",):
+        parts.append(_setting_named(message).upper())
+    return "PARLEY_" + "__".join(parts)
 
 
 def _place(loc: tuple[int | str, ...], data: Mapping[str, Any]) -> str:

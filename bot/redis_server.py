@@ -12,10 +12,14 @@ import fcntl
 import logging
 import os
 import shutil
+import time
 from pathlib import Path
+from typing import Literal
 
 from redis.asyncio import Redis
+from redis.exceptions import BusyLoadingError
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +41,33 @@ def redis_server_binary() -> str:
     return str(found)
 
 
-async def _answers(url: str) -> bool:
-    client = Redis.from_url(url, socket_connect_timeout=1)
+Probe = Literal["up", "loading", "down", "stuck"]
+START_SECONDS = 10.0
+LOAD_SECONDS = 120.0
+
+
+async def _probe(url: str) -> Probe:
+    """Is a server answering at ``url``: up, still loading its data, absent, or there but stuck?"""
+    client = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=3)
     try:
-        return bool(await client.ping())
+        await client.ping()
+        return "up"
+    except BusyLoadingError:
+        return "loading"
+    except RedisTimeoutError:
+        return "stuck"
     except (RedisConnectionError, OSError):
-        return False
+        return "down"
     finally:
         await client.aclose()
+
+
+async def _wait_while_loading(url: str, first: Probe) -> Probe:
+    state, deadline = first, time.monotonic() + LOAD_SECONDS
+    while state == "loading" and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        state = await _probe(url)
+    return state
 
 
 class RedisServer:
@@ -79,12 +102,18 @@ class RedisServer:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         if self.port is None:
             self._lock = _exclusive_lock(self.directory / LOCK_NAME)
-            if await _answers(self.url):
+            state = await _wait_while_loading(self.url, await _probe(self.url))
+            if state == "up":
                 log.warning(
                     "taking over the embedded Redis in %s, left running by a parley that was killed", self.directory
                 )
                 self._adopted = True
                 return self.url
+            if state != "down":
+                raise RuntimeError(
+                    f"a Redis server left running in {self.directory} does not answer; stop it "
+                    f"(its process id is in {self.directory / 'redis.log'}) and start parley again"
+                )
         listen = (
             ["--port", str(self.port)]
             if self.port
@@ -109,12 +138,12 @@ class RedisServer:
             stderr=asyncio.subprocess.DEVNULL,
             start_new_session=True,
         )
-        for _ in range(500):
-            if await _answers(self.url):
+        deadline = time.monotonic() + START_SECONDS
+        while self._process.returncode is None and time.monotonic() < deadline:
+            state = await _wait_while_loading(self.url, await _probe(self.url))
+            if state == "up":
                 log.info("started Redis at %s (data in %s)", self.url, self.directory)
                 return self.url
-            if self._process.returncode is not None:
-                break
             await asyncio.sleep(0.02)
         raise RuntimeError(f"Redis did not start; see {self.directory / 'redis.log'}")
 

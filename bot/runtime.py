@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
@@ -15,11 +16,14 @@ from bot.redis_server import RedisServer
 from bot.store import Store
 
 
-def _without_password(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    if "@" not in rest:
-        return url
-    return f"{scheme}{sep}***@{rest.rpartition('@')[2]}"
+def without_password(url: str) -> str:
+    """A Redis URL fit for a message: any password (user:pass@ or ?password=) masked."""
+    masked = re.sub(r"(?i)(password=)[^&]*", r"\1***", url)
+    scheme, sep, rest = masked.partition("://")
+    host, slash, path = rest.partition("/")
+    if "@" in host:
+        host = f"***@{host.rpartition('@')[2]}"
+    return f"{scheme}{sep}{host}{slash}{path}"
 
 
 @asynccontextmanager
@@ -36,15 +40,18 @@ async def open_redis(config: Config) -> AsyncIterator[Redis]:
                 f"cannot start the embedded Redis in {config.data_dir / 'redis'}: {error}\n"
                 "Set PARLEY_DATA_DIR to another directory, or REDIS_URL to use a Redis server."
             ) from None
-    client = Redis.from_url(url)
     try:
+        client = Redis.from_url(url)
         try:
             await client.ping()
         except (RedisError, OSError) as error:
-            raise ConfigError(f"cannot reach Redis at {_without_password(url)}: {error}") from None
-        yield client
+            raise ConfigError(f"cannot reach Redis at {without_password(url)}: {error}") from None
+        try:
+            yield client
+        finally:
+            await client.aclose()
     finally:
-        await client.aclose()
+        # Runs even when a signal cancels the shutdown above: the embedded server never outlives parley.
         if server is not None:
             await server.stop()
 

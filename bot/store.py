@@ -20,7 +20,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
-from redis.exceptions import LockError
+from redis.exceptions import LockError, RedisError
 
 from bot.messages import ChatMessage, Role
 from bot.threads import ChannelKey, ThreadKey
@@ -85,17 +85,19 @@ class Store:
         lock = self.redis.lock(self._key("lock", thread), timeout=ttl, sleep=0.05, blocking_timeout=wait)
         if not await lock.acquire():
             raise ThreadBusy(f"{thread} stayed locked for {wait:.0f}s")
-        renewing = asyncio.create_task(_keep_renewing(lock, ttl / 3))
+        renewing = asyncio.create_task(_keep_renewing(lock, ttl / 3, thread))
         try:
             yield
         finally:
             renewing.cancel()
-            with contextlib.suppress(asyncio.CancelledError, LockError):
+            with contextlib.suppress(asyncio.CancelledError):
                 await renewing
             try:
                 await lock.release()
             except LockError:
                 log.warning("the lock of %s had expired before the turn ended", thread)
+            except (RedisError, OSError) as error:
+                log.warning("could not release the lock of %s (it expires by itself): %s", thread, error)
 
     # -- per-channel overrides ------------------------------------------------
     async def overrides(self, channel: ChannelKey) -> dict[str, Any]:
@@ -113,10 +115,22 @@ class ThreadBusy(Exception):
     """Another turn of the thread held its lock for too long."""
 
 
-async def _keep_renewing(lock: Lock, every: float) -> None:
+async def _keep_renewing(lock: Lock, every: float, thread: ThreadKey) -> None:
+    """Renew until cancelled; a failed renewal is tried again once, then logged, never raised."""
+    failures = 0
     while True:
-        await asyncio.sleep(every)
-        await lock.reacquire()
+        await asyncio.sleep(every if failures == 0 else every / 4)
+        try:
+            await lock.reacquire()
+            failures = 0
+        except LockError:
+            log.error("lost the lock of %s: another turn may now run beside this one", thread)
+            return
+        except (RedisError, OSError) as error:
+            failures += 1
+            if failures > 1:
+                log.error("cannot renew the lock of %s (%s): it will expire during this turn", thread, error)
+                return
 
 
 def _text(value: bytes | str) -> str:

@@ -461,3 +461,36 @@ def test_empty_parley_config_falls_back_to_local_file(tmp_path: Path) -> None:
     local = write(tmp_path, EXAMPLE, "parley.toml")
     found = find_config_file(None, {"PARLEY_CONFIG": ""})
     assert found is not None and found.resolve() == local.resolve()
+
+
+# --- review findings -------------------------------------------------------------------------
+
+
+def test_a_bad_environment_value_is_blamed_on_its_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PARLEY_HISTORY__TTL_DAYS", "abc")
+    text = problems(tmp_path, "[history]\nttl_days = 3\n")
+    assert "[history] ttl_days (from the environment: PARLEY_HISTORY__TTL_DAYS)" in text
+
+
+def test_max_tokens_must_fit_the_backends_window(tmp_path: Path) -> None:
+    text = problems(tmp_path, '[backends.small]\nbase_url = "http://127.0.0.1:1/v1"\ncontext_window = 1000\n')
+    assert "[defaults] max_tokens: 1024 leaves no room" in text and "below 1000" in text
+    text = problems(
+        tmp_path,
+        '[backends.big]\nbase_url = "http://127.0.0.1:1/v1"\ncontext_window = 100000\n'
+        '[backends.small]\nbase_url = "http://127.0.0.1:2/v1"\ncontext_window = 4096\n'
+        '[defaults]\nmax_tokens = 8000\n[[channels]]\nmatch = "slack:*"\nbackend = "small"\n',
+    )
+    assert "[[channels]] #1 (match = 'slack:*') max_tokens: 8000" in text
+
+
+@pytest.mark.parametrize("url", ["redis://localhost:abc/0", "redis://localhost:99999/0", "redis://[::1/0"])
+def test_a_malformed_redis_url_is_a_config_error(tmp_path: Path, url: str) -> None:
+    assert "not a usable Redis URL" in problems(tmp_path, f'redis_url = "{url}"\n')
+
+
+@pytest.mark.parametrize("pasted", ["Xy7kQ2mN9pL4vR8sT1wZ5bC3dF6gH0jK", "sk-proj-abc123", "gsk_ABCDEF1234567890"])
+def test_a_key_pasted_as_api_key_env_is_refused_and_not_repeated(tmp_path: Path, pasted: str) -> None:
+    text = problems(tmp_path, f'[backends.x]\nbase_url = "http://127.0.0.1:1/v1"\napi_key_env = "{pasted}"\n')
+    assert "looks like an API key" in text
+    assert pasted not in text

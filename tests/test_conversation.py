@@ -390,7 +390,42 @@ async def test_a_lock_left_by_a_crashed_process_expires(store: Store) -> None:
 
 
 async def test_a_held_thread_lock_is_renewed(store: Store) -> None:
-    async with store.thread_lock(THREAD, ttl=0.3):
-        await asyncio.sleep(0.8)  # longer than the TTL: renewal keeps it
+    async with store.thread_lock(THREAD, ttl=2.0):  # renewed every ~0.7 s
+        await asyncio.sleep(4.0)  # twice the TTL: only renewal keeps it
         assert await store.redis.exists(f"{store.prefix}:lock:{THREAD}")
     assert not await store.redis.exists(f"{store.prefix}:lock:{THREAD}")
+
+
+async def test_a_lost_lock_does_not_spoil_a_good_reply(
+    core: Conversation, fake: FakeOpenAI, store: Store, sink: RecordingSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.queue(Reply("a good answer, slowly", chunk_size=4, delay=0.3))
+    turn = asyncio.create_task(core.receive(msg("hello"), sink))
+    for _ in range(100):
+        if await store.redis.exists(f"{store.prefix}:lock:{THREAD}"):
+            break
+        await asyncio.sleep(0.02)
+    await store.redis.delete(f"{store.prefix}:lock:{THREAD}")  # as if it expired, or Redis failed over
+    await turn
+    assert sink.texts == ["a good answer, slowly"]
+    assert [m.content for m in await store.load_history(THREAD, 60)] == ["hello", "a good answer, slowly"]
+    assert any("lock" in record.getMessage() for record in caplog.records)
+
+
+async def test_a_message_that_only_starts_with_a_slash_goes_to_the_model(
+    core: Conversation, fake: FakeOpenAI, sink: RecordingSink
+) -> None:
+    await core.receive(msg("/etc/hosts has a typo, how do I fix it?"), sink)
+    assert sink.texts == ["echo: /etc/hosts has a typo, how do I fix it?"]
+    await core.receive(msg("/sett temperature 1"), sink)
+    assert sink.last.startswith("Unknown command /sett.")
+    assert len(fake.requests) == 1
+
+
+async def test_an_emoji_split_between_chunks_arrives_whole(
+    core: Conversation, fake: FakeOpenAI, store: Store, sink: RecordingSink
+) -> None:
+    fake.queue(Reply("smile \ud83d\ude00 done", chunk_size=1))  # the pair's halves go in two chunks
+    await core.receive(msg("smile?"), sink)
+    assert sink.texts == ["smile \U0001f600 done"]
+    assert (await store.load_history(THREAD, 60))[-1].content == "smile \U0001f600 done"

@@ -36,7 +36,7 @@ async def fake() -> AsyncIterator[FakeOpenAI]:
 
 @pytest_asyncio.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    timeout = httpx.Timeout(2.0, read=0.3)
+    timeout = httpx.Timeout(5.0)
     headers = {"Authorization": f"Bearer {KEY}"}
     async with httpx.AsyncClient(timeout=timeout, headers=headers) as c:
         yield c
@@ -195,7 +195,9 @@ async def test_stall_triggers_read_timeout(fake: FakeOpenAI, client: httpx.Async
     fake.queue(Stall("half an "))
     seen: list[str] = []
     with pytest.raises(httpx.ReadTimeout):
-        async with aconnect_sse(client, "POST", f"{fake.url}/chat/completions", json=chat()) as source:
+        async with aconnect_sse(
+            client, "POST", f"{fake.url}/chat/completions", json=chat(), timeout=httpx.Timeout(5.0, read=0.5)
+        ) as source:
             async for event in source.aiter_sse():
                 seen.append(event.data)
     assert content_of([json.loads(d) for d in seen]) == "half an "
@@ -220,7 +222,7 @@ async def test_stop_does_not_hang_on_a_stall_in_progress() -> None:
         await asyncio.wait_for(got_text.wait(), 2.0)
         started = time.monotonic()
         await fake.stop()
-        assert time.monotonic() - started < 0.5
+        assert time.monotonic() - started < 5, "stop() must not wait out aiohttp's 60 s shutdown timeout"
         # The stalled stream ends (cleanly or not) once the server has stopped.
         await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 2.0)
     assert "[DONE]" not in seen
@@ -339,7 +341,7 @@ async def test_non_streaming_transport_faults(
 ) -> None:
     fake.queue(behaviour)
     with pytest.raises(expected):
-        await client.post(f"{fake.url}/chat/completions", json=chat(stream=False))
+        await client.post(f"{fake.url}/chat/completions", json=chat(stream=False), timeout=httpx.Timeout(5.0, read=0.5))
 
 
 async def test_non_streaming_malformed_and_no_done(fake: FakeOpenAI, client: httpx.AsyncClient) -> None:

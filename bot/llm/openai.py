@@ -31,7 +31,9 @@ from bot.llm.base import BackendError, ChatRequest
 
 log = logging.getLogger(__name__)
 
-_CONTEXT_TOO_LONG = re.compile(r"context_length_exceeded|maximum context length|context window", re.IGNORECASE)
+_CONTEXT_TOO_LONG = re.compile(
+    r"context_length_exceeded|maximum context length|context window|context size|context length", re.IGNORECASE
+)
 _BACKOFF = wait_exponential_jitter(multiplier=0.5, max=8, jitter=0.25)
 _OPTIONAL = ("temperature", "top_p", "presence_penalty", "frequency_penalty")
 
@@ -211,17 +213,20 @@ class OpenAIBackend:
         if "text/event-stream" not in content_type:
             raise BackendError("rejected", f"{response.url} answered {content_type!r}, not an event stream")
         finished = False
+        text = TextJoiner()
         try:
             async for event in EventSource(response).aiter_sse():
                 if event.data.strip() == "[DONE]":
+                    if rest := text.rest():
+                        yield rest
                     return
                 chunk = _json_chunk(event.data)
                 if chunk.get("error"):
                     raise BackendError("interrupted", f"error event mid-stream: {chunk['error']}")
                 for choice in chunk.get("choices") or []:
-                    text = (choice.get("delta") or {}).get("content")
-                    if text:
-                        yield str(text)
+                    delta = text.add(str((choice.get("delta") or {}).get("content") or ""))
+                    if delta:
+                        yield delta
                     finished = finished or bool(choice.get("finish_reason"))
         except httpx.TimeoutException as error:
             raise BackendError("timeout", f"the stream from {response.url} stalled: {error!r}") from None
@@ -229,6 +234,8 @@ class OpenAIBackend:
             raise BackendError("interrupted", f"the stream from {response.url} broke: {error!r}") from None
         if not finished:
             raise BackendError("interrupted", f"the stream from {response.url} ended without [DONE]")
+        if rest := text.rest():
+            yield rest
 
     async def _read_whole(self, response: httpx.Response) -> str:
         try:
@@ -242,7 +249,30 @@ class OpenAIBackend:
             message = data["choices"][0]["message"]
         except (KeyError, IndexError, TypeError):
             raise BackendError("interrupted", f"{response.url} answered without a message: {str(data)[:200]}") from None
-        return str(message.get("content") or "")
+        return _valid(str(message.get("content") or ""))
+
+
+class TextJoiner:
+    """Joins streamed text whose emoji may arrive as two halves of a surrogate pair in two chunks."""
+
+    def __init__(self) -> None:
+        self._held = ""
+
+    def add(self, piece: str) -> str:
+        piece = self._held + piece
+        self._held = ""
+        if piece and "\ud800" <= piece[-1] <= "\udbff":
+            piece, self._held = piece[:-1], piece[-1]
+        return _valid(piece)
+
+    def rest(self) -> str:
+        held, self._held = self._held, ""
+        return _valid(held)
+
+
+def _valid(text: str) -> str:
+    """Pairs surrogates; any lone one becomes U+FFFD, so the text can be printed and stored."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def _json_chunk(data: str) -> dict[str, Any]:

@@ -22,18 +22,15 @@ def open_backends(config: Config, environ: Mapping[str, str]) -> dict[str, Backe
     """
     if not config.backends:
         raise ConfigError(NO_BACKEND_HELP)
-    backends: dict[str, Backend] = {}
-    missing: list[str] = []
-    for name, backend in config.backends.items():
-        key = backend.api_key(environ)
-        if backend.api_key_env and not key:
-            missing.append(
-                f"[backends.{name}] reads its API key from the environment variable "
-                f"{backend.api_key_env}, which is not set: export {backend.api_key_env}=..."
-            )
-        backends[name] = OpenAIBackend(name, backend, key)
-    if len(missing) == len(backends):
+    keys = {name: backend.api_key(environ) for name, backend in config.backends.items()}
+    missing = [
+        f"[backends.{name}] reads its API key from the environment variable "
+        f"{backend.api_key_env}, which is not set: export {backend.api_key_env}=..."
+        for name, backend in config.backends.items()
+        if backend.api_key_env and not keys[name]
+    ]
+    if len(missing) == len(config.backends):
         raise ConfigError("\n".join(missing))
     for problem in missing:
         log.warning("%s (channels that use this backend get an error until it is)", problem)
-    return backends
+    return {name: OpenAIBackend(name, backend, keys[name]) for name, backend in config.backends.items()}
