@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from bot.config import Config
-from bot.settings import KEYS, Layer, Resolved, SettingError, parse_value, resolve, validate_patch
+from bot.settings import Layer, Resolved, SettingError, check_key, parse_value, resolve, validate_patch
 from bot.store import Store
 from bot.threads import ChannelKey
 
@@ -51,23 +51,20 @@ class Channels:
         """Validate and store an override; nothing is stored when it is refused."""
         value = parse_value(key, raw)
         self._check_backend(key, value)
-        if key == "max_tokens":
-            await self._check_room(channel, value)
+        if key in ("backend", "max_tokens"):
+            await self._check_room(channel, {key: value})
         await self._store.set_override(channel, key, value)
         return value
 
-    async def _check_room(self, channel: ChannelKey, max_tokens: int) -> None:
-        backend = (await self.resolve(channel)).settings.backend or self._config.default_backend
-        window = self._config.backends[backend].context_window
-        if max_tokens >= window:
-            raise SettingError(
-                f"max_tokens: {max_tokens} leaves no room for the prompt in the {window}-token context window "
-                f"of backend {backend}. Allowed: less than {window}."
-            )
+    async def _check_room(self, channel: ChannelKey, change: dict[str, Any]) -> None:
+        """The channel's max_tokens, after the change, must leave room in its backend's context window."""
+        settings = (await self.resolve(channel)).settings.model_copy(update=change)
+        backend = settings.backend or self._config.default_backend
+        if problem := self._config.room_problem(backend, settings.max_tokens):
+            raise SettingError(problem)
 
     async def unset(self, channel: ChannelKey, key: str) -> bool:
-        if key not in KEYS:
-            raise SettingError(f"unknown setting {key!r}. Allowed settings: {', '.join(KEYS)}.")
+        check_key(key)
         return await self._store.unset_override(channel, key)
 
     def backend_model(self, backend: str) -> str | None:

@@ -267,12 +267,18 @@ class Config(BaseSettings):
             for number, rule in enumerate(self.channels, start=1)
         ]
         for where, backend, max_tokens in layers:
-            window = self.backends[backend].context_window
-            if max_tokens >= window:
-                raise ValueError(
-                    f"{where} max_tokens: {max_tokens} leaves no room for the prompt in the {window}-token "
-                    f"context window of backend {backend}; set max_tokens below {window} (e.g. {window // 4})"
-                )
+            if problem := self.room_problem(backend, max_tokens):
+                raise ValueError(f"{where} {problem}")
+
+    def room_problem(self, backend: str, max_tokens: int) -> str | None:
+        """Why ``max_tokens`` leaves no room for a prompt in the backend's context window, if it does not."""
+        window = self.backends[backend].context_window
+        if max_tokens < window:
+            return None
+        return (
+            f"max_tokens: {max_tokens} leaves no room for the prompt in the {window}-token context window "
+            f"of backend {backend}; set max_tokens below {window} (e.g. {window // 4})"
+        )
 
     @property
     def dedup_seconds(self) -> int:

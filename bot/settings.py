@@ -81,15 +81,16 @@ def _explain(error: ValidationError, raw: Mapping[str, object]) -> str:
     return " ".join(parts)
 
 
-def _unknown_key(key: str) -> SettingError:
-    return SettingError(f"unknown setting {key!r}. Allowed settings: {', '.join(KEYS)}.")
+def check_key(key: str) -> None:
+    """Raise SettingError, listing the allowed settings, unless ``key`` is one."""
+    if key not in KEYS:
+        raise SettingError(f"unknown setting {key!r}. Allowed settings: {', '.join(KEYS)}.")
 
 
 def validate_patch(values: Mapping[str, Any]) -> dict[str, Any]:
     """Validate a partial set of settings (a config table); return the typed values."""
     for key in values:
-        if key not in KEYS:
-            raise _unknown_key(key)
+        check_key(key)
     try:
         checked = ChannelSettings.model_validate(dict(values))
     except ValidationError as error:
@@ -99,8 +100,7 @@ def validate_patch(values: Mapping[str, Any]) -> dict[str, Any]:
 
 def parse_value(key: str, raw: str) -> Any:
     """Turn a value typed in chat (``/set temperature 0.3``) into its typed form."""
-    if key not in KEYS:
-        raise _unknown_key(key)
+    check_key(key)
     value: Any = raw.strip()
     if value.lower() in ("none", "null"):
         if key == "stop":

@@ -429,3 +429,17 @@ async def test_an_emoji_split_between_chunks_arrives_whole(
     await core.receive(msg("smile?"), sink)
     assert sink.texts == ["smile \U0001f600 done"]
     assert (await store.load_history(THREAD, 60))[-1].content == "smile \U0001f600 done"
+
+
+async def test_switching_to_a_smaller_backend_keeps_room_for_the_prompt(
+    fake: FakeOpenAI, prefix: str, store: Store, sink: RecordingSink
+) -> None:
+    config = make_config(fake.url, prefix, backend={"context_window": 100_000})
+    small = config.backends["fake"].model_copy(update={"context_window": 4096})
+    config = config.model_copy(update={"backends": {**config.backends, "small": small}})
+    core = Conversation(config=config, store=store, backends=open_backends(config, {"PARLEY_TEST_API_KEY": "k"}))
+    await core.receive(msg("/set max_tokens 50000"), sink)
+    assert "max_tokens is now 50000" in sink.last
+    await core.receive(msg("/set backend small"), sink)
+    assert sink.last.startswith("Not changed: max_tokens: 50000") and "4096-token" in sink.last
+    assert await store.overrides(THREAD.channel_key) == {"max_tokens": 50000}
