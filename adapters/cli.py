@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from adapters import console
+from adapters import console, run
 from bot.channels import Channels
 from bot.commands import Command, Commands
 from bot.config import NO_BACKEND_HELP, Config, ConfigError, find_config_file, load_config
@@ -81,6 +81,15 @@ def run_until_signal(main: Coroutine[Any, Any, int]) -> int:
             raise
 
     return asyncio.run(guarded())
+
+
+# -- parley run -------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace) -> int:
+    config = _load(args)
+    if not config.backends:
+        raise ConfigError(NO_BACKEND_HELP)
+    names = run.chosen(args.platform, os.environ)
+    return run_until_signal(run.serve(config, os.environ, names, args.host, args.port))
 
 
 # -- parley config ----------------------------------------------------------------
@@ -159,6 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     chat = add(commands, "chat", "talk to the model in this terminal (lines may be piped in)", cmd_chat)
     chat.add_argument("--thread", metavar="NAME", help="a named thread; the same name continues it later")
+
+    run_ = add(commands, "run", "serve chat platforms: Slack, Discord (default: every one whose token is set)", cmd_run)
+    run_.add_argument("platform", nargs="?", choices=sorted(run.PLATFORMS), help="only this platform")
+    run_.add_argument("--host", default="0.0.0.0", help="address of the HTTP server (default: 0.0.0.0)")
+    run_.add_argument("--port", type=int, default=3000, help="port of the HTTP server (default: 3000)")
 
     config = commands.add_parser("config", help="check or explain the configuration")
     config_commands = config.add_subparsers(dest="action", required=True, metavar="ACTION")

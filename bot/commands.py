@@ -1,4 +1,4 @@
-"""The commands every adapter offers: /reset, /set, /unset, /show, /help.
+"""The commands every adapter offers: /reset, /set, /unset, /show, /models, /help.
 
 Slack and Discord deliver them as slash commands, the terminal as lines that
 start with ``/``; all end up in ``Commands.run`` and get a text answer.
@@ -20,6 +20,7 @@ HELP = {
     "set": "KEY VALUE: change a setting for this channel (admins)",
     "unset": "KEY: drop this channel's override of a setting (admins)",
     "show": "the settings in effect here and where each comes from",
+    "models": "the configured backends and their models",
     "help": "this help",
 }
 
@@ -76,6 +77,8 @@ class Commands:
             return "Done: this thread's history is forgotten. Your next message starts afresh."
         if command.name == "show":
             return await self.show(channel)
+        if command.name == "models":
+            return await self.models(channel)
         if command.name == "help":
             return help_text()
         if command.name in ("set", "unset"):
@@ -96,6 +99,17 @@ class Commands:
                 continue
             rows.append((key, value, resolved.sources[key]))
         return show_text(f"Settings for {channel}:", rows)
+
+    async def models(self, channel: ChannelKey) -> str:
+        settings = (await self._channels.resolve(channel)).settings
+        lines = ["Backends (/set backend NAME, /set model NAME):"]
+        for name, backend in self._config.backends.items():
+            model = backend.model or "the first model the server lists"
+            here = "  <- this channel" if name == settings.backend else ""
+            lines.append(f"  {name:<12} {model} at {backend.base_url}{here}")
+        if settings.model:
+            lines.append(f"This channel uses model {settings.model}.")
+        return "\n".join(lines)
 
     async def _change(self, command: Command, channel: ChannelKey) -> str:
         key, _, raw = command.args.partition(" ")

@@ -176,6 +176,22 @@ class HistoryConfig(BaseModel):
         return max(1, math.ceil(self.ttl_days * 86400))
 
 
+class SlackConfig(BaseModel):
+    """``[slack]``: how the Slack adapter behaves (tokens come from the environment only)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    edit_interval: float = Field(1.0, ge=0, le=60, description="seconds between two edits of a streamed reply")
+
+
+class DiscordConfig(BaseModel):
+    """``[discord]``: how the Discord adapter behaves (the token comes from the environment only)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    edit_interval: float = Field(1.5, ge=0, le=60, description="seconds between two edits of a streamed reply")
+
+
 class Config(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PARLEY_",
@@ -193,6 +209,8 @@ class Config(BaseSettings):
     admins: list[str] = Field(default_factory=list)
     """Author ids allowed to change settings, as ``platform:user_id`` (``slack:U0123``)."""
     history: HistoryConfig = Field(default_factory=HistoryConfig)
+    slack: SlackConfig = Field(default_factory=SlackConfig)
+    discord: DiscordConfig = Field(default_factory=DiscordConfig)
     backends: dict[str, BackendConfig] = Field(default_factory=dict)
     defaults: dict[str, Any] = Field(default_factory=dict)
     channels: list[ChannelRule] = Field(default_factory=list)
@@ -359,7 +377,7 @@ def load_config(path: Path | None) -> Config:
         ) from None
 
 
-_TABLES: dict[str, type[BaseModel]] = {"history": HistoryConfig}
+_TABLES: dict[str, type[BaseModel]] = {"history": HistoryConfig, "slack": SlackConfig, "discord": DiscordConfig}
 
 
 def format_errors(where: str, error: ValidationError, data: Mapping[str, Any]) -> str:
@@ -424,7 +442,7 @@ def _place(loc: tuple[int | str, ...], data: Mapping[str, Any]) -> str:
         match = rules[index].get("match") if index < len(rules) and isinstance(rules[index], Mapping) else None
         label = f"[[channels]] #{index + 1}" + (f" (match = {match!r})" if match else "")
         return label + (f" {'.'.join(rest[1:])}" if rest[1:] else "")
-    if head in ("defaults", "history") or head in _TABLES:
+    if head == "defaults" or head in _TABLES:
         return f"[{head}]" + (f" {'.'.join(rest)}" if rest else "")
     return ".".join(str(part) for part in loc)
 

@@ -143,8 +143,9 @@ class Conversation:
                 stream=settings.stream,
             )
             async with aclosing(backend.generate(request)) as stream:
-                async for delta in stream:
-                    await streamer.feed(delta)
+                async for item in stream:
+                    if isinstance(item, str):
+                        await streamer.feed(item)
             reply = await streamer.finish()
             if not reply.strip():
                 raise BackendError("empty", "the model's answer had no text")
@@ -152,5 +153,7 @@ class Conversation:
             log.warning("%s: backend %s failed: %s", thread, backend.name, error)
             await streamer.fail(FAILURES[error.kind])
             return
+        finally:
+            await streamer.aclose()
         turn = [ChatMessage("user", text), ChatMessage("assistant", reply)]
         await self.store.append_turn(thread, turn, 2 * self.config.history.max_turns, ttl)

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 TriggerMode = Literal["mention", "thread"]
+ReplyMode = Literal["thread", "reply"]
 BUILT_IN = "built-in default"
 
 
@@ -49,6 +50,10 @@ class ChannelSettings(BaseModel):
         description='"mention" (answer only when mentioned) or "thread" (every message in a thread the bot is in)',
     )
     enabled: bool = Field(True, description="true or false: whether the bot answers in this channel")
+    reply_mode: ReplyMode = Field(
+        "thread",
+        description='Discord: "thread" (open a thread from the mention) or "reply" (answer in place, a reply chain)',
+    )
 
     @field_validator("stop", mode="before")
     @classmethod
@@ -107,7 +112,7 @@ def parse_value(key: str, raw: str) -> Any:
             value = []
         elif ChannelSettings.model_fields[key].default is None:
             value = None
-    elif key == "trigger":
+    elif key in ("trigger", "reply_mode"):
         value = value.lower()
     try:
         checked = ChannelSettings.model_validate({key: value})

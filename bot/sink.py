@@ -2,12 +2,16 @@
 
 Required: ``limits``, ``post`` and ``edit``. The core decides what to post and
 when; the sink only talks to its platform.
+
+Optional: ``waiting`` (see ``StatusSink``), for a sink that can show the user that
+an answer is on its way (Discord's typing indicator, Slack's assistant status).
 """
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,4 +34,13 @@ class ReplySink(Protocol):
 
     async def edit(self, message_id: str, text: str) -> None:
         """Replace the text of a message this sink posted."""
+        ...
+
+
+@runtime_checkable
+class StatusSink(Protocol):
+    """A sink that can show a status while the model has not written anything yet."""
+
+    def waiting(self) -> AbstractAsyncContextManager[None]:
+        """Shown from entry until exit; the core exits when the first text is shown or the reply fails."""
         ...

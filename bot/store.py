@@ -38,6 +38,13 @@ class Store:
     def _key(self, kind: str, name: object) -> str:
         return f"{self.prefix}:{kind}:{name}"
 
+    async def ping(self) -> bool:
+        """Whether Redis answers (for health checks); never raises."""
+        try:
+            return bool(await self.redis.ping())
+        except (RedisError, OSError):
+            return False
+
     # -- accepting events ---------------------------------------------------
     async def claim_event(self, event_id: str, ttl_seconds: int) -> bool:
         """True the first time an event id is seen (until the marker expires)."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 
-from bot.sink import ReplySink
+from bot.sink import ReplySink, StatusSink
 from bot.split import cut
 
 LOOKAHEAD = 200
@@ -18,7 +19,8 @@ class ReplyStreamer:
     Text is shown by posting a message and then editing it, no more often than
     ``limits.edit_interval``. When the text outgrows ``limits.max_chars`` the
     message is finished at a paragraph (or code fence) boundary and the rest
-    continues in a new message. Nothing empty is ever posted.
+    continues in a new message. Nothing empty is ever posted. A sink that can
+    show a status (``StatusSink``) shows it until the first text is shown.
     """
 
     def __init__(
@@ -37,12 +39,15 @@ class ReplyStreamer:
         self._shown = ""  # what it shows now
         self._message_id: str | None = None
         self._last_write = float("-inf")
+        self._status = AsyncExitStack()
 
     @property
     def text(self) -> str:
         return "".join(self._full)
 
     async def start(self) -> None:
+        if isinstance(self._sink, StatusSink):
+            await self._status.enter_async_context(self._sink.waiting())
         placeholder = self._limits.placeholder
         if placeholder:
             self._message_id = await self._sink.post(placeholder)
@@ -82,14 +87,20 @@ class ReplyStreamer:
 
     async def fail(self, notice: str) -> None:
         """Tell the user the reply failed: in place of the placeholder, or after the partial text."""
+        await self._status.aclose()
         if self._message_id is not None and self._shown == self._limits.placeholder:
             await self._show(notice, wait=True)
         else:
             await self._sink.post(notice)
 
+    async def aclose(self) -> None:
+        """End the status, if one is still shown (a reply that ended in an unexpected error)."""
+        await self._status.aclose()
+
     async def _show(self, text: str, *, wait: bool) -> None:
         if not text.strip() or text == self._shown:
             return
+        await self._status.aclose()
         if self._message_id is None:
             self._message_id = await self._sink.post(text)
         else:

@@ -266,3 +266,9 @@ async def test_a_killed_parley_leaves_nothing_in_the_way(tmp_path: Path, fake: F
     code, out, err = await parley("chat", "--thread", "k", env=env, stdin="after the crash\n")
     assert (code, out) == (0, "echo: after the crash\n"), err
     assert not (tmp_path / "data" / "redis" / SOCKET_NAME).exists(), "the left-over Redis was shut down too"
+
+
+async def test_run_without_a_platform_token_says_what_to_set(env: dict[str, str]) -> None:
+    code, _, err = await parley("run", env=env)
+    assert code == 2
+    assert "SLACK_BOT_TOKEN" in err and "DISCORD_BOT_TOKEN" in err

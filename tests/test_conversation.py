@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
+from collections.abc import AsyncIterator
 
 import pytest
 from conftest import make_config
@@ -443,3 +445,45 @@ async def test_switching_to_a_smaller_backend_keeps_room_for_the_prompt(
     await core.receive(msg("/set backend small"), sink)
     assert sink.last.startswith("Not changed: max_tokens: 50000") and "4096-token" in sink.last
     assert await store.overrides(THREAD.channel_key) == {"max_tokens": 50000}
+
+
+class StatusRecordingSink(RecordingSink):
+    """A sink with the optional status capability (Discord's typing, Slack's "is thinking...")."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[str] = []
+
+    @contextlib.asynccontextmanager
+    async def waiting(self) -> AsyncIterator[None]:
+        self.events.append("status on")
+        try:
+            yield
+        finally:
+            self.events.append("status off")
+
+    async def post(self, text: str) -> str:
+        self.events.append(f"post {text}")
+        return await super().post(text)
+
+
+async def test_a_status_is_shown_until_the_first_text(core: Conversation, fake: FakeOpenAI) -> None:
+    sink = StatusRecordingSink()
+    fake.queue(Reply("Hello there"))
+    await core.receive(msg("hi"), sink)
+    assert sink.events[:2] == ["status on", "status off"]
+    assert sink.events[2].startswith("post Hello")
+    assert sink.texts == ["Hello there"]
+
+
+async def test_a_status_ends_when_the_reply_fails(core: Conversation, fake: FakeOpenAI) -> None:
+    sink = StatusRecordingSink()
+    fake.queue(HTTPError(401, "bad key"))
+    await core.receive(msg("hi"), sink)
+    assert sink.events == ["status on", "status off", f"post {FAILURES['auth']}"]
+
+
+async def test_models_lists_the_backends_and_marks_this_channels(core: Conversation, sink: RecordingSink) -> None:
+    await core.receive(msg("/models"), sink)
+    assert "fake-model" in sink.last
+    assert "fake " in sink.last and "<- this channel" in sink.last

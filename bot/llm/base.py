@@ -33,6 +33,26 @@ class ChatRequest:
     stream: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class Reasoning:
+    """Text a reasoning model produced before its answer (``reasoning_content``): never posted as the answer."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Tokens one call used, as the backend reported them (``estimated`` when it reported none)."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    estimated: bool = False
+
+
+StreamItem = str | Reasoning | Usage
+"""What ``Backend.generate`` yields: answer text, reasoning text, or (once, at the end) usage."""
+
+
 class BackendError(Exception):
     """A failed model call. ``detail`` is for the log, never for the chat."""
 
@@ -55,8 +75,11 @@ class Backend(Protocol):
         """The model to use when a channel names none."""
         ...
 
-    def generate(self, request: ChatRequest) -> AsyncGenerator[str, None]:
+    def generate(self, request: ChatRequest) -> AsyncGenerator[StreamItem, None]:
         """Yield the reply's text as it arrives (all at once when not streaming).
+
+        Plain ``str`` items are the answer. A backend may also yield ``Reasoning``
+        (kept out of the answer) and, once at the end, ``Usage``.
 
         Ends normally only when the backend said the answer is complete;
         otherwise raises BackendError.
