@@ -81,6 +81,8 @@ class BackendConfig(BaseModel):
     context_window: int = Field(8192, ge=256)
     connect_timeout: float = Field(10.0, gt=0)
     read_timeout: float = Field(120.0, gt=0)
+    first_token_timeout: float | None = Field(None, gt=0)
+    """Seconds to wait for the first text before a channel's fallback answers instead (None: read_timeout)."""
     max_retries: int = Field(3, ge=0, le=10)
     max_retry_wait: float = Field(30.0, ge=0)
 

@@ -32,6 +32,7 @@ FAILURES: dict[FailureKind, str] = {
     "unavailable": "The model backend is unavailable right now. Please try again in a minute.",
     "rate_limited": "The model backend is busy (rate limited). Please try again in a minute.",
     "auth": "The model backend refused parley's credentials. An admin needs to check the API key.",
+    "unknown_model": "The model backend does not know the model {model}. An admin can choose another (/models).",
     "rejected": "The model backend rejected the request. An admin can check the model and settings (/show).",
     "context": (
         "This thread no longer fits the model's context window. Send /reset to start afresh, "
@@ -130,9 +131,11 @@ class Conversation:
             return
         streamer = ReplyStreamer(sink)
         await streamer.start()
+        model = settings.model or "(the backend's default)"
         try:
+            model = settings.model or await backend.default_model()
             request = ChatRequest(
-                model=settings.model or await backend.default_model(),
+                model=model,
                 messages=prompt.messages,
                 max_tokens=settings.max_tokens,
                 temperature=settings.temperature,
@@ -151,7 +154,7 @@ class Conversation:
                 raise BackendError("empty", "the model's answer had no text")
         except BackendError as error:
             log.warning("%s: backend %s failed: %s", thread, backend.name, error)
-            await streamer.fail(FAILURES[error.kind])
+            await streamer.fail(FAILURES[error.kind].format(model=model))
             return
         finally:
             await streamer.aclose()

@@ -160,7 +160,8 @@ FAULTS = [
     pytest.param([HTTPError(500)] * 3, "unavailable", 3, id="500-after-retries"),
     pytest.param([HTTPError(429, retry_after="120")], "rate_limited", 1, id="429-retry-after-too-long"),
     pytest.param([HTTPError(401)], "auth", 1, id="401"),
-    pytest.param([HTTPError(404, "The model `nope` does not exist")], "rejected", 1, id="unknown-model"),
+    pytest.param([HTTPError(404, "The model `nope` does not exist")], "unknown_model", 1, id="unknown-model"),
+    pytest.param([HTTPError(400, "Unrecognized request argument: foo")], "rejected", 1, id="bad-parameter"),
     pytest.param(
         [HTTPError(400, "This model's maximum context length is 8192 tokens.")], "context", 1, id="context-too-long"
     ),
@@ -189,7 +190,7 @@ async def test_a_failed_reply_tells_the_user_and_leaves_history_alone(
     fake.queue(*faults)  # type: ignore[arg-type]
 
     await core.receive(msg("this one fails"), sink)
-    assert sink.last == FAILURES[kind]  # type: ignore[index]
+    assert sink.last == FAILURES[kind].format(model="fake-model")  # type: ignore[index]
     assert len(fake.requests) == 1 + calls
     assert [m.content for m in await store.load_history(THREAD, 60)] == ["before", "echo: before"]
     assert "Traceback" not in sink.last

@@ -12,7 +12,8 @@ FailureKind = Literal[
     "unavailable",  # connection refused, 5xx after retries
     "rate_limited",  # 429 after retries, or a Retry-After longer than we wait
     "auth",  # 401/403: the key is wrong or lacks access
-    "rejected",  # another 4xx: unknown model, bad parameter
+    "unknown_model",  # the backend does not know the requested model
+    "rejected",  # another 4xx: a bad parameter
     "context",  # the prompt is longer than the model's context window
     "timeout",  # no data within the read timeout (a stalled stream)
     "interrupted",  # the answer stopped part-way: dropped connection, bad chunk, no end marker

@@ -88,8 +88,11 @@ def status_error(status: int, body: bytes, headers: Mapping[str, str], url: str)
         return BackendError("rate_limited", detail, retry_after)
     if status == 408 or status >= 500:
         return BackendError("unavailable", detail, retry_after)
-    if status == 400 and _CONTEXT_TOO_LONG.search(body.decode(errors="replace")):
+    text = body.decode(errors="replace")
+    if status == 400 and _CONTEXT_TOO_LONG.search(text):
         return BackendError("context", detail)
+    if status == 404 or "model_not_found" in text:
+        return BackendError("unknown_model", detail)
     return BackendError("rejected", detail)
 
 
