@@ -62,6 +62,8 @@ def _looks_like_key(value: str) -> bool:
 
 
 OPENAI_CONTEXT_WINDOW = 128_000
+PLATFORM_SECRETS = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_CLIENT_SECRET")
+"""Chat platforms' secrets (environment only), masked in logs like the backends' keys."""
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
@@ -178,12 +180,39 @@ class HistoryConfig(BaseModel):
         return max(1, math.ceil(self.ttl_days * 86400))
 
 
+class SlackPrompt(BaseModel):
+    """One suggested prompt of Slack's assistant view: the button's title and the message it sends."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str = Field(min_length=1, max_length=75)
+    message: str = Field(min_length=1, max_length=2000)
+
+
 class SlackConfig(BaseModel):
     """``[slack]``: how the Slack adapter behaves (tokens come from the environment only)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     edit_interval: float = Field(1.0, ge=0, le=60, description="seconds between two edits of a streamed reply")
+    placeholder: str = Field(
+        "_thinking…_", min_length=1, max_length=200, description="posted at once, then edited into the reply"
+    )
+    answer_bots: bool = Field(False, description="answer messages from other bots (never its own)")
+    workspace_admins_are_admins: bool = Field(
+        False, description="workspace admins and owners (users.info) may change settings too"
+    )
+    assistant_greeting: str = Field(
+        "Hi! Ask me anything.", min_length=1, max_length=3000, description="posted when an assistant thread opens"
+    )
+    suggested_prompts: list[SlackPrompt] = Field(
+        default_factory=lambda: [
+            SlackPrompt(title="Summarise", message="Summarise the key points of a text I will paste."),
+            SlackPrompt(title="Explain", message="Explain a concept to me in simple terms."),
+        ],
+        max_length=4,
+        description="up to 4 suggested prompts shown when an assistant thread opens",
+    )
 
 
 class DiscordConfig(BaseModel):
@@ -323,7 +352,8 @@ class Config(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Every API key the backends use, for redacting logs."""
-        keys = (os.environ.get(b.api_key_env, "") for b in self.backends.values() if b.api_key_env)
+        keys = [os.environ.get(b.api_key_env, "") for b in self.backends.values() if b.api_key_env]
+        keys += [os.environ.get(name, "") for name in PLATFORM_SECRETS]
         return list(dict.fromkeys(variant for key in keys if key.strip() for variant in (key, key.strip())))
 
 

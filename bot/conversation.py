@@ -118,7 +118,7 @@ class Conversation:
         history = await self.store.load_history(thread, ttl)
         try:
             prompt = build_prompt(
-                settings.system_prompt,
+                "\n\n".join(part for part in (settings.system_prompt, message.context) if part.strip()),
                 history,
                 text,
                 context_window=backend.context_window,

@@ -40,4 +40,6 @@ class IncomingMessage:
     """The platform's id for this delivery; a redelivery carries the same id."""
     mentioned: bool = False
     is_dm: bool = False
+    context: str = ""
+    """What the platform says about where the user is (the channel they look at), added to the system prompt."""
     received_at: datetime = field(default_factory=_now)

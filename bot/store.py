@@ -6,6 +6,9 @@ Nothing outside this module builds a Redis key. Keys, under a configurable prefi
 - ``{prefix}:overrides:{channel}``  hash of setting name -> JSON value
 - ``{prefix}:event:{event id}``  the at-most-once marker of an incoming event
 - ``{prefix}:lock:{thread}``  held while a turn of that thread is being answered
+- ``{prefix}:slack:installation:{enterprise}:{team}``  a Slack workspace's OAuth installation (JSON)
+- ``{prefix}:slack:oauth-state:{state}``  a pending OAuth install, with a TTL
+- ``{prefix}:slack:thread-context:{channel}:{thread_ts}``  what an assistant thread is viewing
 """
 
 from __future__ import annotations
@@ -116,6 +119,45 @@ class Store:
 
     async def unset_override(self, channel: ChannelKey, key: str) -> bool:
         return bool(await self.redis.hdel(self._key("overrides", channel), key))
+
+    # -- Slack installations ----------------------------------------------------
+    # The OAuth installations of the Slack app (one per workspace), the OAuth
+    # flow's one-time states, and what each assistant thread is looking at.
+    def _slack_team(self, enterprise_id: str | None, team_id: str | None) -> str:
+        return f"{enterprise_id or '-'}:{team_id or '-'}"
+
+    async def save_slack_installation(
+        self, enterprise_id: str | None, team_id: str | None, data: dict[str, Any]
+    ) -> None:
+        """Keep a workspace's installation (bot token and ids) until it is deleted."""
+        key = self._key("slack:installation", self._slack_team(enterprise_id, team_id))
+        await self.redis.set(key, json.dumps(data))
+
+    async def slack_installation(self, enterprise_id: str | None, team_id: str | None) -> dict[str, Any] | None:
+        raw = await self.redis.get(self._key("slack:installation", self._slack_team(enterprise_id, team_id)))
+        return None if raw is None else dict(json.loads(raw))
+
+    async def delete_slack_installation(self, enterprise_id: str | None, team_id: str | None) -> None:
+        await self.redis.delete(self._key("slack:installation", self._slack_team(enterprise_id, team_id)))
+
+    async def issue_slack_oauth_state(self, state: str, ttl_seconds: int) -> None:
+        await self.redis.set(self._key("slack:oauth-state", state), 1, ex=ttl_seconds)
+
+    async def consume_slack_oauth_state(self, state: str) -> bool:
+        """True once for a state this process issued and that has not expired."""
+        return bool(await self.redis.delete(self._key("slack:oauth-state", state)))
+
+    async def save_slack_thread_context(
+        self, channel: str, thread_ts: str, context: dict[str, Any], ttl_seconds: int
+    ) -> None:
+        """What an assistant thread's user is looking at (channel, team), as Slack last reported it."""
+        await self.redis.set(
+            self._key("slack:thread-context", f"{channel}:{thread_ts}"), json.dumps(context), ex=ttl_seconds
+        )
+
+    async def slack_thread_context(self, channel: str, thread_ts: str) -> dict[str, Any] | None:
+        raw = await self.redis.get(self._key("slack:thread-context", f"{channel}:{thread_ts}"))
+        return None if raw is None else dict(json.loads(raw))
 
 
 class ThreadBusy(Exception):

@@ -1,0 +1,184 @@
+"""The Slack app: slack_bolt's AsyncApp with parley's listeners, served over HTTP or Socket Mode.
+
+Every listener runs after Bolt has acknowledged the event (its default), so a
+slow model never delays the ack past Slack's 3 s. A turn that fails is logged
+and told to the user by the core; the app keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack import events
+from adapters.slack.assistant import build_assistant
+from adapters.slack.env import SlackEnv
+from adapters.slack.mrkdwn import Mrkdwn
+from adapters.slack.oauth import oauth_settings
+from adapters.slack.people import People
+from adapters.slack.sink import MAX_CHARS, AssistantSink, SlackSink
+from adapters.slack.slash import SLASH, Slash
+from bot.conversation import Conversation
+from bot.sink import SinkLimits
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+RATE_LIMIT_RETRIES = 5
+
+
+def web_client(env: SlackEnv) -> AsyncWebClient:
+    """The Web API client: SLACK_API_URL, and 429 answers retried after their Retry-After."""
+    client = AsyncWebClient(token=None if env.oauth else env.bot_token, base_url=env.api_url)
+    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES))
+    return client
+
+
+class SlackAdapter:
+    name = "slack"
+
+    def __init__(self, conversation: Conversation, env: SlackEnv) -> None:
+        self._conversation = conversation
+        self._env = env
+        self._settings = conversation.config.slack
+        self._mrkdwn = Mrkdwn()
+        self._people = People()
+        self._slash = Slash(conversation, self._people)
+        self._limits = SinkLimits(MAX_CHARS, self._settings.edit_interval, self._settings.placeholder)
+        self._assistant_limits = SinkLimits(MAX_CHARS, self._settings.edit_interval, None)
+        self.app = AsyncApp(
+            name="parley",
+            logger=logging.getLogger("parley.slack.bolt"),
+            signing_secret=env.signing_secret or "",
+            client=web_client(env),
+            oauth_settings=oauth_settings(env, conversation.store),
+        )
+        self.app.assistant(
+            build_assistant(
+                store=conversation.store,
+                config=self._settings,
+                ttl_seconds=conversation.config.history.ttl_seconds,
+                dedup_seconds=conversation.config.dedup_seconds,
+                answer=self._answer_assistant,
+            )
+        )
+        self.app.event("app_mention")(self._on_message)
+        self.app.event("message")(self._on_message)
+        self.app.command(SLASH)(self._on_slash)
+
+    # -- parley run ----------------------------------------------------------------
+    def mount(self, app: web.Application) -> None:
+        app.router.add_post(EVENTS_PATH, self._http_events)
+        flow = self.app.oauth_flow
+        if flow is not None:
+            app.router.add_get(flow.install_path, self._http_install)
+            app.router.add_get(flow.redirect_uri_path, self._http_oauth_redirect)
+
+    async def run(self) -> None:
+        if self._env.app_token is None:
+            log.warning("Slack: receiving events over HTTP at %s", EVENTS_PATH)
+            await asyncio.Event().wait()  # the shared HTTP server does the work
+            return
+        handler = AsyncSocketModeHandler(self.app, self._env.app_token)
+        await handler.client.connect()  # type: ignore[no-untyped-call]
+        log.warning("Slack: connected in Socket Mode")
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await handler.client.close()  # type: ignore[no-untyped-call]
+
+    # -- HTTP ------------------------------------------------------------------------
+    async def _http_events(self, request: web.Request) -> web.Response:
+        try:
+            bolt_request = await to_bolt_request(request)
+        except ValueError:  # not JSON, not a form: say so, if it is Slack that sent it
+            body = await request.text()
+            verifier = SignatureVerifier(self._env.signing_secret or "")
+            if not verifier.is_valid_request(body, dict(request.headers)):
+                return web.json_response({"error": "invalid request"}, status=401)
+            return web.json_response({"error": "the body is not a Slack event (malformed JSON)"}, status=400)
+        return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
+
+    async def _http_install(self, request: web.Request) -> web.Response:
+        flow = self.app.oauth_flow
+        assert flow is not None
+        return await to_aiohttp_response(await flow.handle_installation(await _plain_request(request)))
+
+    async def _http_oauth_redirect(self, request: web.Request) -> web.Response:
+        flow = self.app.oauth_flow
+        assert flow is not None
+        return await to_aiohttp_response(await flow.handle_callback(await _plain_request(request)))
+
+    # -- listeners (after the ack) -------------------------------------------------------
+    async def _on_message(
+        self, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        await self._answer(event, body, context, client, assistant=False, note="")
+
+    async def _answer_assistant(
+        self,
+        event: Mapping[str, Any],
+        body: Mapping[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        note: str,
+    ) -> None:
+        await self._answer(event, body, context, client, assistant=True, note=note)
+
+    async def _answer(
+        self,
+        event: Mapping[str, Any],
+        body: Mapping[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        *,
+        assistant: bool,
+        note: str,
+    ) -> None:
+        bot = events.BotIdentity(context.bot_user_id, context.bot_id)
+        reason = events.ignored_reason(event, bot, answer_bots=self._settings.answer_bots)
+        if reason is not None:
+            log.debug("Slack event %s ignored: %s", body.get("event_id"), reason)
+            return
+        team = events.team_of(body, context.team_id)
+        names = await self._people.names(client, team, events.mentioned_users(str(event.get("text") or ""), bot))
+        incoming = events.to_incoming(
+            event, team_id=team, bot=bot, names=names, answer_bots=self._settings.answer_bots, context=note
+        )
+        if incoming is None:
+            return
+        kind = AssistantSink if assistant else SlackSink
+        limits = self._assistant_limits if assistant else self._limits
+        sink = kind(client, incoming.channel, incoming.reply_thread_ts, limits=limits, mrkdwn=self._mrkdwn)
+        await self._conversation.receive(incoming.message, sink)
+
+    async def _on_slash(
+        self,
+        ack: AsyncAck,
+        command: dict[str, Any],
+        respond: AsyncRespond,
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+    ) -> None:
+        await ack()
+        team = str(command.get("team_id") or context.team_id or "")
+        answer = await self._slash.answer(command, team, client)
+        await respond(text=answer, response_type="ephemeral")
+
+
+async def _plain_request(request: web.Request) -> AsyncBoltRequest:
+    return AsyncBoltRequest(body="", query=request.query_string, headers=dict(request.headers))

@@ -1,0 +1,116 @@
+"""Slack's assistant view (the AI app split view), with slack_bolt's AsyncAssistant middleware.
+
+A thread opens: greet, offer the suggested prompts, remember what the user is
+looking at. A message: answered like a DM thread, with "is thinking…" as the
+status until the first text, the thread titled after its first question, and
+the channel the user is viewing mentioned in the system prompt.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from slack_bolt.context.assistant.thread_context import AssistantThreadContext
+from slack_bolt.context.assistant.thread_context_store.async_store import AsyncAssistantThreadContextStore
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.context.get_thread_context.async_get_thread_context import AsyncGetThreadContext
+from slack_bolt.context.save_thread_context.async_save_thread_context import AsyncSaveThreadContext
+from slack_bolt.context.say.async_say import AsyncSay
+from slack_bolt.context.set_suggested_prompts.async_set_suggested_prompts import AsyncSetSuggestedPrompts
+from slack_bolt.context.set_title.async_set_title import AsyncSetTitle
+from slack_bolt.middleware.assistant.async_assistant import AsyncAssistant
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.events import PLATFORM, team_of
+from bot.config import SlackConfig
+from bot.store import Store
+from bot.threads import ThreadKey
+
+log = logging.getLogger(__name__)
+
+TITLE_CHARS = 60
+Answer = Callable[[Mapping[str, Any], Mapping[str, Any], AsyncBoltContext, AsyncWebClient, str], Awaitable[None]]
+"""The adapter's answer to a user message: (event, body, context, client, viewing note)."""
+
+
+class RedisThreadContextStore(AsyncAssistantThreadContextStore):
+    """What each assistant thread is looking at, in Redis (Bolt's default re-reads the thread instead)."""
+
+    def __init__(self, store: Store, ttl_seconds: int) -> None:
+        self._store = store
+        self._ttl = ttl_seconds
+
+    async def save(self, *, channel_id: str, thread_ts: str, context: dict[str, str]) -> None:
+        await self._store.save_slack_thread_context(channel_id, thread_ts, dict(context), self._ttl)
+
+    async def find(self, *, channel_id: str, thread_ts: str) -> AssistantThreadContext | None:
+        found = await self._store.slack_thread_context(channel_id, thread_ts)
+        return AssistantThreadContext(found) if found and found.get("channel_id") else None
+
+
+def viewing_note(context: Mapping[str, Any] | None, dm_channel: str) -> str:
+    """A sentence for the system prompt about the channel the user has open beside the assistant."""
+    channel = (context or {}).get("channel_id")
+    if not channel or channel == dm_channel:
+        return ""
+    return (
+        f"The user is viewing the Slack channel <#{channel}> beside this conversation; write <#{channel}> to name it."
+    )
+
+
+def title_for(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
+
+
+def build_assistant(
+    *, store: Store, config: SlackConfig, ttl_seconds: int, dedup_seconds: int, answer: Answer
+) -> AsyncAssistant:
+    assistant = AsyncAssistant(thread_context_store=RedisThreadContextStore(store, ttl_seconds), logger=log)
+
+    @assistant.thread_started
+    async def started(
+        payload: dict[str, Any],
+        body: dict[str, Any],
+        say: AsyncSay,
+        set_suggested_prompts: AsyncSetSuggestedPrompts,
+        save_thread_context: AsyncSaveThreadContext,
+    ) -> None:
+        thread = payload["assistant_thread"]
+        once = f"slack:{team_of(body, None)}:{thread['channel_id']}:{thread['thread_ts']}:started"
+        if not await store.claim_event(once, dedup_seconds):
+            return  # a redelivery: the greeting is already there
+        if thread.get("context", {}).get("channel_id"):
+            await save_thread_context(thread["context"])
+        await say(config.assistant_greeting)
+        if config.suggested_prompts:
+            prompts = [{"title": p.title, "message": p.message} for p in config.suggested_prompts]
+            await set_suggested_prompts(prompts=prompts)
+
+    @assistant.user_message
+    async def user_message(
+        payload: dict[str, Any],
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+        set_title: AsyncSetTitle,
+        get_thread_context: AsyncGetThreadContext,
+    ) -> None:
+        text = str(payload.get("text") or "").strip()
+        if text and not await store.has_history(_thread_of(body, context, payload)):
+            try:
+                await set_title(title_for(text))
+            except SlackApiError as error:
+                log.warning("assistant.threads.setTitle failed: %s", error.response.get("error"))
+        note = viewing_note(await get_thread_context(), str(payload.get("channel")))
+        await answer(payload, body, context, client, note)
+
+    return assistant
+
+
+def _thread_of(body: Mapping[str, Any], context: AsyncBoltContext, payload: Mapping[str, Any]) -> ThreadKey:
+    team = team_of(body, context.team_id)
+    return ThreadKey(PLATFORM, team, str(payload.get("channel")), str(payload.get("thread_ts")))

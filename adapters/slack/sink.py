@@ -1,0 +1,87 @@
+"""Reply sinks: how the core's posts and edits become chat.postMessage and chat.update calls.
+
+The Web API client retries 429 answers after their Retry-After itself
+(``client.web_client`` adds slack_sdk's rate-limit retry handler).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
+from adapters.slack.mrkdwn import Mrkdwn
+from bot.sink import SinkLimits
+
+log = logging.getLogger(__name__)
+
+MAX_CHARS = 3500
+"""Longer messages often fail with msg_too_long (about 4,000 in practice, whatever the docs say)."""
+THINKING = "is thinking…"
+
+
+class SlackSink:
+    """Posts in one channel, in one thread (or top level, for a DM's running conversation)."""
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        channel: str,
+        thread_ts: str | None,
+        *,
+        limits: SinkLimits,
+        mrkdwn: Mrkdwn,
+    ) -> None:
+        self._client = client
+        self.channel = channel
+        self.thread_ts = thread_ts
+        self._limits = limits
+        self._mrkdwn = mrkdwn
+
+    @property
+    def limits(self) -> SinkLimits:
+        return self._limits
+
+    async def post(self, text: str) -> str:
+        response = await self._send(self._client.chat_postMessage, text, channel=self.channel, thread_ts=self.thread_ts)
+        return str(response["ts"])
+
+    async def edit(self, message_id: str, text: str) -> None:
+        await self._send(self._client.chat_update, text, channel=self.channel, ts=message_id)
+
+    async def _send(self, method: Callable[..., Awaitable[AsyncSlackResponse]], text: str, **where: Any) -> Any:
+        try:
+            return await method(text=self._mrkdwn(text), **where)
+        except SlackApiError as error:
+            if error.response.get("error") != "msg_too_long":
+                raise
+            # mrkdwn can be longer than the Markdown (tables); the Markdown itself is within MAX_CHARS.
+            log.warning("Slack refused %d characters of mrkdwn as too long; sending the plain text", len(text))
+            return await method(text=text, mrkdwn=False, **where)
+
+
+class AssistantSink(SlackSink):
+    """In Slack's assistant view: shows "is thinking…" until the first text, and clears it."""
+
+    @asynccontextmanager
+    async def waiting(self) -> AsyncIterator[None]:
+        await self._status(THINKING)
+        try:
+            yield
+        finally:
+            await self._status("")
+
+    async def _status(self, status: str) -> None:
+        if self.thread_ts is None:
+            return
+        try:
+            await self._client.assistant_threads_setStatus(
+                channel_id=self.channel, thread_ts=self.thread_ts, status=status
+            )
+        except SlackApiError as error:  # a status is a nicety: the reply goes on without it
+            log.warning("assistant.threads.setStatus failed in %s: %s", self.channel, error.response.get("error"))

@@ -1,0 +1,232 @@
+"""Loopback fake of Slack's Web API and Socket Mode, recording every call.
+
+Runs an aiohttp server on 127.0.0.1 (random port) in the test's event loop::
+
+    async with FakeSlack() as slack:
+        client = AsyncWebClient(token="xoxb-test", base_url=slack.api_url)
+        slack.fail("chat.update", "msg_too_long")      # the next chat.update answers that error
+        slack.rate_limit("chat.postMessage", retry_after=1)  # the next one answers 429
+        ...
+        assert slack.calls_to("chat.postMessage")[0].params["thread_ts"] == "..."
+
+It parses the four request shapes slack_sdk sends (JSON, form, GET query, POST
+with query parameters), keeps the messages posted and edited (``slack.messages``),
+answers ``users.info`` from ``slack.users``, records what slash commands'
+``response_url`` receives (``slack.responses``), and serves Socket Mode:
+``apps.connections.open`` returns ``ws://.../link``, which sends ``hello``;
+``await slack.socket_event(body)`` sends an ``events_api`` envelope and returns
+once the client acknowledged it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import uuid
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Self
+
+from aiohttp import WSMsgType, web
+
+TEAM = "T0TEST"
+BOT_USER = "U0PARLEY"
+BOT_ID = "B0PARLEY"
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    token: str | None
+
+
+@dataclass
+class Message:
+    channel: str
+    ts: str
+    text: str
+    thread_ts: str | None
+    edits: list[str] = field(default_factory=list)
+    """Every text the message showed, in order (the first is the posted text)."""
+
+
+@dataclass
+class Fault:
+    status: int
+    error: str
+    retry_after: int | None = None
+
+
+class FakeSlack:
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.messages: dict[str, Message] = {}
+        self.responses: list[dict[str, Any]] = []
+        self.users: dict[str, dict[str, Any]] = {}
+        self.acks: list[dict[str, Any]] = []
+        self.tokens: dict[str, tuple[str, str, str]] = {}
+        """token -> (team, bot user, bot id) for auth.test; any other token is the default bot in TEAM."""
+        self.installation: dict[str, Any] | None = None
+        """What oauth.v2.access answers (None: invalid_code)."""
+        self._faults: dict[str, deque[Fault]] = defaultdict(deque)
+        self._clock = itertools.count(1)
+        self._sockets: list[web.WebSocketResponse] = []
+        self._connected = asyncio.Event()
+        self._acked: dict[str, asyncio.Event] = {}
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/"
+
+    # -- set-up --------------------------------------------------------------
+    async def __aenter__(self) -> Self:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/response/{id}", self._response)
+        app.router.add_get("/link", self._socket)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def __aexit__(self, *exc: object | TracebackType | None) -> None:
+        for socket in self._sockets:
+            await socket.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def fail(self, method: str, error: str, *, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` answer ``{"ok": false, "error": error}``."""
+        self._faults[method].extend(Fault(200, error) for _ in range(times))
+
+    def rate_limit(self, method: str, *, retry_after: int = 1, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` answer 429 with Retry-After."""
+        self._faults[method].extend(Fault(429, "ratelimited", retry_after) for _ in range(times))
+
+    # -- what the tests read -------------------------------------------------------
+    def calls_to(self, method: str) -> list[Call]:
+        return [call for call in self.calls if call.method == method]
+
+    def thread(self, channel: str, thread_ts: str | None) -> list[Message]:
+        """The messages parley posted in a thread (None: top level of the channel), oldest first."""
+        return [m for m in self.messages.values() if m.channel == channel and m.thread_ts == thread_ts]
+
+    # -- Web API --------------------------------------------------------------------
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params: dict[str, Any] = dict(request.query)
+        raw = await request.read()
+        if raw:
+            if request.content_type == "application/json":
+                params.update(json.loads(raw))
+            else:
+                params.update(await request.post())
+        auth = request.headers.get("Authorization", "")
+        token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else params.get("token")
+        self.calls.append(Call(method, params, token))
+        if self._faults[method]:
+            fault = self._faults[method].popleft()
+            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            return web.json_response({"ok": False, "error": fault.error}, status=fault.status, headers=headers)
+        handler = getattr(self, "_" + method.replace(".", "_"), None)
+        if handler is None:
+            return web.json_response({"ok": False, "error": "unknown_method"}, status=404)
+        answer: dict[str, Any] = handler(params, token)
+        return web.json_response(answer)
+
+    def _auth_test(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+        team, user, bot = self.tokens.get(token or "", (TEAM, BOT_USER, BOT_ID))
+        return {"ok": True, "url": "https://test.slack.com/", "team": "Test", "user": "parley", "team_id": team,
+                "user_id": user, "bot_id": bot, "is_enterprise_install": False}  # fmt: skip
+
+    def _chat_postMessage(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+        ts = f"1700000000.{next(self._clock):06d}"
+        text, channel = str(params.get("text", "")), str(params["channel"])
+        self.messages[ts] = Message(channel, ts, text, params.get("thread_ts"), [text])
+        return {"ok": True, "channel": channel, "ts": ts, "message": {"text": text, "ts": ts, "bot_id": BOT_ID}}
+
+    def _chat_update(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+        message = self.messages.get(str(params.get("ts")))
+        if message is None or message.channel != params.get("channel"):
+            return {"ok": False, "error": "message_not_found"}
+        message.text = str(params.get("text", ""))
+        message.edits.append(message.text)
+        return {"ok": True, "channel": message.channel, "ts": message.ts, "text": message.text}
+
+    def _users_info(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+        user = self.users.get(str(params.get("user")))
+        return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
+
+    def _ok(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+        return {"ok": True}
+
+    _assistant_threads_setStatus = _ok
+    _assistant_threads_setSuggestedPrompts = _ok
+    _assistant_threads_setTitle = _ok
+
+    def _conversations_replies(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+        return {"ok": True, "messages": [], "has_more": False}
+
+    def _oauth_v2_access(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+        if self.installation is None or params.get("code") != "good-code":
+            return {"ok": False, "error": "invalid_code"}
+        return {"ok": True, **self.installation}
+
+    def _apps_connections_open(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+        if not (token or "").startswith("xapp-"):
+            return {"ok": False, "error": "not_allowed_token_type"}
+        return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/link"}
+
+    async def _response(self, request: web.Request) -> web.Response:
+        self.responses.append(await request.json())
+        return web.Response(text="ok")
+
+    # -- Socket Mode ----------------------------------------------------------------------
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse(autoping=True)
+        await socket.prepare(request)
+        self._sockets.append(socket)
+        self._connected.set()
+        await socket.send_json({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0TEST"}})
+        async for frame in socket:
+            if frame.type == WSMsgType.TEXT:
+                ack = json.loads(frame.data)
+                self.acks.append(ack)
+                if ack.get("envelope_id") in self._acked:
+                    self._acked[ack["envelope_id"]].set()
+        self._sockets.remove(socket)
+        if not self._sockets:
+            self._connected.clear()
+        return socket
+
+    async def wait_connected(self, limit: float = 30) -> None:
+        async with asyncio.timeout(limit):
+            await self._connected.wait()
+
+    async def socket_event(
+        self, payload: dict[str, Any], *, kind: str = "events_api", retry_attempt: int = 0, limit: float = 30
+    ) -> dict[str, Any]:
+        """Send one envelope to the connected app; return its ack."""
+        await self.wait_connected(limit)
+        envelope_id = str(uuid.uuid4())
+        self._acked[envelope_id] = asyncio.Event()
+        envelope: dict[str, Any] = {"envelope_id": envelope_id, "type": kind, "payload": payload,
+                                    "accepts_response_payload": kind != "events_api"}  # fmt: skip
+        if kind == "events_api":
+            envelope["retry_attempt"] = retry_attempt
+            envelope["retry_reason"] = "timeout" if retry_attempt else ""
+        await self._sockets[-1].send_json(envelope)
+        async with asyncio.timeout(limit):
+            await self._acked[envelope_id].wait()
+        return next(ack for ack in self.acks if ack.get("envelope_id") == envelope_id)
