@@ -1,0 +1,105 @@
+"""How replies look in Slack: mrkdwn, long replies split, 429 and msg_too_long survived."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+from conftest import make_config
+from fake_openai import FakeOpenAI, Reply
+from fake_slack import FakeSlack
+from slack_harness import CHANNEL, Running, mention, serve_slack, until
+
+from bot.config import Config, SlackConfig
+from bot.conversation import Conversation
+
+
+@pytest.fixture
+def config(fake: FakeOpenAI, prefix: str) -> Config:
+    return make_config(fake.url, prefix, slack=SlackConfig(edit_interval=0.05))
+
+
+@pytest_asyncio.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack() as server:
+        yield server
+
+
+@pytest_asyncio.fixture
+async def running(core: Conversation, slack: FakeSlack) -> AsyncIterator[Running]:
+    async with serve_slack(core, slack) as running:
+        yield running
+
+
+MARKDOWN = """# Plan
+**Bold** and *italic* and ~~gone~~, see [the docs](https://docs.test/x).
+
+- first
+- second
+
+```python
+# a comment, not a heading
+x = **kwargs
+```"""
+
+MRKDWN = """*Plan*
+*Bold* and _italic_ and ~gone~, see <https://docs.test/x|the docs>.
+
+• first
+• second
+
+```python
+# a comment, not a heading
+x = **kwargs
+```"""
+
+
+async def test_markdown_is_shown_as_mrkdwn(running: Running, slack: FakeSlack, fake: FakeOpenAI) -> None:
+    fake.queue(Reply(MARKDOWN))
+    event = mention("format something")
+    await running.event(event)
+    await until(lambda: any(m.text == MRKDWN for m in slack.thread(CHANNEL, event["ts"])), what="the mrkdwn reply")
+    await until(lambda: bool(fake.requests))
+
+
+async def test_a_long_reply_continues_in_more_messages(running: Running, slack: FakeSlack, fake: FakeOpenAI) -> None:
+    paragraphs = [f"Paragraph {i}: " + " ".join(f"word{i}-{j}" for j in range(60)) for i in range(20)]
+    answer = "\n\n".join(paragraphs)
+    assert len(answer) > 3 * 3500
+    fake.queue(Reply(answer, chunk_size=200))
+    event = mention("write a lot")
+    await running.event(event)
+
+    def complete() -> bool:
+        texts = [m.text for m in slack.thread(CHANNEL, event["ts"])]
+        return bool(texts) and texts[-1].endswith(paragraphs[-1])
+
+    await until(complete, what="the last part of the reply")
+    messages = slack.thread(CHANNEL, event["ts"])
+    assert len(messages) >= 4
+    assert all(len(m.text) <= 3500 for m in messages), "every message within Slack's practical limit"
+    assert all(len(edit) <= 3500 for m in messages for edit in m.edits)
+    assert "\n\n".join(m.text.strip() for m in messages) == answer, "nothing lost, nothing repeated"
+
+
+async def test_429_is_retried_after_retry_after(running: Running, slack: FakeSlack) -> None:
+    slack.rate_limit("chat.postMessage", retry_after=1)
+    event = mention("busy?")
+    await running.event(event)
+    await until(lambda: any(m.text == "echo: busy?" for m in slack.thread(CHANNEL, event["ts"])))
+    first, second = slack.calls_to("chat.postMessage")[:2]
+    assert second.at - first.at >= 0.9, "the retry waited for Retry-After"
+    assert len(slack.thread(CHANNEL, event["ts"])) == 1, "one message, not a duplicate"
+
+
+async def test_msg_too_long_falls_back_to_plain_text(running: Running, slack: FakeSlack, fake: FakeOpenAI) -> None:
+    fake.queue(Reply("**short** answer"))
+    slack.fail("chat.update", "msg_too_long")
+    event = mention("anything")
+    await running.event(event)
+    await until(lambda: any("answer" in m.text for m in slack.thread(CHANNEL, event["ts"])))
+    (reply,) = slack.thread(CHANNEL, event["ts"])
+    assert reply.text == "**short** answer", "Slack refused the mrkdwn: the Markdown itself is shown"
+    (refused,) = [call for call in slack.calls_to("chat.update") if call.params["text"] == "*short* answer"]
+    assert refused.params["ts"] == reply.ts
