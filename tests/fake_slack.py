@@ -21,6 +21,7 @@ once the client acknowledged it.
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 import time
@@ -135,6 +136,9 @@ class FakeSlack:
             else:
                 params.update(await request.post())
         auth = request.headers.get("Authorization", "")
+        if auth.startswith("Basic "):  # oauth.v2.access: the app's client id and secret
+            client_id, _, client_secret = base64.b64decode(auth.removeprefix("Basic ")).decode().partition(":")
+            params |= {"client_id": client_id, "client_secret": client_secret}
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else params.get("token")
         self.calls.append(Call(method, params, token))
         if self._faults[method]:
