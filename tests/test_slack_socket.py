@@ -19,11 +19,13 @@ from slack_harness import (
     mention,
     message,
     serve_slack,
+    slack_environ,
     slash_fields,
     until,
 )
 
-from bot.config import Config, SlackConfig
+from adapters.slack import create
+from bot.config import Config, ConfigError, SlackConfig
 from bot.conversation import Conversation
 from bot.store import Store
 from bot.threads import ChannelKey
@@ -87,3 +89,14 @@ async def test_parley_set_over_socket_mode(running: Running, slack: FakeSlack, s
     answer = {"text": "temperature is now 0.4 in slack:T0TEST/C0GENERAL.", "response_type": "ephemeral"}
     assert slack.responses[0] == answer
     assert await store.overrides(ChannelKey("slack", "T0TEST", CHANNEL)) == {"temperature": 0.4}
+
+
+async def test_refused_tokens_are_configuration_errors(core: Conversation, slack: FakeSlack) -> None:
+    slack.fail("auth.test", "invalid_auth")
+    adapter = create(core, slack_environ(slack))
+    with pytest.raises(ConfigError, match=r"Slack refused SLACK_BOT_TOKEN \(invalid_auth\)"):
+        await adapter.run()
+    adapter = create(core, slack_environ(slack, SLACK_APP_TOKEN="xapp-not-really"))
+    slack.fail("apps.connections.open", "invalid_auth")
+    with pytest.raises(ConfigError, match=r"Slack refused SLACK_APP_TOKEN \(invalid_auth\)"):
+        await adapter.run()

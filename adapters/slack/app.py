@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -20,6 +21,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
@@ -32,12 +34,14 @@ from adapters.slack.oauth import oauth_settings
 from adapters.slack.people import People
 from adapters.slack.sink import MAX_CHARS, AssistantSink, SlackSink
 from adapters.slack.slash import SLASH, Slash
+from bot.config import ConfigError
 from bot.conversation import Conversation
 from bot.sink import SinkLimits
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
+TOKEN_REFUSED = ("invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired")
 RATE_LIMIT_RETRIES = 5
 
 
@@ -89,17 +93,50 @@ class SlackAdapter:
             app.router.add_get(flow.redirect_uri_path, self._http_oauth_redirect)
 
     async def run(self) -> None:
+        await self._check_bot_token()
         if self._env.app_token is None:
             log.warning("Slack: receiving events over HTTP at %s", EVENTS_PATH)
             await asyncio.Event().wait()  # the shared HTTP server does the work
             return
         handler = AsyncSocketModeHandler(self.app, self._env.app_token)
+        # The client retries a failed connection forever: open the first one here, so a refused token is an error.
+        try:
+            opened = await self.app.client.apps_connections_open(app_token=self._env.app_token)
+            handler.client.wss_uri = str(opened["url"])
+        except SlackApiError as error:
+            await handler.client.close()  # type: ignore[no-untyped-call]
+            raise ConfigError(
+                f"Slack refused SLACK_APP_TOKEN ({error.response.get('error')}): use an app-level token "
+                "(xapp-...) with the connections:write scope, and turn Socket Mode on in the app's settings"
+            ) from None
+        except (aiohttp.ClientError, TimeoutError) as error:
+            log.warning("Slack: cannot reach the Web API yet (%s); retrying", error)
         await handler.client.connect()  # type: ignore[no-untyped-call]
         log.warning("Slack: connected in Socket Mode")
         try:
             await asyncio.Event().wait()
         finally:
             await handler.client.close()  # type: ignore[no-untyped-call]
+
+    async def _check_bot_token(self) -> None:
+        """A wrong SLACK_BOT_TOKEN is a configuration error now, not a silent failure at the first event."""
+        if self._env.oauth:
+            return  # each workspace's token comes from its installation
+        try:
+            identity = await self.app.client.auth_test()
+        except SlackApiError as error:
+            code = error.response.get("error")
+            if code in TOKEN_REFUSED:
+                raise ConfigError(
+                    f"Slack refused SLACK_BOT_TOKEN ({code}): copy the Bot User OAuth Token (xoxb-...) "
+                    "from OAuth & Permissions, after installing the app in the workspace"
+                ) from None
+            log.warning("Slack: auth.test failed (%s); going on", code)
+            return
+        except (aiohttp.ClientError, TimeoutError) as error:
+            log.warning("Slack: cannot reach the Web API yet (%s); going on", error)
+            return
+        log.warning("Slack: signed in as %s in %s", identity.get("user"), identity.get("team"))
 
     # -- HTTP ------------------------------------------------------------------------
     async def _http_events(self, request: web.Request) -> web.Response:

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -44,6 +45,9 @@ class People:
             response = await client.users_info(user=user_id)
         except SlackApiError as error:
             log.warning("users.info %s failed: %s", user_id, error.response.get("error"))
+            return None
+        except (aiohttp.ClientError, TimeoutError) as error:
+            log.warning("users.info %s failed: %s", user_id, error)
             return None
         user = response.get("user")
         return user if isinstance(user, dict) else None
