@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from adapters.slack.env import SlackEnv
 from adapters.slack.events import BotIdentity, ignored_reason, render, strip_bot_mention, to_incoming
 from adapters.slack.mrkdwn import Mrkdwn
 from adapters.slack.oauth import BOT_SCOPES
-from bot.config import ConfigError
+from bot.config import ConfigError, SlackConfig, load_config
 
 BOT = BotIdentity("U0BOT", "B0BOT")
 MANIFEST = Path(__file__).parent.parent / "slack" / "manifest.yml"
@@ -128,3 +129,16 @@ def test_the_manifest_asks_for_exactly_what_parley_uses() -> None:
     assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/parley"]
     assert manifest["settings"]["socket_mode_enabled"] is True
     assert "assistant_view" in manifest["features"]
+
+
+def test_the_readme_documents_every_slack_setting_and_its_example_loads(tmp_path: Path) -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    for key in SlackConfig.model_fields:
+        assert f"| `{key}` |" in readme, f"[slack] {key} is missing from the README's table"
+    example = re.search(r"```toml\n(\[slack\]\n.*?)```", readme, re.S)
+    assert example is not None
+    path = tmp_path / "parley.toml"
+    path.write_text(example.group(1))
+    config = load_config(path).slack
+    assert config.workspace_admins_are_admins
+    assert [prompt.title for prompt in config.suggested_prompts] == ["Summarise", "Explain"]
