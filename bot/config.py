@@ -196,7 +196,7 @@ class SlackConfig(BaseModel):
 
     edit_interval: float = Field(1.0, ge=0, le=60, description="seconds between two edits of a streamed reply")
     placeholder: str = Field(
-        "_thinking…_", min_length=1, max_length=200, description="posted at once, then edited into the reply"
+        "_thinking…_", max_length=200, description='posted at once, then edited into the reply ("": none)'
     )
     answer_bots: bool = Field(False, description="answer messages from other bots (never its own)")
     workspace_admins_are_admins: bool = Field(

@@ -9,6 +9,7 @@ Nothing outside this module builds a Redis key. Keys, under a configurable prefi
 - ``{prefix}:slack:installation:{enterprise}:{team}``  a Slack workspace's OAuth installation (JSON)
 - ``{prefix}:slack:oauth-state:{state}``  a pending OAuth install, with a TTL
 - ``{prefix}:slack:thread-context:{channel}:{thread_ts}``  what an assistant thread is viewing
+- ``{prefix}:slack:user-name:{team}:{user}``  a Slack user's display name, with a TTL
 """
 
 from __future__ import annotations
@@ -158,6 +159,14 @@ class Store:
     async def slack_thread_context(self, channel: str, thread_ts: str) -> dict[str, Any] | None:
         raw = await self.redis.get(self._key("slack:thread-context", f"{channel}:{thread_ts}"))
         return None if raw is None else dict(json.loads(raw))
+
+    async def save_slack_user_name(self, team_id: str, user_id: str, name: str, ttl_seconds: int) -> None:
+        """A user's display name, looked up with users.info, kept a while (names rarely change)."""
+        await self.redis.set(self._key("slack:user-name", f"{team_id}:{user_id}"), name, ex=ttl_seconds)
+
+    async def slack_user_name(self, team_id: str, user_id: str) -> str | None:
+        raw = await self.redis.get(self._key("slack:user-name", f"{team_id}:{user_id}"))
+        return None if raw is None else _text(raw)
 
 
 class ThreadBusy(Exception):

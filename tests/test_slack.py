@@ -87,6 +87,23 @@ async def test_other_users_are_named_not_raw_ids(running: Running, slack: FakeSl
     await until(lambda: bool(fake.requests))
     rendered = "ask @Alice and @U0GHOST in #ops about the doc (https://x.test/a) & more"
     assert fake.requests[0]["messages"][-1]["content"] == rendered
+    again = mention("and <@U0ALICE> again")
+    await running.event(again)
+    await until(lambda: len(fake.requests) == 2)
+    assert fake.requests[1]["messages"][-1]["content"] == "and @Alice again"
+    looked_up = sorted(call.params["user"] for call in slack.calls_to("users.info"))
+    assert looked_up == ["U0ALICE", "U0GHOST"], "a name is looked up once, then kept"
+
+
+async def test_events_are_acknowledged_before_the_model_answers(
+    running: Running, slack: FakeSlack, fake: FakeOpenAI
+) -> None:
+    fake.queue(Reply("slow and steady", chunk_size=5, delay=1.5))
+    event = mention("take your time")
+    status, _ = await running.event(event)
+    assert status == 200
+    assert not finished(slack, CHANNEL, event["ts"], "slow and steady"), "the ack did not wait for the model"
+    await until(lambda: finished(slack, CHANNEL, event["ts"], "slow and steady"))
 
 
 async def test_dms_are_answered_without_a_mention(running: Running, slack: FakeSlack, fake: FakeOpenAI) -> None:

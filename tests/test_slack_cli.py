@@ -44,7 +44,7 @@ async def test_parley_run_slack_serves_and_stops_on_sigterm(
         "PARLEY_SLACK__EDIT_INTERVAL": "0.05",
     }
     process = await asyncio.create_subprocess_exec(
-        PARLEY, "run", "slack", "--host", "127.0.0.1", "--port", str(port),
+        PARLEY, "run", "slack", "--host", "127.0.0.1", "--port", str(port), "-vv",
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         env=env, cwd=tmp_path,
     )  # fmt: skip
@@ -71,6 +71,7 @@ async def test_parley_run_slack_serves_and_stops_on_sigterm(
         out, err = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode == 128 + signal.SIGTERM, err.decode()
     assert "Traceback" not in err.decode()
+    assert "Slack: signed in as parley in Test" in err.decode(), "the token was checked at start"
     assert SECRET not in err.decode() + out.decode() and BOT_TOKEN not in err.decode() + out.decode()
 
 

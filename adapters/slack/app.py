@@ -60,9 +60,9 @@ class SlackAdapter:
         self._env = env
         self._settings = conversation.config.slack
         self._mrkdwn = Mrkdwn()
-        self._people = People()
+        self._people = People(conversation.store)
         self._slash = Slash(conversation, self._people)
-        self._limits = SinkLimits(MAX_CHARS, self._settings.edit_interval, self._settings.placeholder)
+        self._limits = SinkLimits(MAX_CHARS, self._settings.edit_interval, self._settings.placeholder.strip() or None)
         self._assistant_limits = SinkLimits(MAX_CHARS, self._settings.edit_interval, None)
         self.app = AsyncApp(
             name="parley",

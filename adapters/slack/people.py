@@ -10,30 +10,30 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.store import Store
+
 log = logging.getLogger(__name__)
 
-MAX_CACHED = 2000
+NAME_TTL_SECONDS = 24 * 3600
+"""Names are kept a day in Redis (they rarely change); admin rights are looked up every time."""
 
 
 class People:
-    """Looks users up with users.info; names are kept in memory (they rarely change), rights never are."""
-
-    def __init__(self) -> None:
-        self._names: dict[tuple[str, str], str] = {}
+    def __init__(self, store: Store) -> None:
+        self._store = store
 
     async def names(self, client: AsyncWebClient, team_id: str, user_ids: Iterable[str]) -> dict[str, str]:
         """Display names of the users found; a user that cannot be looked up is left out (shown by id)."""
         found: dict[str, str] = {}
         for user_id in user_ids:
-            key = (team_id, user_id)
-            if key not in self._names:
+            name = await self._store.slack_user_name(team_id, user_id)
+            if name is None:
                 user = await self._user(client, user_id)
                 if user is None:
                     continue
-                if len(self._names) >= MAX_CACHED:
-                    self._names.clear()
-                self._names[key] = _display_name(user) or user_id
-            found[user_id] = self._names[key]
+                name = _display_name(user) or user_id
+                await self._store.save_slack_user_name(team_id, user_id, name, NAME_TTL_SECONDS)
+            found[user_id] = name
         return found
 
     async def is_workspace_admin(self, client: AsyncWebClient, user_id: str) -> bool:
