@@ -16,7 +16,7 @@ from conftest import TEST_KEY, free_port
 from fake_openai import FakeOpenAI
 from fake_slack import FakeSlack
 from redis.asyncio import Redis
-from slack_harness import BOT_TOKEN, CHANNEL, SECRET, envelope, mention, signed_headers, until
+from slack_harness import APP_TOKEN, BOT_TOKEN, CHANNEL, SECRET, envelope, mention, signed_headers, until
 
 PARLEY = str(Path(sys.executable).parent / "parley")
 
@@ -73,6 +73,37 @@ async def test_parley_run_slack_serves_and_stops_on_sigterm(
     assert "Traceback" not in err.decode()
     assert "Slack: signed in as parley in Test" in err.decode(), "the token was checked at start"
     assert SECRET not in err.decode() + out.decode() and BOT_TOKEN not in err.decode() + out.decode()
+
+
+async def test_parley_run_slack_in_socket_mode_answers_and_stops_on_sigterm(
+    redis_url: str, redis: Redis, prefix: str, fake: FakeOpenAI, slack: FakeSlack, tmp_path: Path
+) -> None:
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "REDIS_URL": redis_url,
+        "PARLEY_REDIS_PREFIX": prefix,
+        "OPENAI_BASE_URL": fake.url,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_APP_TOKEN": APP_TOKEN,
+        "SLACK_API_URL": slack.api_url,
+    }
+    process = await asyncio.create_subprocess_exec(
+        PARLEY, "run", "--host", "127.0.0.1", "--port", str(free_port()),
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env=env, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        event = mention("over the socket, from a process")
+        await slack.socket_event(envelope(event))
+        await until(lambda: any(m.text.startswith("echo: over the socket") for m in slack.thread(CHANNEL, event["ts"])))
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 128 + signal.SIGTERM, err.decode()
+    assert "Traceback" not in err.decode()
+    assert APP_TOKEN not in err.decode()
 
 
 async def _healthz(session: aiohttp.ClientSession, base: str, process: asyncio.subprocess.Process) -> object:
