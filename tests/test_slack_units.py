@@ -90,6 +90,12 @@ def test_threads_and_identity() -> None:
         ("```python\n# not a heading\nx = **kw\n```", "```python\n# not a heading\nx = **kw\n```"),
         ("inline `**code**` kept", "inline `**code**` kept"),
         ("```\nan unclosed fence while streaming **x**", "```\nan unclosed fence while streaming **x**"),
+        ("if a < b && c > d", "if a &lt; b &amp;&amp; c &gt; d"),
+        ("```html\n<div>&nbsp;</div>\n```", "```html\n&lt;div&gt;&amp;nbsp;&lt;/div&gt;\n```"),
+        (
+            "> a quote with <b>\nsee <#C1> > <@U1> <!here> <https://x.test>",
+            "> a quote with &lt;b&gt;\nsee <#C1> &gt; <@U1> <!here> <https://x.test>",
+        ),
     ],
 )
 def test_markdown_to_mrkdwn(markdown: str, mrkdwn: str) -> None:
