@@ -91,6 +91,17 @@ async def test_parley_set_over_socket_mode(running: Running, slack: FakeSlack, s
     assert await store.overrides(ChannelKey("slack", "T0TEST", CHANNEL)) == {"temperature": 0.4}
 
 
+async def test_without_a_signing_secret_no_http_event_is_taken(core: Conversation, slack: FakeSlack) -> None:
+    async with serve_slack(core, slack, SLACK_APP_TOKEN=APP_TOKEN, SLACK_SIGNING_SECRET="") as running:
+        await slack.wait_connected()
+        status, _ = await running.event(mention("forged with an empty secret"), secret="")
+        assert status == 404, "Socket Mode alone: /slack/events is not served"
+        event = mention("through the socket")
+        await slack.socket_event(envelope(event))
+        await until(lambda: any(m.text == "echo: through the socket" for m in slack.thread(CHANNEL, event["ts"])))
+    assert len(slack.calls_to("chat.postMessage")) == 1
+
+
 async def test_refused_tokens_are_configuration_errors(core: Conversation, slack: FakeSlack) -> None:
     slack.fail("auth.test", "invalid_auth")
     adapter = create(core, slack_environ(slack))

@@ -86,6 +86,8 @@ class SlackAdapter:
 
     # -- parley run ----------------------------------------------------------------
     def mount(self, app: web.Application) -> None:
+        if self._env.signing_secret is None:
+            return  # Socket Mode only: without a secret no HTTP request could be verified, so none is taken
         app.router.add_post(EVENTS_PATH, self._http_events)
         flow = self.app.oauth_flow
         if flow is not None:
@@ -111,9 +113,9 @@ class SlackAdapter:
             ) from None
         except (aiohttp.ClientError, TimeoutError) as error:
             log.warning("Slack: cannot reach the Web API yet (%s); retrying", error)
-        await handler.client.connect()  # type: ignore[no-untyped-call]
-        log.warning("Slack: connected in Socket Mode")
         try:
+            await handler.client.connect()  # type: ignore[no-untyped-call]
+            log.warning("Slack: connected in Socket Mode")
             await asyncio.Event().wait()
         finally:
             await handler.client.close()  # type: ignore[no-untyped-call]
