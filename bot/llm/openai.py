@@ -27,7 +27,7 @@ from tenacity import (
 )
 
 from bot.config import BackendConfig
-from bot.llm.base import BackendError, ChatRequest
+from bot.llm.base import BackendError, ChatRequest, StreamItem, Usage
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,8 @@ def build_payload(request: ChatRequest) -> dict[str, Any]:
         "max_tokens": request.max_tokens,
         "stream": request.stream,
     }
+    if request.stream:
+        payload["stream_options"] = {"include_usage": True}  # a last chunk with the call's token counts
     for name in _OPTIONAL:
         value = getattr(request, name)
         if value is not None:
@@ -146,15 +148,16 @@ class OpenAIBackend:
         if self._config.api_key_env and not self._has_key:
             raise BackendError("auth", f"backend {self.name}: the variable {self._config.api_key_env} is not set")
 
-    async def generate(self, request: ChatRequest) -> AsyncGenerator[str, None]:
+    async def generate(self, request: ChatRequest) -> AsyncGenerator[StreamItem, None]:
         self._check_key()
         response = await self._open(build_payload(request))
         try:
             if request.stream:
-                async for text in self._read_stream(response):
-                    yield text
+                async for item in self._read_stream(response):
+                    yield item
             else:
-                yield await self._read_whole(response)
+                for item in await self._read_whole(response):
+                    yield item
         finally:
             await response.aclose()
 
@@ -211,7 +214,7 @@ class OpenAIBackend:
         raise status_error(response.status_code, body, response.headers, str(request.url))
 
     # -- reading ----------------------------------------------------------------
-    async def _read_stream(self, response: httpx.Response) -> AsyncIterator[str]:
+    async def _read_stream(self, response: httpx.Response) -> AsyncIterator[StreamItem]:
         content_type = response.headers.get("content-type", "")
         if "text/event-stream" not in content_type:
             raise BackendError("rejected", f"{response.url} answered {content_type!r}, not an event stream")
@@ -226,6 +229,8 @@ class OpenAIBackend:
                 chunk = _json_chunk(event.data)
                 if chunk.get("error"):
                     raise BackendError("interrupted", f"error event mid-stream: {chunk['error']}")
+                if usage := _usage(chunk):
+                    yield usage
                 for choice in chunk.get("choices") or []:
                     delta = text.add(str((choice.get("delta") or {}).get("content") or ""))
                     if delta:
@@ -240,7 +245,7 @@ class OpenAIBackend:
         if rest := text.rest():
             yield rest
 
-    async def _read_whole(self, response: httpx.Response) -> str:
+    async def _read_whole(self, response: httpx.Response) -> list[StreamItem]:
         try:
             body = await response.aread()
         except httpx.TimeoutException as error:
@@ -252,7 +257,19 @@ class OpenAIBackend:
             message = data["choices"][0]["message"]
         except (KeyError, IndexError, TypeError):
             raise BackendError("interrupted", f"{response.url} answered without a message: {str(data)[:200]}") from None
-        return _valid(str(message.get("content") or ""))
+        usage = _usage(data)
+        return [_valid(str(message.get("content") or "")), *([usage] if usage else [])]
+
+
+def _usage(chunk: Mapping[str, Any]) -> Usage | None:
+    """The token counts a chunk or completion reports (``usage``), if any."""
+    usage = chunk.get("usage")
+    if not isinstance(usage, Mapping):
+        return None
+    try:
+        return Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+    except (TypeError, ValueError):
+        return None
 
 
 class TextJoiner:
