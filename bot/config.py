@@ -300,6 +300,21 @@ class Config(BaseSettings):
             f"of backend {backend}; set max_tokens below {window} (e.g. {window // 4})"
         )
 
+    @model_validator(mode="after")
+    def _fallback_backends(self) -> Config:
+        """Every fallback a layer names is a configured backend (runs after ``_backends``)."""
+        names = ", ".join(sorted(self.backends)) or "none are configured"
+        layers = [("[defaults]", self.defaults)] + [
+            (f"[[channels]] #{number} (match = {rule.match!r})", rule.settings)
+            for number, rule in enumerate(self.channels, start=1)
+        ]
+        for where, values in layers:
+            for entry in values.get("fallbacks", []):
+                backend = entry.partition(":")[0]
+                if backend not in self.backends:
+                    raise ValueError(f"{where} fallbacks: unknown backend {backend!r}; configured backends: {names}")
+        return self
+
     @property
     def dedup_seconds(self) -> int:
         return max(1, math.ceil(self.event_dedup_hours * 3600))
