@@ -21,6 +21,7 @@ from bot.logs import setup_logging
 from bot.messages import Author
 from bot.runtime import open_conversation, open_store
 from bot.threads import ChannelKey, ThreadKey
+from bot.usage import UsageBook, parse_day
 
 CLI_ADMIN = Author("cli", "command line", is_admin=True)
 
@@ -151,6 +152,29 @@ async def _command(config: Config, channel: ChannelKey, command: Command) -> str
         return await commands.run(command, thread, CLI_ADMIN)
 
 
+# -- parley usage ------------------------------------------------------------------
+def cmd_usage(args: argparse.Namespace) -> int:
+    """Token totals of a day (default: today, UTC): one channel's, or every channel's and user's."""
+    config = _load(args)
+    channel = _channel(args.channel) if args.channel else None
+    print(asyncio.run(_usage(config, channel, args.date)))
+    return 0
+
+
+async def _usage(config: Config, channel: ChannelKey | None, day: str | None) -> str:
+    async with open_store(config) as store:
+        if channel is None:
+            return await UsageBook(store).day_report(day)
+        return await Commands(config, store, Channels(config, store)).usage(channel, day or "")
+
+
+def _day(text: str) -> str:
+    try:
+        return parse_day(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 # -- the parser -------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -192,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     unset = add(channel_commands, "unset", "drop a channel's override of a parameter", cmd_channel_unset)
     unset.add_argument("channel", metavar="CHANNEL")
     unset.add_argument("key", metavar="KEY")
+    usage = add(commands, "usage", "tokens used per channel and per user on a day (default: today, UTC)", cmd_usage)
+    usage.add_argument("channel", metavar="CHANNEL", nargs="?", help="only this channel, e.g. slack:T1/C42")
+    usage.add_argument("--date", metavar="YYYY-MM-DD", type=_day, help="the UTC day (default: today)")
     return parser
 
 

@@ -20,12 +20,12 @@ from bot.config import Config
 from bot.llm.base import Backend, FailureKind
 from bot.messages import ChatMessage, IncomingMessage
 from bot.ordering import ArrivalOrder
-from bot.prompt import Prompt, PromptTooLong
+from bot.prompt import Prompt, PromptTooLong, group_turns
 from bot.settings import ChannelSettings
 from bot.sink import ReplySink
 from bot.store import Store, ThreadBusy
 from bot.streaming import ReplyStreamer
-from bot.summary import Folded, fold
+from bot.summary import Folded, fold, turns_to_fold
 from bot.usage import Clock, ReplyCost, UsageBook, add, budget_spent_text, utc_now
 
 log = logging.getLogger(__name__)
@@ -173,7 +173,7 @@ class Conversation:
             primary.model,
             history=responder.history,
             summary=responder.summary,
-            dropped_turns=prompt.dropped_turns,
+            fold_turns=turns_to_fold(len(group_turns(responder.history)), prompt.dropped_turns),
             ttl_seconds=self.config.history.ttl_seconds,
         )
         if folded is None:

@@ -1,8 +1,9 @@
 """Running summaries of long threads (the ``summarize`` setting).
 
 When a thread outgrows its prompt budget, the turns that no longer fit are not
-just dropped: one non-streaming call to the channel's backend folds them into
-the thread's running summary, stored with the thread (``Store.fold_summary``),
+just dropped: one non-streaming call to the channel's backend folds them (and
+the older half of the turns that still fit, so that the next call is several
+turns away) into the thread's running summary, stored with the thread (``Store.fold_summary``),
 and the summary goes to the model in the system prompt of every later turn.
 A failed summary call costs nothing but the summary: the turns are then
 dropped from the prompt as without the setting, and the reply goes on.
@@ -42,6 +43,12 @@ def with_summary(system_prompt: str, summary: str) -> str:
     return f"{system_prompt.rstrip()}\n\n{SUMMARY_HEADING}\n{summary.strip()}".lstrip()
 
 
+def turns_to_fold(total_turns: int, dropped_turns: int) -> int:
+    """The dropped turns plus the older half of those kept, so that the next summary call is turns away."""
+    kept = total_turns - dropped_turns
+    return dropped_turns + kept // 2
+
+
 def summary_request(previous: str, turns: Sequence[ChatMessage], context_window: int) -> list[ChatMessage]:
     """The messages that ask for the new summary: the newest of the turns that fit the window."""
     reply_room = min(SUMMARY_MAX_TOKENS, context_window // 4)
@@ -75,11 +82,11 @@ async def fold(
     *,
     history: Sequence[ChatMessage],
     summary: str,
-    dropped_turns: int,
+    fold_turns: int,
     ttl_seconds: int,
 ) -> Folded | None:
-    """Fold the oldest ``dropped_turns`` turns into the summary and store it; None if that failed."""
-    turns = group_turns(history)[:dropped_turns]
+    """Fold the oldest ``fold_turns`` turns into the summary and store it; None if that failed."""
+    turns = group_turns(history)[:fold_turns]
     folded = [message for turn in turns for message in turn]
     messages = summary_request(summary, folded, backend.context_window)
     usage: Usage | None = None
