@@ -116,11 +116,7 @@ class Conversation:
 
     async def _answer(self, message: IncomingMessage, settings: ChannelSettings, sink: ReplySink) -> None:
         thread, text = message.thread, message.text.strip()
-        budget = settings.daily_token_budget
-        allowed, used = await self.usage.budget_left(thread.channel_key, budget)
-        if not allowed and budget is not None:
-            log.info("%s: daily token budget of %d spent (%d used): the model is not called", thread, budget, used)
-            await sink.post(budget_spent_text(budget, used))
+        if await self._budget_spent(message, settings, sink):
             return
         ttl = self.config.history.ttl_seconds
         history, summary = await self.store.load_thread(thread, ttl)
@@ -157,9 +153,18 @@ class Conversation:
             await streamer.aclose()
         turn = [ChatMessage("user", text), ChatMessage("assistant", answer.text)]
         await self.store.append_turn(thread, turn, 2 * self.config.history.max_turns, ttl)
-        usage = add(answer.usage, summarised.usage) if summarised else answer.usage
-        cost = ReplyCost(usage or answer.usage, answer.fallback, answer.capped)
-        await self.usage.record(thread.channel_key, message.author.id, cost)
+        usage = add(answer.usage, summarised.usage if summarised else None)
+        await self.usage.record(thread.channel_key, message.author.id, ReplyCost(usage, answer.fallback, answer.capped))
+
+    async def _budget_spent(self, message: IncomingMessage, settings: ChannelSettings, sink: ReplySink) -> bool:
+        """True (and the user told so) when the channel's daily token budget is used up."""
+        budget = settings.daily_token_budget
+        allowed, used = await self.usage.budget_left(message.thread.channel_key, budget)
+        if allowed or budget is None:
+            return False
+        log.info("%s: daily token budget of %d spent (%d used): the model is not called", message.thread, budget, used)
+        await sink.post(budget_spent_text(budget, used))
+        return True
 
     async def _summarize(self, responder: Responder, prompt: Prompt) -> Folded | None:
         """Fold the turns this prompt leaves out into the thread's summary (None: nothing folded)."""

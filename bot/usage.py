@@ -45,10 +45,10 @@ def estimate(prompt_tokens: int, completion: str) -> Usage:
     return Usage(prompt_tokens, estimate_tokens(completion), estimated=True)
 
 
-def add(first: Usage | None, second: Usage | None) -> Usage | None:
+def add(first: Usage, second: Usage | None) -> Usage:
     """Two calls' usage together (estimated if either was)."""
-    if first is None or second is None:
-        return first or second
+    if second is None:
+        return first
     return Usage(
         first.prompt_tokens + second.prompt_tokens,
         first.completion_tokens + second.completion_tokens,
