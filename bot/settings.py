@@ -66,7 +66,10 @@ class ChannelSettings(BaseModel):
         '(from chat: comma-separated, or a JSON list like ["local", "openai:gpt-4o-mini"])',
     )
     reply_timeout_seconds: float = Field(
-        300.0, gt=0, le=3600, description="seconds a reply may take in all; a longer one is cut off, 1 to 3600"
+        300.0,
+        gt=0,
+        le=3600,
+        description="seconds a reply may take in all (more than 0, at most 3600); a longer one is cut off",
     )
     show_reasoning: bool = Field(
         False, description="true or false: show a reasoning model's thinking, quoted, before its answer"

@@ -116,6 +116,17 @@ async def test_a_fallback_answers_when_the_primary_sends_no_first_token_in_time(
     assert await history(store) == ["quick, please", "echo: quick, please"]
 
 
+async def test_the_first_token_timeout_covers_the_primarys_retries(
+    fake: FakeOpenAI, second: FakeOpenAI, prefix: str, store: Store, sink: RecordingSink, opened: list[Conversation]
+) -> None:
+    config = two_backends(fake.url, second.url, prefix, primary={"first_token_timeout": 0.5})
+    core = open_core(config, store, opened)
+    fake.queue(HTTPError(503, retry_after="20"), Reply("too late"))  # the primary asks for 20 s of patience
+    await core.receive(msg("now, please"), sink)
+    assert sink.texts == ["echo: now, please" + fallback_note("second", "second-model", "timeout")]
+    assert len(fake.requests) == 1, "the primary's retry was not waited for"
+
+
 async def test_no_fallback_once_the_primary_has_shown_text(
     fake: FakeOpenAI, second: FakeOpenAI, prefix: str, store: Store, sink: RecordingSink, opened: list[Conversation]
 ) -> None:
@@ -269,3 +280,14 @@ def test_fallbacks_in_the_config_file_are_checked(tmp_path: Path) -> None:
     path.write_text(backend + '[defaults]\nfallbacks = ["main:other-model"]\nreply_timeout_seconds = 0\n')
     with pytest.raises(ConfigError, match="reply_timeout_seconds"):
         load_config(path)
+
+
+async def test_a_think_block_is_kept_out_of_a_whole_answer_too(
+    core: Conversation, fake: FakeOpenAI, store: Store, sink: RecordingSink
+) -> None:
+    await core.receive(msg("/set stream false"), sink)
+    fake.queue(Reply(THINKING))
+    await core.receive(msg("name a bird"), sink)
+    assert fake.requests[-1]["stream"] is False
+    assert sink.last == "Kestrel."
+    assert await history(store) == ["name a bird", "Kestrel."]
