@@ -206,6 +206,8 @@ class FakeAnthropic:
         self.url = ""
         self.models = list(models) if models is not None else ["claude-fake-1"]
         self.context_window = 200_000
+        self.api_key: str | None = None
+        """When set, any other x-api-key is refused with 401, as the real API refuses a wrong key."""
         self.requests: list[dict[str, Any]] = []
         self.headers: list[RecordedHeaders] = []
         self._queue: collections.deque[Behaviour] = collections.deque()
@@ -242,8 +244,11 @@ class FakeAnthropic:
 
     # -- handlers ----------------------------------------------------------
     def _refusal(self, request: web.Request) -> web.Response | None:
-        if not request.headers.get("x-api-key"):
+        key = request.headers.get("x-api-key")
+        if not key:
             return self._error(401, "x-api-key header is required")
+        if self.api_key is not None and key != self.api_key:
+            return self._error(401, "invalid x-api-key")
         if not request.headers.get("anthropic-version"):
             return self._error(400, "anthropic-version: header is required")
         return None
