@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from bot.config import ANTHROPIC_URL, OPENAI_URL, Config, ConfigError, load_config
-from bot.llm.models import DEFAULT_CONTEXT_WINDOW, context_window_for
+from bot.llm.models import CONTEXT_WINDOWS, DEFAULT_CONTEXT_WINDOW, context_window_for
 
 
 def load(tmp_path: Path, text: str) -> Config:
@@ -91,3 +92,20 @@ def test_wrong_backend_settings_say_what_is_allowed(tmp_path: Path, text: str, e
 def test_max_tokens_is_checked_against_the_default_window(tmp_path: Path) -> None:
     message = problems(tmp_path, '[backends.local]\nmodel = "gemma2"\n[defaults]\nmax_tokens = 9000\n')
     assert "8192-token context window" in message
+
+
+def test_every_readme_preset_loads_as_documented(tmp_path: Path) -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    presets = dict(re.findall(r"```toml\n# preset: ([^\n]+)\n(.*?)```", readme, re.S))
+    assert list(presets) == ["OpenAI", "Anthropic", "Azure OpenAI", "Ollama", "vLLM", "LM Studio", "OpenRouter", "Groq"]
+    types = {name: next(iter(load(tmp_path, text).backends.values())).type for name, text in presets.items()}
+    assert types == {name: "openai" for name in presets} | {"Anthropic": "anthropic", "Azure OpenAI": "azure"}
+
+
+def test_the_readme_table_of_context_windows_is_the_code_s() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    table = readme.split("### Context windows", 1)[1].split("\n\n")[2]
+    documented = {int(n.replace(",", "")) for n in re.findall(r"\| ([\d,]+) \|", table)}
+    assert documented == {window for _, window in CONTEXT_WINDOWS}
+    for name in re.findall(r"`([a-z][\w.-]*)`", table):
+        assert context_window_for(name) != DEFAULT_CONTEXT_WINDOW or name in ("llama3", "llama-3", "gemma", "gemma2")
