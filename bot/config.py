@@ -77,7 +77,12 @@ BACKEND_TYPES: tuple[str, ...] = ("openai", "anthropic", "azure")
 _DEFAULT_URLS = {"openai": OPENAI_URL, "anthropic": ANTHROPIC_URL}
 _DEFAULT_KEY_ENVS = {"anthropic": "ANTHROPIC_API_KEY", "azure": "AZURE_OPENAI_API_KEY"}
 _DEFAULT_API_VERSIONS = {"anthropic": "2023-06-01", "azure": "2024-10-21"}
-_ONLY_FOR = {"api_version": ("anthropic", "azure"), "deployment": ("azure",), "stream_usage": ("openai", "azure")}
+_ONLY_FOR = {
+    "api_version": ("anthropic", "azure"),
+    "deployment": ("azure",),
+    "stream_usage": ("openai", "azure"),
+    "thinking_budget": ("anthropic",),
+}
 
 
 def _per_type_defaults(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -128,6 +133,8 @@ class BackendConfig(BaseModel):
     """Anthropic: the ``anthropic-version`` header; Azure: the ``api-version`` query parameter."""
     stream_usage: bool = True
     """OpenAI-compatible and Azure: ask for usage in the stream (``stream_options``); off for servers that refuse it."""
+    thinking_budget: int | None = Field(None, ge=1024)
+    """Anthropic: let the model think this many tokens before it answers (extended thinking); None: no thinking."""
     context_window: int = Field(8192, ge=256)
     """Without it in the config: from ``bot.llm.models`` for a well-known model, else 8192."""
     connect_timeout: float = Field(10.0, gt=0)

@@ -141,6 +141,15 @@ def problem(body: dict[str, Any], models: list[str], context_window: int) -> tup
     temperature = body.get("temperature")
     if temperature is not None and not 0 <= temperature <= 1:
         return 400, "temperature: range: 0..1"
+    thinking = body.get("thinking")
+    if isinstance(thinking, dict) and thinking.get("type") == "enabled":
+        budget = thinking.get("budget_tokens")
+        if not isinstance(budget, int) or budget < 1024:
+            return 400, "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024"
+        if budget >= body["max_tokens"]:
+            return 400, "`max_tokens` must be greater than `thinking.budget_tokens`"
+        if temperature not in (None, 1):
+            return 400, "`temperature` may only be set to 1 when thinking is enabled"
     if input_tokens(body) > context_window:
         return 400, f"prompt is too long: {input_tokens(body)} tokens > {context_window} maximum"
     return None

@@ -134,6 +134,20 @@ async def test_a_temperature_above_one_is_sent_as_one(
     assert "presence_penalty" not in claude.requests[0], "Anthropic has no penalties"
 
 
+async def test_extended_thinking_is_asked_for_and_kept_out_of_the_reply(
+    claude: FakeAnthropic, prefix: str, store: Store, sink: RecordingSink
+) -> None:
+    config = anthropic_config(claude.url, prefix, thinking_budget=2048, defaults={"temperature": 0.3, "top_p": 0.5})
+    core = Conversation(config=config, store=store, backends=open_backends(config, os.environ))
+    claude.queue(Reply("Ninety-one.", thinking="7 * 13 = 91."))
+    await core.receive(msg("7*13?"), sink)
+    assert sink.texts == ["Ninety-one."]
+    sent = claude.requests[0]
+    assert sent["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    assert sent["max_tokens"] == 1024 + 2048, "the answer keeps its own max_tokens"
+    assert "temperature" not in sent and "top_p" not in sent, "the API refuses them with thinking"
+
+
 FAULTS = [
     pytest.param([HTTPError(529, "Overloaded")] * 3, "unavailable", 3, id="529-overloaded-after-retries"),
     pytest.param([HTTPError(500)] * 3, "unavailable", 3, id="500-after-retries"),

@@ -81,6 +81,8 @@ def test_each_type_gets_its_defaults(tmp_path: Path) -> None:
         ('type = "azure"\nbase_url = "https://r.openai.azure.com"\nmodel = "gpt-4o"', "instead of model"),
         ('api_version = "2024-10-21"', '\'api_version\' is only for type = "anthropic" or type = "azure"'),
         ('type = "anthropic"\ndeployment = "x"', "'deployment' is only for type = \"azure\""),
+        ("thinking_budget = 2048", "'thinking_budget' is only for type = \"anthropic\""),
+        ('type = "anthropic"\nthinking_budget = 100', "thinking_budget: Input should be greater than or equal to 1024"),
         ('type = "anthropic"\nstream_usage = false', '\'stream_usage\' is only for type = "openai" or type = "azure"'),
     ],
 )

@@ -6,13 +6,41 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
 import pytest_asyncio
 from conftest import TEST_KEY, free_port
 from fake_anthropic import FakeAnthropic
 from fake_openai import FakeOpenAI
 from test_cli import parley
 
+from bot.llm.base import BackendError
+from bot.llm.check import reason
+
 WRONG_KEY = "sk-ant-wrong-0123456789-SECRET"
+URL = "https://api.example.com/v1"
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (BackendError("auth", "HTTP 401", status=401), "the backend rejected the API key (HTTP 401)"),
+        (BackendError("auth", "unset"), "no API key: the environment variable MY_KEY is not set"),
+        (BackendError("unknown_model", "x", status=404), "the backend does not know the model 'm-1' (HTTP 404)"),
+        (BackendError("unavailable", "refused"), f"unreachable: nothing answers at {URL}"),
+        (BackendError("unavailable", "x", status=503), f"the server at {URL} is failing (HTTP 503)"),
+        (BackendError("rate_limited", "x", status=429), "rate limited (HTTP 429)"),
+        (BackendError("timeout", "x"), f"no answer from {URL} in time"),
+        (
+            BackendError("rejected", "Unknown parameter: 'stream_options'", status=400),
+            "refuses stream_options (HTTP 400): set stream_usage = false",
+        ),
+        (BackendError("rejected", "Incorrect key sk-SECRET", status=400), "rejected the request (HTTP 400)"),
+    ],
+)
+def test_each_failure_has_a_reason_an_admin_can_act_on(error: BackendError, expected: str) -> None:
+    text = reason(error, "m-1", URL, "MY_KEY")
+    assert expected in text
+    assert "SECRET" not in text, "never the server's own words"
 
 
 @pytest_asyncio.fixture

@@ -5,7 +5,10 @@ system prompt is the top-level ``system`` field, ``max_tokens`` is always sent,
 and consecutive turns of one role are merged into one (``merge_turns``), as
 the API requires turns to alternate. Anthropic takes a temperature from 0 to 1:
 a channel's higher temperature is sent as 1. It has no presence or frequency
-penalty: those settings are not sent.
+penalty: those settings are not sent. With ``thinking_budget`` in the config,
+extended thinking is asked for (``thinking.budget_tokens``); ``max_tokens``
+then grows by the budget and temperature and top_p are not sent, as the API
+requires.
 
 A streamed answer is the event sequence message_start, content_block_start,
 ping, content_block_delta, content_block_stop, message_delta, message_stop; an
@@ -72,20 +75,25 @@ def merge_turns(messages: Sequence[ChatMessage]) -> tuple[str, list[dict[str, st
     return "\n\n".join(system), turns
 
 
-def build_payload(request: ChatRequest) -> dict[str, Any]:
+def build_payload(request: ChatRequest, *, thinking_budget: int | None = None) -> dict[str, Any]:
+    """The request body. With a thinking budget, ``max_tokens`` grows by it (the API counts the
+    thinking in ``max_tokens``) and temperature and top_p are left out (the API refuses them then)."""
     system, turns = merge_turns(request.messages)
     payload: dict[str, Any] = {
         "model": request.model,
-        "max_tokens": request.max_tokens,
+        "max_tokens": request.max_tokens + (thinking_budget or 0),
         "messages": turns,
         "stream": request.stream,
     }
     if system:
         payload["system"] = system
-    if request.temperature is not None:
-        payload["temperature"] = min(request.temperature, MAX_TEMPERATURE)
-    if request.top_p is not None:
-        payload["top_p"] = request.top_p
+    if thinking_budget:
+        payload["thinking"] = {"type": "enabled", "budget_tokens": thinking_budget}
+    else:
+        if request.temperature is not None:
+            payload["temperature"] = min(request.temperature, MAX_TEMPERATURE)
+        if request.top_p is not None:
+            payload["top_p"] = request.top_p
     if request.stop:
         payload["stop_sequences"] = list(request.stop)
     return payload
@@ -108,7 +116,7 @@ def status_error(status: int, body: bytes, headers: Mapping[str, str], url: str)
     detail = f"HTTP {status} from {url}: {error_message(body)}"
     retry_after = parse_retry_after(headers.get("retry-after"))
     if status in (401, 403):
-        return BackendError("auth", detail, status=status)
+        return BackendError("auth", f"the backend rejected the API key: {detail}", status=status)
     if status == 429:
         return BackendError("rate_limited", detail, retry_after, status=status)
     if status == 408 or status >= 500:  # 529: overloaded_error
@@ -225,7 +233,8 @@ class AnthropicBackend:
 
     async def generate(self, request: ChatRequest) -> AsyncGenerator[StreamItem, None]:
         self._check_key()
-        response = await self._opener.open(self._client.build_request("POST", "messages", json=build_payload(request)))
+        payload = build_payload(request, thinking_budget=self._config.thinking_budget)
+        response = await self._opener.open(self._client.build_request("POST", "messages", json=payload))
         try:
             if request.stream:
                 async for item in self._read_stream(response):

@@ -59,7 +59,7 @@ def status_error(status: int, body: bytes, headers: Mapping[str, str], url: str)
     detail = f"HTTP {status} from {url}: {error_message(body)}"
     retry_after = parse_retry_after(headers.get("retry-after"))
     if status in (401, 403):
-        return BackendError("auth", detail, status=status)
+        return BackendError("auth", f"the backend rejected the API key: {detail}", status=status)
     if status == 429:
         return BackendError("rate_limited", detail, retry_after, status=status)
     if status == 408 or status >= 500:
