@@ -160,7 +160,8 @@ FAULTS = [
     pytest.param([HTTPError(400, "stop_sequences: too many")], "rejected", 1, id="bad-parameter"),
     pytest.param([Stall()], "timeout", 1, id="stalled-stream"),
     pytest.param([ErrorEvent()], "interrupted", 1, id="error-event-after-text"),
-    pytest.param([ErrorEvent(text_before="")], "unavailable", 1, id="overloaded-event-before-text"),
+    pytest.param([ErrorEvent(text_before="")] * 3, "unavailable", 3, id="overloaded-event-before-text"),
+    pytest.param([ErrorEvent(text_before="", error_type="invalid_request_error")], "interrupted", 1, id="error-event"),
     pytest.param([NoStop()], "interrupted", 1, id="no-message-stop"),
     pytest.param([Drop()], "interrupted", 1, id="dropped-connection"),
     pytest.param([Reply("")], "empty", 1, id="empty-answer"),
@@ -198,6 +199,16 @@ async def test_an_overload_then_an_answer_is_retried(
     await core.receive(msg("hello"), sink)
     assert sink.texts == ["made it"]
     assert len(claude.requests) == 2
+
+
+async def test_an_overloaded_event_before_the_answer_is_retried(
+    core: Conversation, claude: FakeAnthropic, store: Store, sink: RecordingSink
+) -> None:
+    claude.queue(ErrorEvent(text_before=""), Reply("second time lucky"))
+    await core.receive(msg("hello"), sink)
+    assert sink.texts == ["second time lucky"]
+    assert len(claude.requests) == 2
+    assert [m.content for m in await store.load_history(THREAD, 60)] == ["hello", "second time lucky"]
 
 
 async def test_an_unknown_model_is_named(claude: FakeAnthropic, prefix: str, store: Store, sink: RecordingSink) -> None:

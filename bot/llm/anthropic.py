@@ -19,11 +19,15 @@ the end. Any stop reason is a complete answer; ``max_tokens`` is one that was
 cut at the limit, as OpenAI's ``length`` (the log says so).
 
 Opening a request is retried like the OpenAI backend's, on 429, 529
-(overloaded) and other 5xx, honouring Retry-After.
+(overloaded) and other 5xx, honouring Retry-After. The API can also answer 200
+and then send an ``error`` event (typically overloaded_error): if that comes
+before any text or thinking, the request is sent again, with backoff, up to
+``max_retries`` times.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -232,18 +236,26 @@ class AnthropicBackend:
             raise BackendError("auth", f"backend {self.name}: the variable {self._config.api_key_env} is not set")
 
     async def generate(self, request: ChatRequest) -> AsyncGenerator[StreamItem, None]:
+        """The answer; a stream that fails retryably (overloaded) before its first item is asked again."""
         self._check_key()
         payload = build_payload(request, thinking_budget=self._config.thinking_budget)
-        response = await self._opener.open(self._client.build_request("POST", "messages", json=payload))
-        try:
-            if request.stream:
-                async for item in self._read_stream(response):
+        for attempt in range(self._config.max_retries + 1):
+            response = await self._opener.open(self._client.build_request("POST", "messages", json=payload))
+            started = False
+            try:
+                items = self._read_stream(response) if request.stream else _each(await self._read_whole(response))
+                async for item in items:
+                    started = True
                     yield item
-            else:
-                for item in await self._read_whole(response):
-                    yield item
-        finally:
-            await response.aclose()
+                return
+            except BackendError as error:
+                if started or not error.retryable or attempt == self._config.max_retries:
+                    raise
+                wait = min(8.0, 0.5 * 2**attempt)
+                log.warning("model stream failed before its answer (%s); retry %d in %.1fs", error, attempt + 1, wait)
+            finally:
+                await response.aclose()
+            await asyncio.sleep(wait)
 
     async def _read_stream(self, response: httpx.Response) -> AsyncIterator[StreamItem]:
         url = redacted_url(response.url)
@@ -303,6 +315,11 @@ class AnthropicBackend:
         usage.count(data.get("usage"), start=True)
         items: list[StreamItem] = [Reasoning(valid_text(thinking))] if thinking else []
         return [*items, valid_text(text), Usage(usage.input_tokens, usage.output_tokens)]
+
+
+async def _each(items: list[StreamItem]) -> AsyncIterator[StreamItem]:
+    for item in items:
+        yield item
 
 
 def _note_stop(reason: object, url: str) -> None:
