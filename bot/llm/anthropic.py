@@ -104,12 +104,12 @@ def build_payload(request: ChatRequest, *, thinking_budget: int | None = None) -
 
 
 def _error_type(body: bytes | Mapping[str, Any]) -> str:
-    data = json_or_empty(body) if isinstance(body, bytes) else body
+    data = _json_or_empty(body) if isinstance(body, bytes) else body
     error = data.get("error")
     return str(error.get("type", "")) if isinstance(error, Mapping) else ""
 
 
-def json_or_empty(body: bytes) -> Mapping[str, Any]:
+def _json_or_empty(body: bytes) -> Mapping[str, Any]:
     try:
         return json_object(body.decode(errors="replace"))
     except BackendError:
