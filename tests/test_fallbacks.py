@@ -291,3 +291,24 @@ async def test_a_think_block_is_kept_out_of_a_whole_answer_too(
     assert fake.requests[-1]["stream"] is False
     assert sink.last == "Kestrel."
     assert await history(store) == ["name a bird", "Kestrel."]
+
+
+async def test_reasoning_items_are_shown_folded_on_request_and_never_stored(
+    core: Conversation, fake: FakeOpenAI, store: Store, sink: RecordingSink
+) -> None:
+    await core.receive(msg("/set show_reasoning true"), sink)
+    fake.queue(Reply("It is 42.", reasoning="Six times seven.\nYes, 42.", chunk_size=3))
+    await core.receive(msg("6*7?"), sink)
+    assert sink.last == f"{FOLD_HEADER}Six times seven.\n> Yes, 42.\n\nIt is 42."
+    assert await history(store) == ["6*7?", "It is 42."]
+    await core.receive(msg("sure?"), sink)
+    assert "Six times seven" not in str(fake.requests[-1]["messages"])
+
+
+async def test_hidden_reasoning_does_not_stop_a_fallback(
+    fake: FakeOpenAI, second: FakeOpenAI, prefix: str, store: Store, sink: RecordingSink, opened: list[Conversation]
+) -> None:
+    core = open_core(two_backends(fake.url, second.url, prefix), store, opened)
+    fake.queue(Drop(text_before="<think>I was thinking about "))
+    await core.receive(msg("hi"), sink)
+    assert sink.texts == ["echo: hi" + fallback_note("second", "second-model", "interrupted")]

@@ -18,7 +18,7 @@ from bot.config import Config
 from bot.conversation import Conversation
 from bot.llm.base import Usage
 from bot.llm.registry import open_backends
-from bot.prompt import estimate_tokens
+from bot.prompt import MESSAGE_OVERHEAD, REPLY_PRIMING, estimate_tokens
 from bot.store import Store
 from bot.threads import ChannelKey
 from bot.usage import USAGE_TTL_DAYS, ReplyCost, UsageBook, channel_report, day_of, estimate, parse_day
@@ -129,6 +129,26 @@ async def test_the_budget_stops_the_channel_until_the_next_utc_day(
     finally:
         for backend in backends.values():
             await backend.aclose()
+
+
+async def test_usage_is_estimated_when_the_backend_reports_none(
+    fake: FakeOpenAI, prefix: str, store: Store, sink: RecordingSink
+) -> None:
+    config = make_config(fake.url, prefix, backend={"stream_usage": False})
+    clock = Clock(datetime(2026, 5, 1, 9, tzinfo=UTC))
+    backends = open_backends(config, os.environ)
+    core = Conversation(config=config, store=store, backends=backends, clock=clock)
+    try:
+        await core.receive(msg("count me, roughly"), sink)
+    finally:
+        for backend in backends.values():
+            await backend.aclose()
+    assert "stream_options" not in fake.requests[0], "the server was not asked, so it reported nothing"
+    totals, _ = await store.channel_usage("2026-05-01", CHANNEL)
+    prompt = sum(estimate_tokens(m["content"]) + MESSAGE_OVERHEAD for m in fake.requests[0]["messages"]) + REPLY_PRIMING
+    assert totals["prompt"] == prompt
+    assert totals["completion"] == estimate_tokens("echo: count me, roughly")
+    assert totals["estimated"] == 1
 
 
 async def test_a_failed_reply_costs_nothing(
