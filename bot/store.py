@@ -6,6 +6,7 @@ Nothing outside this module builds a Redis key. Keys, under a configurable prefi
 - ``{prefix}:overrides:{channel}``  hash of setting name -> JSON value
 - ``{prefix}:event:{event id}``  the at-most-once marker of an incoming event
 - ``{prefix}:lock:{thread}``  held while a turn of that thread is being answered
+- ``{prefix}:discord-chain:{message id}``  the root message of the Discord reply chain it belongs to
 """
 
 from __future__ import annotations
@@ -116,6 +117,16 @@ class Store:
 
     async def unset_override(self, channel: ChannelKey, key: str) -> bool:
         return bool(await self.redis.hdel(self._key("overrides", channel), key))
+
+    # -- Discord reply chains ----------------------------------------------------
+    async def link_reply_chain(self, message_id: str, root_id: str, ttl_seconds: int) -> None:
+        """Remember that a Discord message belongs to the reply chain started by ``root_id``."""
+        await self.redis.set(self._key("discord-chain", message_id), root_id, ex=ttl_seconds)
+
+    async def reply_chain_root(self, message_id: str, ttl_seconds: int) -> str | None:
+        """The root of the chain a Discord message belongs to (refreshing the link's TTL), if known."""
+        root = await self.redis.getex(self._key("discord-chain", message_id), ex=ttl_seconds)
+        return None if root is None else _text(root)
 
 
 class ThreadBusy(Exception):
