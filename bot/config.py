@@ -198,6 +198,14 @@ class DiscordConfig(BaseModel):
     )
     answer_bots: bool = Field(False, description="answer messages from other bots (never its own)")
 
+    @field_validator("guilds", mode="before")
+    @classmethod
+    def _numbers(cls, value: Any) -> Any:
+        """A server id written as a TOML number is as good as a string."""
+        if isinstance(value, list):
+            return [str(item) if isinstance(item, int) and not isinstance(item, bool) else item for item in value]
+        return value
+
     @field_validator("guilds")
     @classmethod
     def _snowflakes(cls, value: list[str]) -> list[str]:

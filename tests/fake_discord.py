@@ -123,6 +123,7 @@ class FakeDiscord:
         self.otherbot = _user(self.new_id(), "otherbot", bot=True)
         self.guild = self.new_id()
         self.mods_role = self.new_id()
+        self.bot_role = self.new_id()  # the role Discord manages for the bot (people @mention it by mistake)
         self.general = self.new_id()
         self.random = self.new_id()
         self.roles = {self.alice["id"]: [self.mods_role]}
@@ -153,6 +154,7 @@ class FakeDiscord:
         self.resumes = 0
         self.refuse_intents = False
         self.refuse_threads = False
+        self.thread_race = False  # someone else opens the thread from the message just before the bot
         self.rate_limit_edits: list[float] = []
         self._seq = 0
         self._ws: web.WebSocketResponse | None = None
@@ -255,6 +257,7 @@ class FakeDiscord:
             if ping:
                 mentioned.add(referenced["author"]["id"])
         payload["mentions"] = [u for u in (self.bot, self.alice, self.bob, self.otherbot) if u["id"] in mentioned]
+        payload["mention_roles"] = re.findall(r"<@&(\d+)>", content)
         self.messages[payload["id"]] = Sent(payload, by_bot=False, versions=[content])
         await self.dispatch("MESSAGE_CREATE", payload)
         return str(payload["id"])
@@ -405,6 +408,15 @@ class FakeDiscord:
                     "permissions": str(EVERYONE_PERMISSIONS),
                 },
                 {**role, "id": self.mods_role, "name": "mods", "position": 1, "permissions": str(MANAGE_CHANNELS)},
+                {
+                    **role,
+                    "id": self.bot_role,
+                    "name": "parley",
+                    "position": 2,
+                    "permissions": str(EVERYONE_PERMISSIONS),
+                    "managed": True,
+                    "tags": {"bot_id": self.app_id},
+                },
             ],
             "emojis": [],
             "stickers": [],
@@ -593,18 +605,30 @@ class FakeDiscord:
         message_id = request.match_info["message"]
         if self.refuse_threads:
             return self._json({"message": "Missing Permissions", "code": 50013}, status=403)
+        if self.thread_race:
+            self.open_thread(parent["id"], "opened by a person", thread_id=message_id, owner=self.alice["id"])
         if message_id in self.channels:
             return self._json(
                 {"message": "A thread has already been created for this message", "code": 160004}, status=400
             )
         body = await self._body(request)
+        thread = self.open_thread(parent["id"], body["name"], thread_id=message_id, owner=self.app_id)
+        thread["thread_metadata"]["auto_archive_duration"] = body.get("auto_archive_duration", 4320)
+        self._later(self.dispatch("THREAD_CREATE", {**thread, "newly_created": True}))
+        return self._json(thread, status=201)
+
+    def open_thread(
+        self, parent_id: str, name: str, *, thread_id: str | None = None, owner: str = ""
+    ) -> dict[str, Any]:
+        """A thread exists (opened by someone, or while the bot was away: no THREAD_CREATE is sent here)."""
+        thread_id = thread_id or self.new_id()
         thread = {
-            "id": message_id,  # a thread opened from a message has the message's id
+            "id": thread_id,  # a thread opened from a message has the message's id
             "type": 11,
-            "guild_id": parent["guild_id"],
-            "parent_id": parent["id"],
-            "owner_id": self.app_id,
-            "name": body["name"],
+            "guild_id": self.channels[parent_id]["guild_id"],
+            "parent_id": parent_id,
+            "owner_id": owner or self.alice["id"],
+            "name": name,
             "last_message_id": None,
             "rate_limit_per_user": 0,
             "message_count": 0,
@@ -613,14 +637,13 @@ class FakeDiscord:
             "flags": 0,
             "thread_metadata": {
                 "archived": False,
-                "auto_archive_duration": body.get("auto_archive_duration", 4320),
+                "auto_archive_duration": 1440,
                 "archive_timestamp": _now(),
                 "locked": False,
             },
         }
-        self.channels[message_id] = thread
-        self._later(self.dispatch("THREAD_CREATE", {**thread, "newly_created": True}))
-        return self._json(thread, status=201)
+        self.channels[thread_id] = thread
+        return thread
 
     async def _typing(self, request: web.Request) -> web.Response:
         self.typing.append(request.match_info["channel"])

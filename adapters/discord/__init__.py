@@ -16,11 +16,12 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import aiohttp
 import discord
 from aiohttp import web
 
 from adapters.discord.client import ParleyClient
-from adapters.discord.endpoints import TOKEN_ENV, Endpoints, from_environment
+from adapters.discord.endpoints import API_ENV, TOKEN_ENV, Endpoints, from_environment
 from bot.config import ConfigError
 from bot.conversation import Conversation
 
@@ -54,6 +55,13 @@ class DiscordAdapter:
                 await client.start(self._endpoints.token)
         except discord.PrivilegedIntentsRequired:
             raise ConfigError(INTENT_REFUSED) from None
+        except (aiohttp.ClientConnectionError, OSError) as error:
+            if client.user is not None:  # connected once: discord.py reconnects by itself, so this is not it
+                raise
+            raise ConfigError(
+                f"cannot reach Discord at {self._endpoints.api_url} ({error.__class__.__name__}: {error}); "
+                f"check the network, or {API_ENV} if you set it"
+            ) from None
         except discord.LoginFailure:
             raise ConfigError(
                 f"Discord refused the token in {TOKEN_ENV}: copy it again from the developer portal "

@@ -72,18 +72,22 @@ def facts_from(message: discord.Message, channel: object, bot_id: int) -> Facts:
     if isinstance(author, discord.Member) and isinstance(channel, discord.TextChannel | discord.Thread):
         is_admin = channel.permissions_for(author).manage_channels
     reference = message.reference
+    content = message.content
+    bot_roles = [role for role in message.role_mentions if role.tags is not None and role.tags.bot_id == bot_id]
+    for role in bot_roles:  # typing @parley in a server often picks the bot's own role: the same as a mention
+        content = content.replace(role.mention, f"<@{bot_id}>")
     return Facts(
         message_id=str(message.id),
         author_id=str(author.id),
         author_name=author.display_name,
         author_is_bot=author.bot,
         is_system=message.is_system(),
-        content=message.content,
+        content=content,
         guild_id=str(message.guild.id) if message.guild is not None else None,
         channel_id=str(message.channel.id),
         place=place_of(channel),
         parent_id=str(channel.parent_id) if isinstance(channel, discord.Thread) else None,
-        mentions_bot=any(user.id == bot_id for user in message.mentions),
+        mentions_bot=bool(bot_roles) or any(user.id == bot_id for user in message.mentions),
         reference_id=str(reference.message_id) if reference is not None and reference.message_id else None,
         is_admin=is_admin,
     )
