@@ -27,6 +27,7 @@ EDIT_INTERVAL = 0.2
 async def discord_fake() -> AsyncIterator[FakeDiscord]:
     async with FakeDiscord() as server:
         yield server
+    assert server.unhandled == [], "the adapter called endpoints the fake does not know"
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from typing import Any
 
 from discord_harness import EDIT_INTERVAL, bot, discord_config, discord_fake, running
 from fake_discord import FakeDiscord
+from fake_discord_world import pinged
 from fake_openai import FakeOpenAI, HTTPError, Reply
 
 from bot.config import Config
@@ -140,6 +141,15 @@ async def test_model_output_pings_nobody(bot: Conversation, discord_fake: FakeDi
     (message,) = discord_fake.bot_messages(mid)
     assert message.pinged == set(), "nobody is notified"
     assert all(allowed == {"parse": []} for allowed in message.allowed_mentions), "every send and edit says so"
+
+
+def test_the_fake_pings_as_discord_does() -> None:
+    """So that "pings nobody" above means something: without allowed_mentions, everyone is pinged."""
+    text = "@everyone <@12> <@&34> hi"
+    assert pinged(text, None) == {"@everyone", "user:12", "role:34"}
+    assert pinged(text, {"parse": ["users"]}) == {"user:12"}
+    assert pinged("hi", None, reply_author="56") == {"user:56"}
+    assert pinged(text, {"parse": []}, reply_author="56") == set()
 
 
 async def test_ignored_messages(bot: Conversation, discord_fake: FakeDiscord, fake: FakeOpenAI) -> None:

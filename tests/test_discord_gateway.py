@@ -101,8 +101,9 @@ async def test_parley_run_discord_exits_with_the_portal_switch(
         "OPENAI_API_KEY": TEST_KEY,
         **discord_fake.environ(),
     }
-    code, _, err = await parley("run", "discord", "--host", "127.0.0.1", "--port", "0", env=env)
+    code, _, err = await parley("run", "discord", "-vv", "--host", "127.0.0.1", "--port", "0", env=env)
     assert code == 2, err
     assert "Privileged Gateway Intents -> Message Content Intent" in err
-    assert "Traceback" not in err
-    assert TOKEN not in err
+    assert "Traceback" not in err.split("parley: Discord refused")[-1], "the message ends the output, plainly"
+    assert "discord.gateway" in err, "discord.py's debug log was on"
+    assert TOKEN not in err and "voice" not in err

@@ -24,6 +24,7 @@ from adapters.discord.client import ParleyClient
 from adapters.discord.endpoints import API_ENV, TOKEN_ENV, Endpoints, from_environment
 from bot.config import ConfigError
 from bot.conversation import Conversation
+from bot.logs import RedactSecrets
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class DiscordAdapter:
 
     async def run(self) -> None:
         self._endpoints.apply()
+        mask_in_logs(self._endpoints.token)
         client = ParleyClient(self._conversation, self._conversation.config.discord, **self._options)
         self.client = client
         try:
@@ -67,6 +69,12 @@ class DiscordAdapter:
                 f"Discord refused the token in {TOKEN_ENV}: copy it again from the developer portal "
                 "(your application -> Bot -> Reset Token)"
             ) from None
+
+
+def mask_in_logs(token: str) -> None:
+    """The bot token joins the API keys that every log handler masks (``parley run`` set them up)."""
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactSecrets([token], tracebacks=logging.getLogger().level <= logging.INFO))
 
 
 def create(conversation: Conversation, environ: Mapping[str, str], **client_options: Any) -> DiscordAdapter:

@@ -32,6 +32,8 @@ def intents() -> discord.Intents:
 
 class ParleyClient(discord.Client):
     def __init__(self, conversation: Conversation, settings: DiscordConfig, **options: Any) -> None:
+        # parley has no voice: discord.py's start-up warnings about voice libraries would only confuse.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         super().__init__(intents=intents(), allowed_mentions=discord.AllowedMentions.none(), **options)
         self.conversation = conversation
         self.settings = settings
