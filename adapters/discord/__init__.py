@@ -78,5 +78,5 @@ def mask_in_logs(token: str) -> None:
 
 
 def create(conversation: Conversation, environ: Mapping[str, str], **client_options: Any) -> DiscordAdapter:
-    """The adapter ``parley run`` starts; ``client_options`` go to discord.py's Client (tests shorten timeouts)."""
+    """The adapter ``parley run`` starts; ``client_options`` go to discord.py's Client (e.g. ``heartbeat_timeout``)."""
     return DiscordAdapter(conversation, from_environment(environ), **client_options)

@@ -73,6 +73,8 @@ class ParleyClient(discord.Client):
         root = None
         ttl = self.conversation.config.history.ttl_seconds
         if place_of(channel) == "text":
+            if not facts.mentions_bot and facts.reference_id is None:
+                return None  # channel chatter: never for the bot, so no Redis round trip for it
             reply_mode = (await self.conversation.channels.resolve(channel_key(facts))).settings.reply_mode
             if reply_mode == "reply" and facts.reference_id is not None:
                 root = await self.conversation.store.reply_chain_root(facts.reference_id, ttl)
