@@ -17,6 +17,7 @@ from adapters import console, run
 from bot.channels import Channels
 from bot.commands import Command, Commands
 from bot.config import NO_BACKEND_HELP, Config, ConfigError, find_config_file, load_config
+from bot.llm.check import check_backends
 from bot.logs import setup_logging
 from bot.messages import Author
 from bot.runtime import open_conversation, open_store
@@ -120,6 +121,19 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- parley backends ----------------------------------------------------------------
+def cmd_backends_check(args: argparse.Namespace) -> int:
+    """One line per backend: OK with model and latency, or why not. Exit 0 when all work, 1 otherwise."""
+    config = _load(args)
+    if not config.backends:
+        raise ConfigError(NO_BACKEND_HELP)
+    results = asyncio.run(check_backends(config, os.environ))
+    width = max(len(result.name) for result in results)
+    for result in results:
+        print(result.line(width))
+    return 0 if all(result.ok for result in results) else 1
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     return _run_command(args, Command("show"))
 
@@ -180,6 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("path", nargs="?", help="the file to check (default: as for --config)")
     show = add(config_commands, "show", "the effective parameters of a channel and where each comes from", cmd_show)
     show.add_argument("channel", metavar="CHANNEL", help="platform:workspace/channel, e.g. slack:T1/C42")
+
+    backends = commands.add_parser("backends", help="the configured LLM backends")
+    backends_commands = backends.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add(backends_commands, "check", "send a one-token request to every backend and say which work", cmd_backends_check)
 
     channel = commands.add_parser("channel", help="a channel's runtime overrides (stored in Redis)")
     channel_commands = channel.add_subparsers(dest="action", required=True, metavar="ACTION")
