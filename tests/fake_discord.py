@@ -42,6 +42,7 @@ PATIENCE = 30.0  # seconds a test waits for a side effect before it fails
 class FakeDiscord(DiscordWorld):
     def __init__(self) -> None:
         super().__init__()
+        self.intents = 0  # what the last IDENTIFY asked for
         self.requests: list[Request] = []
         self.unhandled: list[str] = []
         self.typing: list[str] = []
@@ -243,6 +244,7 @@ class FakeDiscord(DiscordWorld):
 
     async def _identify(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> None:
         self.identifies += 1
+        self.intents = int(data["intents"])
         if self.refuse_intents:
             await ws.close(code=INTENT_REFUSED, message=b"Disallowed intent(s).")
             return

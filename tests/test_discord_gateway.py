@@ -22,6 +22,18 @@ from bot.store import Store
 __all__ = ["bot", "discord_config", "discord_fake"]
 
 
+async def test_it_asks_for_the_intents_it_needs(bot: Conversation, discord_fake: FakeDiscord) -> None:
+    guilds, guild_messages, dm_messages, message_content = 1 << 0, 1 << 9, 1 << 12, 1 << 15
+    assert discord_fake.intents == guilds | guild_messages | dm_messages | message_content
+
+
+async def test_reply_chain_links_expire_with_the_history(store: Store) -> None:
+    await store.link_reply_chain("2", "1", ttl_seconds=100)
+    assert await store.reply_chain_root("2", ttl_seconds=500) == "1"
+    assert 100 < await store.redis.ttl(f"{store.prefix}:discord-chain:2") <= 500, "a look-up refreshes the link"
+    assert await store.reply_chain_root("3", ttl_seconds=500) is None
+
+
 async def test_after_a_gateway_drop_the_session_resumes_and_messages_are_answered(
     bot: Conversation, discord_fake: FakeDiscord
 ) -> None:
