@@ -10,6 +10,7 @@ Nothing outside this module builds a Redis key. Keys, under a configurable prefi
 - ``{prefix}:usage:{day}:{channel}``  hash of a channel's token counts on a UTC day (``YYYY-MM-DD``)
 - ``{prefix}:usage-users:{day}:{channel}``  hash ``{user}:prompt`` / ``{user}:completion`` -> tokens
 - ``{prefix}:usage-channels:{day}``  set of the channels with usage that day
+- ``{prefix}:discord-chain:{message id}``  the root message of the Discord reply chain it belongs to
 """
 
 from __future__ import annotations
@@ -177,6 +178,16 @@ class Store:
         """The channels that used tokens that day."""
         members = await self.redis.smembers(self._key("usage-channels", day))
         return sorted((ChannelKey.parse(_text(member)) for member in members), key=str)
+
+    # -- Discord reply chains ----------------------------------------------------
+    async def link_reply_chain(self, message_id: str, root_id: str, ttl_seconds: int) -> None:
+        """Remember that a Discord message belongs to the reply chain started by ``root_id``."""
+        await self.redis.set(self._key("discord-chain", message_id), root_id, ex=ttl_seconds)
+
+    async def reply_chain_root(self, message_id: str, ttl_seconds: int) -> str | None:
+        """The root of the chain a Discord message belongs to (refreshing the link's TTL), if known."""
+        root = await self.redis.getex(self._key("discord-chain", message_id), ex=ttl_seconds)
+        return None if root is None else _text(root)
 
 
 class ThreadBusy(Exception):
