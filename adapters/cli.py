@@ -17,10 +17,12 @@ from adapters import console, run
 from bot.channels import Channels
 from bot.commands import Command, Commands
 from bot.config import NO_BACKEND_HELP, Config, ConfigError, find_config_file, load_config
+from bot.llm.check import check_backends
 from bot.logs import setup_logging
 from bot.messages import Author
 from bot.runtime import open_conversation, open_store
 from bot.threads import ChannelKey, ThreadKey
+from bot.usage import UsageBook, parse_day
 
 CLI_ADMIN = Author("cli", "command line", is_admin=True)
 
@@ -120,6 +122,19 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- parley backends ----------------------------------------------------------------
+def cmd_backends_check(args: argparse.Namespace) -> int:
+    """One line per backend: OK with model and latency, or why not. Exit 0 when all work, 1 otherwise."""
+    config = _load(args)
+    if not config.backends:
+        raise ConfigError(NO_BACKEND_HELP)
+    results = asyncio.run(check_backends(config, os.environ))
+    width = max(len(result.name) for result in results)
+    for result in results:
+        print(result.line(width))
+    return 0 if all(result.ok for result in results) else 1
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     return _run_command(args, Command("show"))
 
@@ -149,6 +164,29 @@ async def _command(config: Config, channel: ChannelKey, command: Command) -> str
         commands = Commands(config, store, Channels(config, store))
         thread = ThreadKey(channel.platform, channel.workspace, channel.channel, "")
         return await commands.run(command, thread, CLI_ADMIN)
+
+
+# -- parley usage ------------------------------------------------------------------
+def cmd_usage(args: argparse.Namespace) -> int:
+    """Token totals of a day (default: today, UTC): one channel's, or every channel's and user's."""
+    config = _load(args)
+    channel = _channel(args.channel) if args.channel else None
+    print(asyncio.run(_usage(config, channel, args.date)))
+    return 0
+
+
+async def _usage(config: Config, channel: ChannelKey | None, day: str | None) -> str:
+    async with open_store(config) as store:
+        if channel is None:
+            return await UsageBook(store).day_report(day)
+        return await Commands(config, store, Channels(config, store)).usage(channel, day or "")
+
+
+def _day(text: str) -> str:
+    try:
+        return parse_day(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 # -- the parser -------------------------------------------------------------------
@@ -181,6 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
     show = add(config_commands, "show", "the effective parameters of a channel and where each comes from", cmd_show)
     show.add_argument("channel", metavar="CHANNEL", help="platform:workspace/channel, e.g. slack:T1/C42")
 
+    backends = commands.add_parser("backends", help="the configured LLM backends")
+    backends_commands = backends.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add(backends_commands, "check", "send a one-token request to every backend and say which work", cmd_backends_check)
+
     channel = commands.add_parser("channel", help="a channel's runtime overrides (stored in Redis)")
     channel_commands = channel.add_subparsers(dest="action", required=True, metavar="ACTION")
     for_show = add(channel_commands, "show", "the effective parameters of a channel", cmd_show)
@@ -192,6 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     unset = add(channel_commands, "unset", "drop a channel's override of a parameter", cmd_channel_unset)
     unset.add_argument("channel", metavar="CHANNEL")
     unset.add_argument("key", metavar="KEY")
+    usage = add(commands, "usage", "tokens used per channel and per user on a day (default: today, UTC)", cmd_usage)
+    usage.add_argument("channel", metavar="CHANNEL", nargs="?", help="only this channel, e.g. slack:T1/C42")
+    usage.add_argument("--date", metavar="YYYY-MM-DD", type=_day, help="the UTC day (default: today)")
     return parser
 
 

@@ -1,4 +1,4 @@
-"""The commands every adapter offers: /reset, /set, /unset, /show, /models, /help.
+"""The commands every adapter offers: /reset, /set, /unset, /show, /models, /usage, /help.
 
 Slack and Discord deliver them as slash commands, the terminal as lines that
 start with ``/``; all end up in ``Commands.run`` and get a text answer.
@@ -14,6 +14,7 @@ from bot.messages import Author
 from bot.settings import KEYS, SettingError, describe, format_value
 from bot.store import Store
 from bot.threads import ChannelKey, ThreadKey
+from bot.usage import UsageBook, parse_day
 
 HELP = {
     "reset": "forget this thread's history",
@@ -21,6 +22,7 @@ HELP = {
     "unset": "KEY: drop this channel's override of a setting (admins)",
     "show": "the settings in effect here and where each comes from",
     "models": "the configured backends and their models",
+    "usage": "[YYYY-MM-DD]: tokens this channel used today (UTC) or that day, and by whom",
     "help": "this help",
 }
 
@@ -65,10 +67,11 @@ def show_text(title: str, rows: list[tuple[str, str, str]]) -> str:
 
 
 class Commands:
-    def __init__(self, config: Config, store: Store, channels: Channels) -> None:
+    def __init__(self, config: Config, store: Store, channels: Channels, usage: UsageBook | None = None) -> None:
         self._config = config
         self._store = store
         self._channels = channels
+        self._usage = usage or UsageBook(store)
 
     async def run(self, command: Command, thread: ThreadKey, author: Author) -> str:
         channel = thread.channel_key
@@ -79,6 +82,8 @@ class Commands:
             return await self.show(channel)
         if command.name == "models":
             return await self.models(channel)
+        if command.name == "usage":
+            return await self.usage(channel, command.args)
         if command.name == "help":
             return help_text()
         if command.name in ("set", "unset"):
@@ -110,6 +115,15 @@ class Commands:
         if settings.model:
             lines.append(f"This channel uses model {settings.model}.")
         return "\n".join(lines)
+
+    async def usage(self, channel: ChannelKey, args: str = "") -> str:
+        """Today's (or the given day's) token totals of the channel, with its budget."""
+        try:
+            day = parse_day(args) if args else None
+        except ValueError as error:
+            return f"Usage: /usage [YYYY-MM-DD]: {error}"
+        budget = (await self._channels.resolve(channel)).settings.daily_token_budget
+        return await self._usage.report(channel, day, budget)
 
     async def _change(self, command: Command, channel: ChannelKey) -> str:
         key, _, raw = command.args.partition(" ")

@@ -29,10 +29,12 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 from redis.asyncio.connection import parse_url
 
+from bot.llm.models import context_window_for
 from bot.settings import ChannelSettings, Layer, validate_patch
 from bot.threads import ChannelKey
 
 OPENAI_URL = "https://api.openai.com/v1"
+ANTHROPIC_URL = "https://api.anthropic.com/v1"
 OPENAI_DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_FILE = "parley.toml"
 
@@ -61,8 +63,13 @@ def _looks_like_key(value: str) -> bool:
     return bool(_KEY_PREFIX.match(value)) or len(value) > 64 or (len(value) >= 20 and digits >= 5 and "_" not in value)
 
 
-OPENAI_CONTEXT_WINDOW = 128_000
-PLATFORM_SECRETS = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_CLIENT_SECRET")
+PLATFORM_SECRETS = (
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "SLACK_CLIENT_SECRET",
+    "DISCORD_BOT_TOKEN",
+)
 """Chat platforms' secrets (environment only), masked in logs like the backends' keys."""
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
@@ -71,16 +78,73 @@ class ConfigError(Exception):
     """Configuration that cannot be used; the message says what is wrong and where."""
 
 
+BackendType = Literal["openai", "anthropic", "azure"]
+
+# -- what each backend type needs and allows ([backends.NAME] type = ...) -----------
+BACKEND_TYPES: tuple[str, ...] = ("openai", "anthropic", "azure")
+_DEFAULT_URLS = {"openai": OPENAI_URL, "anthropic": ANTHROPIC_URL}
+_DEFAULT_KEY_ENVS = {"anthropic": "ANTHROPIC_API_KEY", "azure": "AZURE_OPENAI_API_KEY"}
+_DEFAULT_API_VERSIONS = {"anthropic": "2023-06-01", "azure": "2024-10-21"}
+_ONLY_FOR = {
+    "api_version": ("anthropic", "azure"),
+    "deployment": ("azure",),
+    "stream_usage": ("openai", "azure"),
+    "thinking_budget": ("anthropic",),
+}
+
+
+def _per_type_defaults(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Fill in what a backend's ``type`` implies; refuse keys that type does not use."""
+    values = dict(data)
+    kind = values.get("type", "openai")
+    if kind not in BACKEND_TYPES:
+        return values  # the type field itself reports what is allowed
+    for key, types in _ONLY_FOR.items():
+        if key in values and kind not in types:
+            allowed = " or ".join(f'type = "{name}"' for name in types)
+            raise ValueError(f"{key!r} is only for {allowed}; this backend has type = {kind!r}")
+    if kind == "azure":
+        if "model" in values:
+            raise ValueError(
+                'an Azure OpenAI backend names its deployment, not a model: write deployment = "..." '
+                "(the name you gave the deployment in Azure) instead of model"
+            )
+        if "base_url" not in values:
+            raise ValueError(
+                'type = "azure" needs base_url, your resource\'s endpoint, e.g. '
+                'base_url = "https://my-resource.openai.azure.com"'
+            )
+        if not values.get("deployment"):
+            raise ValueError('type = "azure" needs deployment = "..." (the name of the deployment in Azure)')
+        values["model"] = values["deployment"]
+    values.setdefault("base_url", _DEFAULT_URLS.get(kind))
+    if kind in _DEFAULT_KEY_ENVS:
+        values.setdefault("api_key_env", _DEFAULT_KEY_ENVS[kind])
+    if kind in _DEFAULT_API_VERSIONS:
+        values.setdefault("api_version", _DEFAULT_API_VERSIONS[kind])
+    values.setdefault("context_window", context_window_for(values.get("model")))
+    return values
+
+
 class BackendConfig(BaseModel):
-    """``[backends.NAME]``: one LLM endpoint that speaks the OpenAI chat completions API."""
+    """``[backends.NAME]``: one LLM endpoint: OpenAI-compatible (default), Anthropic or Azure OpenAI."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    type: Literal["openai"] = "openai"
+    type: BackendType = "openai"
     base_url: str = OPENAI_URL
     api_key_env: str | None = None
     model: str | None = None
+    deployment: str | None = None
+    """Azure: the deployment's name (it is the backend's model; a channel's ``model`` names another deployment)."""
+    api_version: str | None = None
+    """Anthropic: the ``anthropic-version`` header; Azure: the ``api-version`` query parameter."""
+    stream_usage: bool = True
+    """OpenAI-compatible and Azure: ask for usage in the stream (``stream_options``); off for servers that refuse it."""
+    thinking_budget: int | None = Field(None, ge=1024)
+    """Anthropic: let the model think this many tokens before it answers (extended thinking); None: no thinking."""
     context_window: int = Field(8192, ge=256)
+    """Without it in the config: from ``bot.llm.models`` for a well-known model, else 8192."""
     connect_timeout: float = Field(10.0, gt=0)
     read_timeout: float = Field(120.0, gt=0)
     first_token_timeout: float | None = Field(None, gt=0)
@@ -98,6 +162,7 @@ class BackendConfig(BaseModel):
                         f"{key!r}: secrets are not read from the config file; put the key in an "
                         'environment variable and name it here, e.g. api_key_env = "OPENAI_API_KEY"'
                     )
+            return _per_type_defaults(data)
         return data
 
     @field_validator("api_key_env")
@@ -221,6 +286,30 @@ class DiscordConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     edit_interval: float = Field(1.5, ge=0, le=60, description="seconds between two edits of a streamed reply")
+    guilds: list[str] = Field(
+        default_factory=list,
+        description="server (guild) ids to sync /parley to at start-up, instantly; empty: sync globally",
+    )
+    answer_bots: bool = Field(False, description="answer messages from other bots (never its own)")
+
+    @field_validator("guilds", mode="before")
+    @classmethod
+    def _numbers(cls, value: Any) -> Any:
+        """A server id written as a TOML number is as good as a string."""
+        if isinstance(value, list):
+            return [str(item) if isinstance(item, int) and not isinstance(item, bool) else item for item in value]
+        return value
+
+    @field_validator("guilds")
+    @classmethod
+    def _snowflakes(cls, value: list[str]) -> list[str]:
+        for guild in value:
+            if not guild.isdigit() or not guild.isascii():
+                raise ValueError(
+                    f"{guild!r} is not a Discord server id: write its digits in quotes, e.g. "
+                    'guilds = ["1234567890123456789"] (Developer Mode -> right-click the server -> Copy Server ID)'
+                )
+        return value
 
 
 class Config(BaseSettings):
@@ -329,6 +418,21 @@ class Config(BaseSettings):
             f"of backend {backend}; set max_tokens below {window} (e.g. {window // 4})"
         )
 
+    @model_validator(mode="after")
+    def _fallback_backends(self) -> Config:
+        """Every fallback a layer names is a configured backend (runs after ``_backends``)."""
+        names = ", ".join(sorted(self.backends)) or "none are configured"
+        layers = [("[defaults]", self.defaults)] + [
+            (f"[[channels]] #{number} (match = {rule.match!r})", rule.settings)
+            for number, rule in enumerate(self.channels, start=1)
+        ]
+        for where, values in layers:
+            for entry in values.get("fallbacks", []):
+                backend = entry.partition(":")[0]
+                if backend not in self.backends:
+                    raise ValueError(f"{where} fallbacks: unknown backend {backend!r}; configured backends: {names}")
+        return self
+
     @property
     def dedup_seconds(self) -> int:
         return max(1, math.ceil(self.event_dedup_hours * 3600))
@@ -367,7 +471,6 @@ def _backend_from_openai_env(environ: Mapping[str, str]) -> BackendConfig | None
             base_url=base_url,
             api_key_env="OPENAI_API_KEY" if key else None,
             model=OPENAI_DEFAULT_MODEL if base_url == OPENAI_URL else None,
-            context_window=OPENAI_CONTEXT_WINDOW if base_url == OPENAI_URL else 8192,
         )
     except ValidationError as error:
         # A plain ValueError is reported like every other problem; this one names the variable.

@@ -12,19 +12,21 @@ arrival order.
 from __future__ import annotations
 
 import logging
-from contextlib import aclosing
 
+from bot.answering import ReplyFailed, Responder
 from bot.channels import Channels
 from bot.commands import Commands, parse_command
 from bot.config import Config
-from bot.llm.base import Backend, BackendError, ChatRequest, FailureKind
+from bot.llm.base import Backend, FailureKind
 from bot.messages import ChatMessage, IncomingMessage
 from bot.ordering import ArrivalOrder
-from bot.prompt import PromptTooLong, build_prompt
+from bot.prompt import Prompt, PromptTooLong, group_turns
 from bot.settings import ChannelSettings
 from bot.sink import ReplySink
 from bot.store import Store, ThreadBusy
 from bot.streaming import ReplyStreamer
+from bot.summary import Folded, fold, turns_to_fold
+from bot.usage import Clock, ReplyCost, UsageBook, add, budget_spent_text, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +61,13 @@ def too_long_text(error: PromptTooLong) -> str:
 
 
 class Conversation:
-    def __init__(self, *, config: Config, store: Store, backends: dict[str, Backend]) -> None:
+    def __init__(self, *, config: Config, store: Store, backends: dict[str, Backend], clock: Clock = utc_now) -> None:
         self.config = config
         self.store = store
         self.backends = backends
         self.channels = Channels(config, store)
-        self.commands = Commands(config, store, self.channels)
+        self.usage = UsageBook(store, clock)
+        self.commands = Commands(config, store, self.channels, self.usage)
         self._order = ArrivalOrder()
 
     async def receive(self, message: IncomingMessage, sink: ReplySink) -> None:
@@ -113,50 +116,75 @@ class Conversation:
 
     async def _answer(self, message: IncomingMessage, settings: ChannelSettings, sink: ReplySink) -> None:
         thread, text = message.thread, message.text.strip()
-        backend = self.backends[settings.backend or self.config.default_backend]
+        if await self._budget_spent(message, settings, sink):
+            return
         ttl = self.config.history.ttl_seconds
-        history = await self.store.load_history(thread, ttl)
+        history, summary = await self.store.load_thread(thread, ttl)
+        if message.context.strip():  # what the platform says about where the user is, for this turn only
+            system_prompt = "\n\n".join(part for part in (settings.system_prompt, message.context) if part.strip())
+            settings = settings.model_copy(update={"system_prompt": system_prompt})
+        responder = Responder(
+            backends=self.backends,
+            config=self.config,
+            settings=settings,
+            thread=thread,
+            text=text,
+            history=history,
+            summary=summary,
+        )
         try:
-            prompt = build_prompt(
-                "\n\n".join(part for part in (settings.system_prompt, message.context) if part.strip()),
-                history,
-                text,
-                context_window=backend.context_window,
-                max_tokens=settings.max_tokens,
-                history_turns=settings.history_turns,
-                history_tokens=settings.history_tokens,
-            )
+            prompt = responder.first_prompt()
         except PromptTooLong as error:
             await sink.post(too_long_text(error))
             return
         streamer = ReplyStreamer(sink)
         await streamer.start()
-        model = settings.model or "(the backend's default)"
         try:
-            model = settings.model or await backend.default_model()
-            request = ChatRequest(
-                model=model,
-                messages=prompt.messages,
-                max_tokens=settings.max_tokens,
-                temperature=settings.temperature,
-                top_p=settings.top_p,
-                presence_penalty=settings.presence_penalty,
-                frequency_penalty=settings.frequency_penalty,
-                stop=settings.stop,
-                stream=settings.stream,
-            )
-            async with aclosing(backend.generate(request)) as stream:
-                async for item in stream:
-                    if isinstance(item, str):
-                        await streamer.feed(item)
-            reply = await streamer.finish()
-            if not reply.strip():
-                raise BackendError("empty", "the model's answer had no text")
-        except BackendError as error:
-            log.warning("%s: backend %s failed: %s", thread, backend.name, error)
-            await streamer.fail(FAILURES[error.kind].format(model=model))
+            summarised = await self._summarize(responder, prompt) if settings.summarize else None
+            if summarised is not None:
+                prompt = responder.first_prompt()
+            answer = await responder.run(streamer, prompt)
+            await streamer.finish()
+        except PromptTooLong as error:
+            await streamer.fail(too_long_text(error))
+            return
+        except ReplyFailed as failed:
+            log.warning("%s: backend %s failed: %s", thread, failed.target, failed.error)
+            await streamer.fail(FAILURES[failed.error.kind].format(model=failed.model))
             return
         finally:
             await streamer.aclose()
-        turn = [ChatMessage("user", text), ChatMessage("assistant", reply)]
+        turn = [ChatMessage("user", text), ChatMessage("assistant", answer.text)]
         await self.store.append_turn(thread, turn, 2 * self.config.history.max_turns, ttl)
+        usage = add(answer.usage, summarised.usage if summarised else None)
+        await self.usage.record(thread.channel_key, message.author.id, ReplyCost(usage, answer.fallback, answer.capped))
+
+    async def _budget_spent(self, message: IncomingMessage, settings: ChannelSettings, sink: ReplySink) -> bool:
+        """True (and the user told so) when the channel's daily token budget is used up."""
+        budget = settings.daily_token_budget
+        allowed, used = await self.usage.budget_left(message.thread.channel_key, budget)
+        if allowed or budget is None:
+            return False
+        log.info("%s: daily token budget of %d spent (%d used): the model is not called", message.thread, budget, used)
+        await sink.post(budget_spent_text(budget, used))
+        return True
+
+    async def _summarize(self, responder: Responder, prompt: Prompt) -> Folded | None:
+        """Fold the turns this prompt leaves out into the thread's summary (None: nothing folded)."""
+        if not prompt.dropped_turns:
+            return None
+        primary = responder.targets[0]
+        folded = await fold(
+            self.store,
+            responder.thread,
+            self.backends[primary.backend],
+            primary.model,
+            history=responder.history,
+            summary=responder.summary,
+            fold_turns=turns_to_fold(len(group_turns(responder.history)), prompt.dropped_turns),
+            ttl_seconds=self.config.history.ttl_seconds,
+        )
+        if folded is None:
+            return None
+        responder.history, responder.summary = folded.history, folded.summary
+        return folded

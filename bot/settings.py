@@ -8,6 +8,7 @@ the runtime override stored for that channel.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -17,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 TriggerMode = Literal["mention", "thread"]
 ReplyMode = Literal["thread", "reply"]
 BUILT_IN = "built-in default"
+FALLBACK = re.compile(r"[^\s:]+(:\S+)?")
+"""A fallback: a backend's name, optionally with a model (``local``, ``local:llama3.2:1b``)."""
 
 
 class ChannelSettings(BaseModel):
@@ -54,6 +57,51 @@ class ChannelSettings(BaseModel):
         "thread",
         description='Discord: "thread" (open a thread from the mention) or "reply" (answer in place, a reply chain)',
     )
+
+    # -- fallbacks, time cap, reasoning, budget, summaries -------------------------
+    fallbacks: list[str] = Field(
+        default_factory=list,
+        max_length=4,
+        description='up to 4 backends that answer when this one fails, in order: "NAME" or "NAME:MODEL" '
+        '(from chat: comma-separated, or a JSON list like ["local", "openai:gpt-4o-mini"])',
+    )
+    reply_timeout_seconds: float = Field(
+        300.0,
+        gt=0,
+        le=3600,
+        description="seconds a reply may take in all (more than 0, at most 3600); a longer one is cut off",
+    )
+    show_reasoning: bool = Field(
+        False, description="true or false: show a reasoning model's thinking, quoted, before its answer"
+    )
+    daily_token_budget: int | None = Field(
+        None, ge=1, description="tokens this channel may use per UTC day, a whole number (default: no limit)"
+    )
+    summarize: bool = Field(
+        False, description="true or false: fold turns that no longer fit into a running summary of the thread"
+    )
+
+    @field_validator("fallbacks", mode="before")
+    @classmethod
+    def _fallback_list(cls, value: Any) -> Any:
+        """From chat or the environment: a JSON list, or names separated by commas or spaces."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError:
+                raise ValueError("not a JSON list") from None
+        return [name for name in re.split(r"[,\s]+", text) if name]
+
+    @field_validator("fallbacks")
+    @classmethod
+    def _fallback_names(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if not FALLBACK.fullmatch(entry):
+                raise ValueError(f"{entry!r} is not a backend name or NAME:MODEL")
+        return value
 
     @field_validator("stop", mode="before")
     @classmethod
@@ -108,7 +156,7 @@ def parse_value(key: str, raw: str) -> Any:
     check_key(key)
     value: Any = raw.strip()
     if value.lower() in ("none", "null"):
-        if key == "stop":
+        if key in ("stop", "fallbacks"):
             value = []
         elif ChannelSettings.model_fields[key].default is None:
             value = None

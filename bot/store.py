@@ -6,6 +6,11 @@ Nothing outside this module builds a Redis key. Keys, under a configurable prefi
 - ``{prefix}:overrides:{channel}``  hash of setting name -> JSON value
 - ``{prefix}:event:{event id}``  the at-most-once marker of an incoming event
 - ``{prefix}:lock:{thread}``  held while a turn of that thread is being answered
+- ``{prefix}:summary:{thread}``  the running summary of a thread's folded turns, with the thread's TTL
+- ``{prefix}:usage:{day}:{channel}``  hash of a channel's token counts on a UTC day (``YYYY-MM-DD``)
+- ``{prefix}:usage-users:{day}:{channel}``  hash ``{user}:prompt`` / ``{user}:completion`` -> tokens
+- ``{prefix}:usage-channels:{day}``  set of the channels with usage that day
+- ``{prefix}:discord-chain:{message id}``  the root message of the Discord reply chain it belongs to
 - ``{prefix}:slack:installation:{enterprise}:{team}``  a Slack workspace's OAuth installation (JSON)
 - ``{prefix}:slack:oauth-state:{state}``  a pending OAuth install, with a TTL
 - ``{prefix}:slack:thread-context:{channel}:{thread_ts}``  what an assistant thread is viewing
@@ -18,7 +23,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -83,7 +88,7 @@ class Store:
         return int(await self.redis.ttl(self._key("history", thread)))
 
     async def clear_history(self, thread: ThreadKey) -> None:
-        await self.redis.delete(self._key("history", thread))
+        await self.redis.delete(self._key("history", thread), self._key("summary", thread))
 
     @asynccontextmanager
     async def thread_lock(self, thread: ThreadKey, *, ttl: float = 10.0, wait: float = 300.0) -> AsyncIterator[None]:
@@ -120,6 +125,73 @@ class Store:
 
     async def unset_override(self, channel: ChannelKey, key: str) -> bool:
         return bool(await self.redis.hdel(self._key("overrides", channel), key))
+
+    # -- thread summaries ------------------------------------------------------
+    async def load_thread(self, thread: ThreadKey, ttl_seconds: int) -> tuple[list[ChatMessage], str]:
+        """The thread's stored messages and running summary ("" if none), refreshing both TTLs: one round trip."""
+        history, summary = self._key("history", thread), self._key("summary", thread)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.lrange(history, 0, -1)
+            pipe.get(summary)
+            pipe.expire(history, ttl_seconds)
+            pipe.expire(summary, ttl_seconds)
+            raw, text, _, _ = await pipe.execute()
+        return [_decode(item) for item in raw], _text(text) if text is not None else ""
+
+    async def fold_summary(self, thread: ThreadKey, folded_messages: int, summary: str, ttl_seconds: int) -> None:
+        """Drop the thread's oldest ``folded_messages`` and store the summary that replaces them, atomically.
+
+        Called under the thread's lock, so no turn is appended in between.
+        """
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.ltrim(self._key("history", thread), folded_messages, -1)
+            pipe.set(self._key("summary", thread), summary, ex=ttl_seconds)
+            await pipe.execute()
+
+    # -- daily token usage -----------------------------------------------------
+    async def add_usage(
+        self, day: str, channel: ChannelKey, user: str, counts: Mapping[str, int], ttl_seconds: int
+    ) -> None:
+        """Add one reply's counts to the channel's and the user's totals of the day: one round trip."""
+        totals, users = self._key("usage", f"{day}:{channel}"), self._key("usage-users", f"{day}:{channel}")
+        index = self._key("usage-channels", day)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for field, amount in counts.items():
+                pipe.hincrby(totals, field, amount)
+            for field in ("prompt", "completion"):
+                pipe.hincrby(users, f"{user}:{field}", counts.get(field, 0))
+            pipe.sadd(index, str(channel))
+            for key in (totals, users, index):
+                pipe.expire(key, ttl_seconds)
+            await pipe.execute()
+
+    async def tokens_used(self, day: str, channel: ChannelKey) -> int:
+        """Prompt plus completion tokens the channel used that day."""
+        prompt, completion = await self.redis.hmget(self._key("usage", f"{day}:{channel}"), ["prompt", "completion"])
+        return int(prompt or 0) + int(completion or 0)
+
+    async def channel_usage(self, day: str, channel: ChannelKey) -> tuple[dict[str, int], dict[str, int]]:
+        """The channel's totals that day, and its users' (``{user}:prompt`` -> tokens): one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self._key("usage", f"{day}:{channel}"))
+            pipe.hgetall(self._key("usage-users", f"{day}:{channel}"))
+            totals, users = await pipe.execute()
+        return _counts(totals), _counts(users)
+
+    async def usage_channels(self, day: str) -> list[ChannelKey]:
+        """The channels that used tokens that day."""
+        members = await self.redis.smembers(self._key("usage-channels", day))
+        return sorted((ChannelKey.parse(_text(member)) for member in members), key=str)
+
+    # -- Discord reply chains ----------------------------------------------------
+    async def link_reply_chain(self, message_id: str, root_id: str, ttl_seconds: int) -> None:
+        """Remember that a Discord message belongs to the reply chain started by ``root_id``."""
+        await self.redis.set(self._key("discord-chain", message_id), root_id, ex=ttl_seconds)
+
+    async def reply_chain_root(self, message_id: str, ttl_seconds: int) -> str | None:
+        """The root of the chain a Discord message belongs to (refreshing the link's TTL), if known."""
+        root = await self.redis.getex(self._key("discord-chain", message_id), ex=ttl_seconds)
+        return None if root is None else _text(root)
 
     # -- Slack installations ----------------------------------------------------
     # The OAuth installations of the Slack app (one per workspace), the OAuth
@@ -193,6 +265,10 @@ async def _keep_renewing(lock: Lock, every: float, thread: ThreadKey) -> None:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _counts(raw: Mapping[bytes | str, bytes | str]) -> dict[str, int]:
+    return {_text(key): int(value) for key, value in raw.items()}
 
 
 def _encode(message: ChatMessage) -> str:

@@ -10,6 +10,12 @@ Runs an aiohttp server on 127.0.0.1 (random port) inside the test's own event lo
 Each POST /v1/chat/completions consumes one queued behaviour (FIFO); with an empty
 queue the answer is ``Reply(text="echo: <last user message>")``.
 
+The same server is also an Azure OpenAI resource at ``fake.azure_url``:
+``POST /openai/deployments/{deployment}/chat/completions?api-version=...`` with an
+``api-key`` header answers like the route above, once it has checked what Azure
+checks: the api-version (missing: 404, unknown: 400), the key (401) and the
+deployment (404 DeploymentNotFound). ``fake.paths`` records each request's path and query.
+
 Behaviours are meant for streaming requests (``"stream": true``). For non-streaming
 requests they do the nearest equivalent: Reply/Empty/NoDone answer a
 ``chat.completion`` object (NoDone with ``finish_reason: null``), Stall sends no
@@ -53,6 +59,9 @@ class Reply:
     chunk_size: int = 5
     delay: float = 0.0
     finish_reason: str = "stop"
+    reasoning: str = ""
+    """Sent before the text in ``reasoning_field`` (as DeepSeek, vLLM: reasoning_content; OpenRouter: reasoning)."""
+    reasoning_field: str = "reasoning_content"
 
 
 @dataclass(frozen=True)
@@ -108,6 +117,7 @@ class Empty:
 
 Behaviour: TypeAlias = Reply | HTTPError | Stall | Malformed | Drop | NoDone | Empty
 
+AZURE_API_VERSIONS = ("2024-10-21", "2024-06-01", "2025-04-01-preview")
 MALFORMED_EVENT = b'data: {"choices": [ {oops\n\n'
 _TEXT_CHUNK = 5  # chunk size for text_before of the fault behaviours
 
@@ -227,11 +237,11 @@ class _Stream:
     async def role(self) -> None:
         await self.event(self.chunk({"role": "assistant", "content": ""}))
 
-    async def text(self, text: str, size: int = _TEXT_CHUNK, delay: float = 0.0) -> None:
+    async def text(self, text: str, size: int = _TEXT_CHUNK, delay: float = 0.0, field: str = "content") -> None:
         for i, piece in enumerate(_chunks(text, size)):
             if i and delay > 0:
                 await asyncio.sleep(delay)
-            await self.event(self.chunk({"content": piece}))
+            await self.event(self.chunk({field: piece}))
 
     async def finish(self, finish_reason: str, completion: str) -> None:
         await self.event(self.chunk({}, finish_reason))
@@ -260,9 +270,13 @@ class FakeOpenAI:
 
     def __init__(self, models: list[str] | None = None) -> None:
         self.url = ""
+        self.azure_url = ""
         self.requests = []
         self.headers = []
+        self.paths: list[str] = []
         self.models = list(models) if models is not None else ["fake-model"]
+        self.deployments = ["fake-deployment"]
+        self.api_versions = list(AZURE_API_VERSIONS)
         self._queue: collections.deque[Behaviour] = collections.deque()
         self._runner: web.AppRunner | None = None
         self._stopping = asyncio.Event()
@@ -277,6 +291,7 @@ class FakeOpenAI:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat_completions)
         app.router.add_get("/v1/models", self._list_models)
+        app.router.add_post("/openai/deployments/{deployment}/chat/completions", self._azure_chat_completions)
         runner = web.AppRunner(
             app,
             access_log=None,
@@ -289,6 +304,7 @@ class FakeOpenAI:
         self._runner = runner
         port = runner.addresses[0][1]  # (host, port) of the listening socket
         self.url = f"http://127.0.0.1:{port}/v1"
+        self.azure_url = f"http://127.0.0.1:{port}"
 
     async def stop(self) -> None:
         runner, self._runner = self._runner, None
@@ -327,7 +343,29 @@ class FakeOpenAI:
             }
         )
 
-    async def _chat_completions(self, request: web.Request) -> web.StreamResponse:
+    async def _azure_chat_completions(self, request: web.Request) -> web.StreamResponse:
+        self.paths.append(request.path_qs)
+        version = request.query.get("api-version")
+        if not version:
+            return web.json_response({"error": {"code": "404", "message": "Resource not found"}}, status=404)
+        if version not in self.api_versions:
+            error = {"code": "BadRequest", "message": "API version not supported"}
+            return web.json_response({"error": error}, status=400)
+        if not request.headers.get("api-key"):
+            message = (
+                "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid "
+                "key for an active subscription and use a correct regional API endpoint for your resource."
+            )
+            return web.json_response({"error": {"code": "401", "message": message}}, status=401)
+        if request.match_info["deployment"] not in self.deployments:
+            message = (
+                "The API deployment for this resource does not exist. If you created the deployment within the "
+                "last 5 minutes, please wait a moment and try again."
+            )
+            return web.json_response({"error": {"code": "DeploymentNotFound", "message": message}}, status=404)
+        return await self._chat_completions(request, deployment=request.match_info["deployment"])
+
+    async def _chat_completions(self, request: web.Request, deployment: str | None = None) -> web.StreamResponse:
         raw = await request.read()
         try:
             body = json.loads(raw)
@@ -338,6 +376,8 @@ class FakeOpenAI:
                 _error_body(400, "We could not parse the JSON body of your request."),
                 status=400,
             )
+        if deployment is not None:
+            body.setdefault("model", deployment)
         self.requests.append(body)
         self.headers.append(_record_headers(request))
         behaviour: Behaviour = self._queue.popleft() if self._queue else Reply(text=f"echo: {_last_user_text(body)}")
@@ -376,6 +416,7 @@ class FakeOpenAI:
         await out.role()
         if isinstance(behaviour, Reply):
             text = behaviour.text(body) if callable(behaviour.text) else behaviour.text
+            await out.text(behaviour.reasoning, behaviour.chunk_size, field=behaviour.reasoning_field)
             await out.text(text, behaviour.chunk_size, behaviour.delay)
             await out.finish(behaviour.finish_reason, text)
         elif isinstance(behaviour, Empty):
@@ -397,7 +438,10 @@ class FakeOpenAI:
 
     async def _complete(self, request: web.Request, body: dict[str, Any], behaviour: Behaviour) -> web.StreamResponse:
         finish: str | None = "stop"
+        message: dict[str, Any] = {"role": "assistant"}
         if isinstance(behaviour, Reply):
+            if behaviour.reasoning:
+                message[behaviour.reasoning_field] = behaviour.reasoning
             text = behaviour.text(body) if callable(behaviour.text) else behaviour.text
             finish = behaviour.finish_reason
         elif isinstance(behaviour, Empty):
@@ -426,7 +470,7 @@ class FakeOpenAI:
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": text},
+                        "message": {**message, "content": text},
                         "finish_reason": finish,
                     }
                 ],

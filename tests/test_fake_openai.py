@@ -23,6 +23,11 @@ from fake_openai import (
 )
 from httpx_sse import aconnect_sse
 
+from bot.config import BackendConfig
+from bot.llm.base import ChatRequest, Usage
+from bot.llm.openai import OpenAIBackend
+from bot.messages import ChatMessage
+
 pytestmark = pytest.mark.asyncio
 
 KEY = "sk-test-0123456789abcdef"
@@ -357,3 +362,21 @@ async def test_non_streaming_malformed_and_no_done(fake: FakeOpenAI, client: htt
     choice = (await client.post(url, json=chat(stream=False))).json()["choices"][0]
     assert choice["message"]["content"] == ""
     assert choice["finish_reason"] == "stop"
+
+
+async def test_the_backend_reports_the_usage_the_server_counted(fake: FakeOpenAI) -> None:
+    backend = OpenAIBackend("fake", BackendConfig(base_url=fake.url, model="fake-model"), None)
+    try:
+        for stream in (True, False):
+            fake.queue(Reply("one two three"))
+            request = ChatRequest("fake-model", [ChatMessage("user", "count")], max_tokens=50, stream=stream)
+            items = [item async for item in backend.generate(request)]
+            text = "".join(item for item in items if isinstance(item, str))
+            usage = [item for item in items if isinstance(item, Usage)]
+            assert text == "one two three"
+            assert len(usage) == 1 and usage[0].prompt_tokens > 0 and usage[0].completion_tokens > 0
+            assert not usage[0].estimated
+        assert fake.requests[0]["stream_options"] == {"include_usage": True}
+        assert "stream_options" not in fake.requests[1]
+    finally:
+        await backend.aclose()

@@ -75,7 +75,8 @@ async def test_models_help_and_unknown_subcommands(running: Running) -> None:
     models = await running.answer_to("models")
     assert "fake" in models and "fake-model" in models and "this channel" in models
     help_text = await running.answer_to("")
-    assert "/parley show | set KEY VALUE | unset KEY | models | help" in help_text and "temperature" in help_text
+    assert "/parley show | set KEY VALUE | unset KEY | models | usage [YYYY-MM-DD] | help" in help_text
+    assert "temperature" in help_text
     unknown = await running.answer_to("frobnicate")
     assert "Unknown subcommand 'frobnicate'" in unknown
     reset = await running.answer_to("reset")

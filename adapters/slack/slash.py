@@ -1,4 +1,4 @@
-"""``/parley show|set|unset|models|help``: the settings panel as a slash command, answered ephemerally."""
+"""``/parley show|set|unset|models|usage|help``: the settings panel as a slash command, answered ephemerally."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from bot.messages import Author
 from bot.threads import ThreadKey
 
 SLASH = "/parley"
-SUBCOMMANDS = ("show", "set", "unset", "models", "help")
+SUBCOMMANDS = ("show", "set", "unset", "models", "usage", "help")
 SLACK_HELP = (
-    "In Slack: /parley show | set KEY VALUE | unset KEY | models | help, answered only to you. "
+    "In Slack: /parley show | set KEY VALUE | unset KEY | models | usage [YYYY-MM-DD] | help, answered only to you. "
     "To forget a thread's history, mention me in it with: reset"
 )
 SLASH_THREAD = "slash"

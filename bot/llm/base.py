@@ -57,11 +57,15 @@ StreamItem = str | Reasoning | Usage
 class BackendError(Exception):
     """A failed model call. ``detail`` is for the log, never for the chat."""
 
-    def __init__(self, kind: FailureKind, detail: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, kind: FailureKind, detail: str, retry_after: float | None = None, *, status: int | None = None
+    ) -> None:
         super().__init__(f"{kind}: {detail}")
         self.kind: FailureKind = kind
         self.detail = detail
         self.retry_after = retry_after
+        self.status = status
+        """The HTTP status the backend answered, if it answered at all (None: unreachable, or mid-stream)."""
 
     @property
     def retryable(self) -> bool:

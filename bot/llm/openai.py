@@ -2,49 +2,50 @@
 LM Studio, OpenRouter, Groq and anything else that speaks the same API.
 
 Opening a request is retried with backoff on 429, 5xx and connection errors,
-honouring Retry-After. Once the answer has started, nothing is retried: a
-failure part-way raises BackendError and the core keeps the thread unchanged.
+honouring Retry-After (``bot.llm.transport``). Once the answer has started,
+nothing is retried: a failure part-way raises BackendError and the core keeps
+the thread unchanged.
+
+A streamed answer asks for the call's usage (``stream_options.include_usage``)
+unless the backend sets ``stream_usage = false``. Reasoning that a server sends
+apart from the answer (``reasoning_content``, as DeepSeek and vLLM do, or
+``reasoning``, as OpenRouter and Ollama do) is yielded as ``Reasoning``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 from httpx_sse import EventSource
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
 from bot.config import BackendConfig
-from bot.llm.base import BackendError, ChatRequest
+from bot.llm.base import BackendError, ChatRequest, Reasoning, StreamItem, Usage
+from bot.llm.text import TextJoiner, valid_text
+from bot.llm.transport import Opener, error_message, json_object, parse_retry_after, reading, redacted_url
 
 log = logging.getLogger(__name__)
 
 _CONTEXT_TOO_LONG = re.compile(
     r"context_length_exceeded|maximum context length|context window|context size|context length", re.IGNORECASE
 )
-_BACKOFF = wait_exponential_jitter(multiplier=0.5, max=8, jitter=0.25)
 _OPTIONAL = ("temperature", "top_p", "presence_penalty", "frequency_penalty")
+REASONING_FIELDS = ("reasoning_content", "reasoning")
+"""Where OpenAI-compatible servers put a reasoning model's thinking, apart from ``content``."""
 
 
-def build_payload(request: ChatRequest) -> dict[str, Any]:
+def build_payload(request: ChatRequest, *, stream_usage: bool = True) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "model": request.model,
         "messages": [{"role": m.role, "content": m.content} for m in request.messages],
         "max_tokens": request.max_tokens,
         "stream": request.stream,
     }
+    if request.stream and stream_usage:
+        payload["stream_options"] = {"include_usage": True}  # a last chunk with the call's token counts
     for name in _OPTIONAL:
         value = getattr(request, name)
         if value is not None:
@@ -54,46 +55,30 @@ def build_payload(request: ChatRequest) -> dict[str, Any]:
     return payload
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds: a number, or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
-    except (TypeError, ValueError):
-        return None
-
-
-def _error_message(body: bytes) -> str:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return body[:300].decode(errors="replace")
-    error = data.get("error") if isinstance(data, Mapping) else None
-    if isinstance(error, Mapping):
-        return str(error.get("message", error))[:300]
-    return str(error or data)[:300]
-
-
 def status_error(status: int, body: bytes, headers: Mapping[str, str], url: str) -> BackendError:
-    detail = f"HTTP {status} from {url}: {_error_message(body)}"
+    detail = f"HTTP {status} from {url}: {error_message(body)}"
     retry_after = parse_retry_after(headers.get("retry-after"))
     if status in (401, 403):
-        return BackendError("auth", detail)
+        return BackendError("auth", f"the backend rejected the API key: {detail}", status=status)
     if status == 429:
-        return BackendError("rate_limited", detail, retry_after)
+        return BackendError("rate_limited", detail, retry_after, status=status)
     if status == 408 or status >= 500:
-        return BackendError("unavailable", detail, retry_after)
+        return BackendError("unavailable", detail, retry_after, status=status)
     text = body.decode(errors="replace")
     if status == 400 and _CONTEXT_TOO_LONG.search(text):
-        return BackendError("context", detail)
-    if status == 404 or "model_not_found" in text:
-        return BackendError("unknown_model", detail)
-    return BackendError("rejected", detail)
+        return BackendError("context", detail, status=status)
+    if status == 404 or "model_not_found" in text or "DeploymentNotFound" in text:
+        return BackendError("unknown_model", detail, status=status)
+    return BackendError("rejected", detail, status=status)
+
+
+def reasoning_text(fields: Mapping[str, Any]) -> str:
+    """The reasoning a delta or message carries, from whichever field the server uses."""
+    for name in REASONING_FIELDS:
+        value = fields.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return ""
 
 
 class OpenAIBackend:
@@ -103,13 +88,29 @@ class OpenAIBackend:
         self._config = config
         self._model = config.model
         self._has_key = bool(api_key)
+        self._client = self._make_client(config, api_key)
+        self._opener = Opener(
+            self._client,
+            max_retries=config.max_retries,
+            max_retry_wait=config.max_retry_wait,
+            classify=status_error,
+        )
+
+    # -- what a variant of the API (Azure) changes -------------------------------
+    @staticmethod
+    def _make_client(config: BackendConfig, api_key: str | None) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.AsyncClient(
+        return httpx.AsyncClient(
             base_url=f"{config.base_url}/",
             headers=headers,
             timeout=httpx.Timeout(config.read_timeout, connect=config.connect_timeout),
         )
 
+    def _chat_path(self, model: str) -> str:
+        """Where a chat request goes, relative to the client's base URL."""
+        return "chat/completions"
+
+    # -- the Backend protocol -----------------------------------------------------
     async def aclose(self) -> None:
         await self._client.aclose()
 
@@ -124,12 +125,13 @@ class OpenAIBackend:
             response = await self._client.get("models")
         except httpx.HTTPError as error:
             raise BackendError("unavailable", f"listing models at {self._config.base_url}: {error!r}") from None
+        url = redacted_url(response.url)
         if response.status_code != 200:
-            raise status_error(response.status_code, response.content, response.headers, str(response.url))
+            raise status_error(response.status_code, response.content, response.headers, url)
         try:
             return [str(item["id"]) for item in response.json()["data"]]
         except (ValueError, KeyError, TypeError):
-            raise BackendError("rejected", f"{response.url} did not answer a model list") from None
+            raise BackendError("rejected", f"{url} did not answer a model list") from None
 
     async def _first_listed_model(self) -> str:
         models = await self.list_models()
@@ -146,143 +148,87 @@ class OpenAIBackend:
         if self._config.api_key_env and not self._has_key:
             raise BackendError("auth", f"backend {self.name}: the variable {self._config.api_key_env} is not set")
 
-    async def generate(self, request: ChatRequest) -> AsyncGenerator[str, None]:
+    async def generate(self, request: ChatRequest) -> AsyncGenerator[StreamItem, None]:
         self._check_key()
-        response = await self._open(build_payload(request))
+        payload = build_payload(request, stream_usage=self._config.stream_usage)
+        response = await self._opener.open(
+            self._client.build_request("POST", self._chat_path(request.model), json=payload)
+        )
         try:
             if request.stream:
-                async for text in self._read_stream(response):
-                    yield text
+                async for item in self._read_stream(response):
+                    yield item
             else:
-                yield await self._read_whole(response)
+                for item in await self._read_whole(response):
+                    yield item
         finally:
             await response.aclose()
-
-    # -- opening, with retries ------------------------------------------------
-    def _should_retry(self, error: BaseException) -> bool:
-        if not isinstance(error, BackendError) or not error.retryable:
-            return False
-        return error.retry_after is None or error.retry_after <= self._config.max_retry_wait
-
-    @staticmethod
-    def _wait(state: RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, BackendError) and error.retry_after is not None:
-            return error.retry_after
-        return float(_BACKOFF(state))
-
-    @staticmethod
-    def _log_retry(state: RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome else None
-        wait = state.next_action.sleep if state.next_action else 0.0
-        log.warning("model call failed (%s); retry %d in %.1fs", error, state.attempt_number, wait)
-
-    async def _open(self, payload: dict[str, Any]) -> httpx.Response:
-        request = self._client.build_request("POST", "chat/completions", json=payload)
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._config.max_retries + 1),
-            wait=self._wait,
-            retry=retry_if_exception(self._should_retry),
-            before_sleep=self._log_retry,
-            reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
-                return await self._open_once(request)
-        raise AssertionError("tenacity ends with a result or an exception")
-
-    async def _open_once(self, request: httpx.Request) -> httpx.Response:
-        try:
-            response = await self._client.send(request, stream=True)
-        except httpx.ConnectTimeout as error:
-            raise BackendError("unavailable", f"connecting to {request.url} timed out: {error!r}") from None
-        except httpx.TimeoutException as error:
-            raise BackendError("timeout", f"{request.url} sent no answer in time: {error!r}") from None
-        except httpx.TransportError as error:
-            raise BackendError("unavailable", f"cannot reach {request.url}: {error!r}") from None
-        if response.status_code == 200:
-            return response
-        try:
-            body = await response.aread()
-        except httpx.HTTPError:
-            body = b""
-        finally:
-            await response.aclose()
-        raise status_error(response.status_code, body, response.headers, str(request.url))
 
     # -- reading ----------------------------------------------------------------
-    async def _read_stream(self, response: httpx.Response) -> AsyncIterator[str]:
+    async def _read_stream(self, response: httpx.Response) -> AsyncIterator[StreamItem]:
+        url = redacted_url(response.url)
         content_type = response.headers.get("content-type", "")
         if "text/event-stream" not in content_type:
-            raise BackendError("rejected", f"{response.url} answered {content_type!r}, not an event stream")
-        finished = False
-        text = TextJoiner()
-        try:
+            raise BackendError("rejected", f"{url} answered {content_type!r}, not an event stream")
+        finish: str | None = None
+        text, thinking = TextJoiner(), TextJoiner()
+        with reading(url):
             async for event in EventSource(response).aiter_sse():
                 if event.data.strip() == "[DONE]":
-                    if rest := text.rest():
-                        yield rest
-                    return
-                chunk = _json_chunk(event.data)
+                    break
+                chunk = json_object(event.data)
                 if chunk.get("error"):
                     raise BackendError("interrupted", f"error event mid-stream: {chunk['error']}")
+                if usage := _usage(chunk):
+                    yield usage
                 for choice in chunk.get("choices") or []:
-                    delta = text.add(str((choice.get("delta") or {}).get("content") or ""))
-                    if delta:
-                        yield delta
-                    finished = finished or bool(choice.get("finish_reason"))
-        except httpx.TimeoutException as error:
-            raise BackendError("timeout", f"the stream from {response.url} stalled: {error!r}") from None
-        except httpx.TransportError as error:
-            raise BackendError("interrupted", f"the stream from {response.url} broke: {error!r}") from None
-        if not finished:
-            raise BackendError("interrupted", f"the stream from {response.url} ended without [DONE]")
+                    delta = choice.get("delta") or {}
+                    if reasoning := thinking.add(reasoning_text(delta)):
+                        yield Reasoning(reasoning)
+                    if piece := text.add(str(delta.get("content") or "")):
+                        yield piece
+                    finish = finish or choice.get("finish_reason")
+            else:
+                if not finish:
+                    raise BackendError("interrupted", f"the stream from {url} ended without [DONE]")
+        if rest := thinking.rest():
+            yield Reasoning(rest)
         if rest := text.rest():
             yield rest
+        _note_finish(finish, url)
 
-    async def _read_whole(self, response: httpx.Response) -> str:
-        try:
+    async def _read_whole(self, response: httpx.Response) -> list[StreamItem]:
+        url = redacted_url(response.url)
+        with reading(url):
             body = await response.aread()
-        except httpx.TimeoutException as error:
-            raise BackendError("timeout", f"{response.url} stalled: {error!r}") from None
-        except httpx.TransportError as error:
-            raise BackendError("interrupted", f"the answer from {response.url} broke: {error!r}") from None
-        data = _json_chunk(body.decode(errors="replace"))
+        data = json_object(body.decode(errors="replace"))
         try:
-            message = data["choices"][0]["message"]
+            choice = data["choices"][0]
+            message = choice["message"]
         except (KeyError, IndexError, TypeError):
-            raise BackendError("interrupted", f"{response.url} answered without a message: {str(data)[:200]}") from None
-        return _valid(str(message.get("content") or ""))
+            raise BackendError("interrupted", f"{url} answered without a message: {str(data)[:200]}") from None
+        _note_finish(choice.get("finish_reason"), url)
+        items: list[StreamItem] = []
+        if reasoning := reasoning_text(message):
+            items.append(Reasoning(valid_text(reasoning)))
+        items.append(valid_text(str(message.get("content") or "")))
+        if usage := _usage(data):
+            items.append(usage)
+        return items
 
 
-class TextJoiner:
-    """Joins streamed text whose emoji may arrive as two halves of a surrogate pair in two chunks."""
-
-    def __init__(self) -> None:
-        self._held = ""
-
-    def add(self, piece: str) -> str:
-        piece = self._held + piece
-        self._held = ""
-        if piece and "\ud800" <= piece[-1] <= "\udbff":
-            piece, self._held = piece[:-1], piece[-1]
-        return _valid(piece)
-
-    def rest(self) -> str:
-        held, self._held = self._held, ""
-        return _valid(held)
+def _note_finish(finish: object, url: str) -> None:
+    """A reply cut at max_tokens is still a complete reply; the log says it was cut."""
+    if finish == "length":
+        log.info("the answer from %s stopped at max_tokens", url)
 
 
-def _valid(text: str) -> str:
-    """Pairs surrogates; any lone one becomes U+FFFD, so the text can be printed and stored."""
-    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-
-
-def _json_chunk(data: str) -> dict[str, Any]:
+def _usage(chunk: Mapping[str, Any]) -> Usage | None:
+    """The token counts a chunk or completion reports (``usage``), if any."""
+    usage = chunk.get("usage")
+    if not isinstance(usage, Mapping):
+        return None
     try:
-        chunk = json.loads(data)
-    except ValueError:
-        raise BackendError("interrupted", f"malformed chunk from the backend: {data[:200]!r}") from None
-    if not isinstance(chunk, dict):
-        raise BackendError("interrupted", f"unexpected chunk from the backend: {data[:200]!r}")
-    return chunk
+        return Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+    except (TypeError, ValueError):
+        return None

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from bot.config import NO_BACKEND_HELP, Config, ConfigError
+from bot.config import NO_BACKEND_HELP, BackendConfig, Config, ConfigError
+from bot.llm.anthropic import AnthropicBackend
+from bot.llm.azure import AzureOpenAIBackend
 from bot.llm.base import Backend
 from bot.llm.openai import OpenAIBackend
 
@@ -33,4 +35,13 @@ def open_backends(config: Config, environ: Mapping[str, str]) -> dict[str, Backe
         raise ConfigError("\n".join(missing))
     for problem in missing:
         log.warning("%s (channels that use this backend get an error until it is)", problem)
-    return {name: OpenAIBackend(name, backend, keys[name]) for name, backend in config.backends.items()}
+    return {name: open_backend(name, backend, keys[name]) for name, backend in config.backends.items()}
+
+
+def open_backend(name: str, config: BackendConfig, api_key: str | None) -> Backend:
+    """The client for one backend, by its ``type``."""
+    if config.type == "anthropic":
+        return AnthropicBackend(name, config, api_key)
+    if config.type == "azure":
+        return AzureOpenAIBackend(name, config, api_key)
+    return OpenAIBackend(name, config, api_key)

@@ -1,0 +1,82 @@
+"""The Discord adapter: a discord.py bot that answers in threads, DMs and reply chains.
+
+``parley run discord`` imports this package and calls ``create``. Inside it,
+``import discord`` is discord.py (imports are absolute).
+
+- ``endpoints``: the token and the REST/gateway URLs from the environment.
+- ``client``: the discord.py client, its intents, and routing messages to the core.
+- ``events``: pure decisions: ignore a message, or which conversation it is.
+- ``sink``: the reply sink (typing, send, edit; never a ping).
+- ``slash``: ``/parley show|set|unset|models|help``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+import discord
+from aiohttp import web
+
+from adapters.discord.client import ParleyClient
+from adapters.discord.endpoints import API_ENV, TOKEN_ENV, Endpoints, from_environment
+from bot.config import ConfigError
+from bot.conversation import Conversation
+from bot.logs import RedactSecrets
+
+log = logging.getLogger(__name__)
+
+INTENT_REFUSED = (
+    "Discord refused the Message Content intent (gateway close code 4014). Turn it on: "
+    "https://discord.com/developers/applications -> your application -> Bot -> Privileged Gateway Intents -> "
+    "Message Content Intent, press Save Changes, then start parley again."
+)
+
+
+class DiscordAdapter:
+    name = "discord"
+
+    def __init__(self, conversation: Conversation, endpoints: Endpoints, **client_options: Any) -> None:
+        self._conversation = conversation
+        self._endpoints = endpoints
+        self._options = client_options
+        self.client: ParleyClient | None = None
+
+    def mount(self, app: web.Application) -> None:
+        """Discord needs no HTTP routes: everything comes over the gateway."""
+
+    async def run(self) -> None:
+        self._endpoints.apply()
+        mask_in_logs(self._endpoints.token)
+        client = ParleyClient(self._conversation, self._conversation.config.discord, **self._options)
+        self.client = client
+        try:
+            async with client:
+                await client.start(self._endpoints.token)
+        except discord.PrivilegedIntentsRequired:
+            raise ConfigError(INTENT_REFUSED) from None
+        except (aiohttp.ClientConnectionError, OSError) as error:
+            if client.user is not None:  # connected once: discord.py reconnects by itself, so this is not it
+                raise
+            raise ConfigError(
+                f"cannot reach Discord at {self._endpoints.api_url} ({error.__class__.__name__}: {error}); "
+                f"check the network, or {API_ENV} if you set it"
+            ) from None
+        except discord.LoginFailure:
+            raise ConfigError(
+                f"Discord refused the token in {TOKEN_ENV}: copy it again from the developer portal "
+                "(your application -> Bot -> Reset Token)"
+            ) from None
+
+
+def mask_in_logs(token: str) -> None:
+    """The bot token joins the API keys that every log handler masks (``parley run`` set them up)."""
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactSecrets([token], tracebacks=logging.getLogger().level <= logging.INFO))
+
+
+def create(conversation: Conversation, environ: Mapping[str, str], **client_options: Any) -> DiscordAdapter:
+    """The adapter ``parley run`` starts; ``client_options`` go to discord.py's Client (e.g. ``heartbeat_timeout``)."""
+    return DiscordAdapter(conversation, from_environment(environ), **client_options)

@@ -1,0 +1,131 @@
+"""The reply sink: how the core's reply reaches Discord (a thread, a DM, or a reply chain)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import TypeAlias
+
+import discord
+
+from bot.sink import SinkLimits
+
+log = logging.getLogger(__name__)
+
+MAX_CHARS = 2000
+THREAD_NAME_CHARS = 80
+NO_MENTIONS = discord.AllowedMentions.none()
+"""Every send and edit: the model's text can never ping @everyone, @here, a role or a user."""
+THREAD_EXISTS = 160004  # Discord's error code: "A thread has already been created for this message"
+
+Channel: TypeAlias = discord.TextChannel | discord.Thread | discord.DMChannel | discord.PartialMessageable
+FetchChannel: TypeAlias = Callable[[int], Awaitable[object]]
+
+
+class Target:
+    """Where the answer goes: a channel known now, or a thread opened from a message on first use."""
+
+    def __init__(
+        self,
+        channel: Channel,
+        *,
+        reply_to: discord.Message | None = None,
+        open_thread_from: discord.Message | None = None,
+        thread_name: str = "",
+        fetch_channel: FetchChannel | None = None,
+    ) -> None:
+        self._channel = channel
+        self._fetch_channel = fetch_channel
+        self._reference = reply_to.to_reference(fail_if_not_exists=False) if reply_to is not None else None
+        self._starter = open_thread_from
+        self._thread_name = thread_name
+        self._opening = asyncio.Lock()
+
+    @property
+    def reference(self) -> discord.MessageReference | None:
+        return self._reference
+
+    async def channel(self) -> Channel:
+        if self._starter is None:
+            return self._channel
+        async with self._opening:
+            starter, self._starter = self._starter, None
+            if starter is not None:
+                self._channel = await self._open_thread(starter)
+        return self._channel
+
+    async def _open_thread(self, starter: discord.Message) -> Channel:
+        name = thread_name(self._thread_name)
+        try:
+            return await starter.create_thread(name=name, auto_archive_duration=1440)
+        except discord.Forbidden as error:
+            log.warning(
+                "cannot open a thread in channel %s (%s): answering in the channel instead; "
+                "give the bot Create Public Threads and Send Messages in Threads",
+                starter.channel.id,
+                error.text,
+            )
+            self._reference = starter.to_reference(fail_if_not_exists=False)
+            return self._channel
+        except discord.HTTPException as error:
+            if error.code != THREAD_EXISTS or self._fetch_channel is None:
+                raise
+            found = await self._fetch_channel(starter.id)  # a thread opened from a message has the message's id
+            if not isinstance(found, discord.Thread):
+                raise
+            return found
+
+
+def thread_name(prompt: str) -> str:
+    """A thread's title: the start of the first line of the prompt."""
+    first = next((line.strip() for line in prompt.splitlines() if line.strip()), "")
+    if len(first) > THREAD_NAME_CHARS:
+        first = first[: THREAD_NAME_CHARS - 3].rstrip() + "..."
+    return first or "parley"
+
+
+class DiscordSink:
+    """One reply's messages: posted when the first text arrives, then edited at most every edit_interval."""
+
+    def __init__(
+        self,
+        target: Target,
+        *,
+        edit_interval: float,
+        on_posted: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
+        self._target = target
+        self._limits = SinkLimits(max_chars=MAX_CHARS, edit_interval=edit_interval, placeholder=None)
+        self._on_posted = on_posted
+
+    @property
+    def limits(self) -> SinkLimits:
+        return self._limits
+
+    async def post(self, text: str) -> str:
+        channel = await self._target.channel()
+        reference = self._target.reference
+        if reference is not None:
+            sent = await channel.send(text, allowed_mentions=NO_MENTIONS, reference=reference, mention_author=False)
+        else:
+            sent = await channel.send(text, allowed_mentions=NO_MENTIONS)
+        if self._on_posted is not None:
+            await self._on_posted(str(sent.id))
+        return str(sent.id)
+
+    async def edit(self, message_id: str, text: str) -> None:
+        channel = await self._target.channel()
+        await channel.get_partial_message(int(message_id)).edit(content=text, allowed_mentions=NO_MENTIONS)
+
+    @asynccontextmanager
+    async def waiting(self) -> AsyncIterator[None]:
+        """Discord's typing indicator until the first text is shown (a failure to show it is only logged)."""
+        channel = await self._target.channel()
+        async with AsyncExitStack() as stack:
+            try:
+                await stack.enter_async_context(channel.typing())
+            except discord.HTTPException as error:
+                log.warning("could not show typing: %s", error)
+            yield

@@ -1,0 +1,327 @@
+"""Anthropic's Messages API, natively: ``POST {base_url}/messages`` over httpx.
+
+The key goes in ``x-api-key`` and the API version in ``anthropic-version``. The
+system prompt is the top-level ``system`` field, ``max_tokens`` is always sent,
+and consecutive turns of one role are merged into one (``merge_turns``), as
+the API requires turns to alternate. Anthropic takes a temperature from 0 to 1:
+a channel's higher temperature is sent as 1. It has no presence or frequency
+penalty: those settings are not sent. With ``thinking_budget`` in the config,
+extended thinking is asked for (``thinking.budget_tokens``); ``max_tokens``
+then grows by the budget and temperature and top_p are not sent, as the API
+requires.
+
+A streamed answer is the event sequence message_start, content_block_start,
+ping, content_block_delta, content_block_stop, message_delta, message_stop; an
+``error`` event may arrive at any point. Text deltas are the answer, thinking
+deltas are yielded as ``Reasoning``, and the usage that message_start
+(input tokens) and message_delta (output tokens) report is yielded once, at
+the end. Any stop reason is a complete answer; ``max_tokens`` is one that was
+cut at the limit, as OpenAI's ``length`` (the log says so).
+
+Opening a request is retried like the OpenAI backend's, on 429, 529
+(overloaded) and other 5xx, honouring Retry-After. The API can also answer 200
+and then send an ``error`` event (typically overloaded_error): if that comes
+before any text or thinking, the request is sent again, with backoff, up to
+``max_retries`` times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from httpx_sse import EventSource
+
+from bot.config import BackendConfig
+from bot.llm.base import BackendError, ChatRequest, FailureKind, Reasoning, StreamItem, Usage
+from bot.llm.text import TextJoiner, valid_text
+from bot.llm.transport import Opener, error_message, json_object, parse_retry_after, reading, redacted_url
+from bot.messages import ChatMessage
+
+log = logging.getLogger(__name__)
+
+MAX_TEMPERATURE = 1.0
+_BEFORE_TEXT: dict[str, FailureKind] = {
+    "overloaded_error": "unavailable",
+    "api_error": "unavailable",
+    "rate_limit_error": "rate_limited",
+    "authentication_error": "auth",
+    "permission_error": "auth",
+    "not_found_error": "unknown_model",
+}
+"""The failure an ``error`` event means when no answer text came before it (after some, it is an interruption)."""
+
+
+def merge_turns(messages: Sequence[ChatMessage]) -> tuple[str, list[dict[str, str]]]:
+    """The system text, and the turns as the API takes them: alternating, starting with the user.
+
+    System messages, wherever they are, join the top-level system text. Turns of
+    one role in a row are joined into one, a blank line apart. Empty turns are
+    dropped (the API refuses empty text), and so are assistant turns before
+    the first user turn.
+    """
+    system: list[str] = []
+    turns: list[dict[str, str]] = []
+    for message in messages:
+        content = message.content.strip()
+        if not content:
+            continue
+        if message.role == "system":
+            system.append(content)
+        elif turns and turns[-1]["role"] == message.role:
+            turns[-1]["content"] += "\n\n" + content
+        elif turns or message.role == "user":
+            turns.append({"role": message.role, "content": content})
+    return "\n\n".join(system), turns
+
+
+def build_payload(request: ChatRequest, *, thinking_budget: int | None = None) -> dict[str, Any]:
+    """The request body. With a thinking budget, ``max_tokens`` grows by it (the API counts the
+    thinking in ``max_tokens``) and temperature and top_p are left out (the API refuses them then)."""
+    system, turns = merge_turns(request.messages)
+    payload: dict[str, Any] = {
+        "model": request.model,
+        "max_tokens": request.max_tokens + (thinking_budget or 0),
+        "messages": turns,
+        "stream": request.stream,
+    }
+    if system:
+        payload["system"] = system
+    if thinking_budget:
+        payload["thinking"] = {"type": "enabled", "budget_tokens": thinking_budget}
+    else:
+        if request.temperature is not None:
+            payload["temperature"] = min(request.temperature, MAX_TEMPERATURE)
+        if request.top_p is not None:
+            payload["top_p"] = request.top_p
+    if request.stop:
+        payload["stop_sequences"] = list(request.stop)
+    return payload
+
+
+def _error_type(body: bytes | Mapping[str, Any]) -> str:
+    data = _json_or_empty(body) if isinstance(body, bytes) else body
+    error = data.get("error")
+    return str(error.get("type", "")) if isinstance(error, Mapping) else ""
+
+
+def _json_or_empty(body: bytes) -> Mapping[str, Any]:
+    try:
+        return json_object(body.decode(errors="replace"))
+    except BackendError:
+        return {}
+
+
+def status_error(status: int, body: bytes, headers: Mapping[str, str], url: str) -> BackendError:
+    detail = f"HTTP {status} from {url}: {error_message(body)}"
+    retry_after = parse_retry_after(headers.get("retry-after"))
+    if status in (401, 403):
+        return BackendError("auth", f"the backend rejected the API key: {detail}", status=status)
+    if status == 429:
+        return BackendError("rate_limited", detail, retry_after, status=status)
+    if status == 408 or status >= 500:  # 529: overloaded_error
+        return BackendError("unavailable", detail, retry_after, status=status)
+    if status == 404 or _error_type(body) == "not_found_error":
+        return BackendError("unknown_model", detail, status=status)
+    if status == 413 or "prompt is too long" in body.decode(errors="replace").lower():
+        return BackendError("context", detail, status=status)
+    return BackendError("rejected", detail, status=status)
+
+
+def event_error(data: Mapping[str, Any], answered: bool, url: str) -> BackendError:
+    """An ``error`` event: what it means depends on whether answer text came before it."""
+    error = data.get("error")
+    message = error.get("message", error) if isinstance(error, Mapping) else error
+    detail = f"error event from {url}: {_error_type(data) or 'error'}: {str(message)[:300]}"
+    kind = "interrupted" if answered else _BEFORE_TEXT.get(_error_type(data), "interrupted")
+    return BackendError(kind, detail)
+
+
+@dataclass
+class _Reading:
+    """What a stream has told so far."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    stop_reason: str | None = None
+    stopped: bool = False
+    answered: bool = False
+    text: TextJoiner = field(default_factory=TextJoiner)
+    thinking: TextJoiner = field(default_factory=TextJoiner)
+
+    def piece(self, kind: object, value: object) -> StreamItem | None:
+        """The answer or reasoning text in a content block or delta, if any."""
+        if kind in ("text", "text_delta") and isinstance(value, str):
+            piece = self.text.add(value)
+            self.answered = self.answered or bool(piece)
+            return piece or None
+        if kind in ("thinking", "thinking_delta") and isinstance(value, str):
+            return Reasoning(thought) if (thought := self.thinking.add(value)) else None
+        return None
+
+    def count(self, usage: object, *, start: bool) -> None:
+        if not isinstance(usage, Mapping):
+            return
+        prompt = sum(_int(usage.get(key)) for key in _INPUT_KEYS)
+        if start or prompt:
+            self.input_tokens = prompt
+        self.output_tokens = _int(usage.get("output_tokens")) or self.output_tokens
+
+
+_INPUT_KEYS = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+
+
+def _int(value: object) -> int:
+    try:
+        return int(value) if isinstance(value, int | float | str) else 0
+    except ValueError:
+        return 0
+
+
+class AnthropicBackend:
+    def __init__(self, name: str, config: BackendConfig, api_key: str | None) -> None:
+        self.name = name
+        self.context_window = config.context_window
+        self._config = config
+        self._model = config.model
+        self._has_key = bool(api_key)
+        headers = {"anthropic-version": config.api_version or ""}
+        if api_key:
+            headers["x-api-key"] = api_key
+        self._client = httpx.AsyncClient(
+            base_url=f"{config.base_url}/",
+            headers=headers,
+            timeout=httpx.Timeout(config.read_timeout, connect=config.connect_timeout),
+        )
+        self._opener = Opener(
+            self._client,
+            max_retries=config.max_retries,
+            max_retry_wait=config.max_retry_wait,
+            classify=status_error,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def default_model(self) -> str:
+        if self._model is None:
+            models = await self.list_models()
+            if not models:
+                raise BackendError("rejected", f"backend {self.name!r} names no model and Anthropic lists none")
+            log.info("backend %s: no model configured, using %s", self.name, models[0])
+            self._model = models[0]
+        return self._model
+
+    async def list_models(self) -> list[str]:
+        """``GET /v1/models``: the models this key may use, newest first."""
+        self._check_key()
+        try:
+            response = await self._client.get("models")
+        except httpx.HTTPError as error:
+            raise BackendError("unavailable", f"listing models at {self._config.base_url}: {error!r}") from None
+        url = redacted_url(response.url)
+        if response.status_code != 200:
+            raise status_error(response.status_code, response.content, response.headers, url)
+        try:
+            return [str(item["id"]) for item in response.json()["data"]]
+        except (ValueError, KeyError, TypeError):
+            raise BackendError("rejected", f"{url} did not answer a model list") from None
+
+    def _check_key(self) -> None:
+        if not self._has_key:
+            raise BackendError("auth", f"backend {self.name}: the variable {self._config.api_key_env} is not set")
+
+    async def generate(self, request: ChatRequest) -> AsyncGenerator[StreamItem, None]:
+        """The answer; a stream that fails retryably (overloaded) before its first item is asked again."""
+        self._check_key()
+        payload = build_payload(request, thinking_budget=self._config.thinking_budget)
+        for attempt in range(self._config.max_retries + 1):
+            response = await self._opener.open(self._client.build_request("POST", "messages", json=payload))
+            started = False
+            try:
+                items = self._read_stream(response) if request.stream else _each(await self._read_whole(response))
+                async for item in items:
+                    started = True
+                    yield item
+                return
+            except BackendError as error:
+                if started or not error.retryable or attempt == self._config.max_retries:
+                    raise
+                wait = min(8.0, 0.5 * 2**attempt)
+                log.warning("model stream failed before its answer (%s); retry %d in %.1fs", error, attempt + 1, wait)
+            finally:
+                await response.aclose()
+            await asyncio.sleep(wait)
+
+    async def _read_stream(self, response: httpx.Response) -> AsyncIterator[StreamItem]:
+        url = redacted_url(response.url)
+        content_type = response.headers.get("content-type", "")
+        if "text/event-stream" not in content_type:
+            raise BackendError("rejected", f"{url} answered {content_type!r}, not an event stream")
+        state = _Reading()
+        with reading(url):
+            async for event in EventSource(response).aiter_sse():
+                if event.event == "ping":
+                    continue
+                data = json_object(event.data)
+                kind = data.get("type", event.event)
+                if kind == "error":
+                    raise event_error(data, state.answered, url)
+                if kind == "message_start":
+                    message = data.get("message")
+                    state.count(message.get("usage") if isinstance(message, Mapping) else None, start=True)
+                elif kind == "content_block_start":
+                    block = data.get("content_block") or {}
+                    if item := state.piece(block.get("type"), block.get("text", block.get("thinking"))):
+                        yield item
+                elif kind == "content_block_delta":
+                    delta = data.get("delta") or {}
+                    if item := state.piece(delta.get("type"), delta.get("text", delta.get("thinking"))):
+                        yield item
+                elif kind == "message_delta":
+                    state.stop_reason = (data.get("delta") or {}).get("stop_reason") or state.stop_reason
+                    state.count(data.get("usage"), start=False)
+                elif kind == "message_stop":
+                    state.stopped = True
+                    break
+        if not state.stopped:
+            raise BackendError("interrupted", f"the stream from {url} ended without message_stop")
+        if rest := state.thinking.rest():
+            yield Reasoning(rest)
+        if rest := state.text.rest():
+            yield rest
+        _note_stop(state.stop_reason, url)
+        yield Usage(state.input_tokens, state.output_tokens)
+
+    async def _read_whole(self, response: httpx.Response) -> list[StreamItem]:
+        url = redacted_url(response.url)
+        with reading(url):
+            body = await response.aread()
+        data = json_object(body.decode(errors="replace"))
+        if data.get("type") == "error":
+            raise event_error(data, False, url)
+        content = data.get("content")
+        if not isinstance(content, list):
+            raise BackendError("interrupted", f"{url} answered without content: {str(data)[:200]}")
+        blocks = [block for block in content if isinstance(block, Mapping)]
+        thinking = "".join(str(b.get("thinking") or "") for b in blocks if b.get("type") == "thinking")
+        text = "".join(str(b.get("text") or "") for b in blocks if b.get("type") == "text")
+        _note_stop(data.get("stop_reason"), url)
+        usage = _Reading()
+        usage.count(data.get("usage"), start=True)
+        items: list[StreamItem] = [Reasoning(valid_text(thinking))] if thinking else []
+        return [*items, valid_text(text), Usage(usage.input_tokens, usage.output_tokens)]
+
+
+async def _each(items: list[StreamItem]) -> AsyncIterator[StreamItem]:
+    for item in items:
+        yield item
+
+
+def _note_stop(reason: object, url: str) -> None:
+    if reason == "max_tokens":
+        log.info("the answer from %s stopped at max_tokens", url)

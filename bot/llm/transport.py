@@ -1,0 +1,151 @@
+"""What every HTTP backend shares: opening a request with retries, and naming transport failures.
+
+Opening a request is retried with backoff on retryable failures (429, 5xx,
+connection errors), honouring Retry-After up to ``max_retry_wait``. Once the
+answer has started nothing is retried: ``reading`` turns a stall or a broken
+connection into a BackendError.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from bot.llm.base import BackendError
+
+log = logging.getLogger(__name__)
+
+_BACKOFF = wait_exponential_jitter(multiplier=0.5, max=8, jitter=0.25)
+
+StatusClassifier = Callable[[int, bytes, Mapping[str, str], str], BackendError]
+"""(status, body, headers, url) of a non-200 answer -> the failure it means."""
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds: a number, or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def error_message(body: bytes) -> str:
+    """The message of an error answer (``{"error": {"message": ...}}``, as OpenAI and Anthropic send)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body[:300].decode(errors="replace")
+    error = data.get("error") if isinstance(data, Mapping) else None
+    if isinstance(error, Mapping):
+        return str(error.get("message", error))[:300]
+    return str(error or data)[:300]
+
+
+def json_object(data: str) -> dict[str, Any]:
+    """One chunk or answer body as a JSON object; anything else means the answer broke."""
+    try:
+        chunk = json.loads(data)
+    except ValueError:
+        raise BackendError("interrupted", f"malformed chunk from the backend: {data[:200]!r}") from None
+    if not isinstance(chunk, dict):
+        raise BackendError("interrupted", f"unexpected chunk from the backend: {data[:200]!r}")
+    return chunk
+
+
+class Opener:
+    """Sends a request and returns the streaming response once it answered 200, retrying as configured."""
+
+    def __init__(
+        self, client: httpx.AsyncClient, *, max_retries: int, max_retry_wait: float, classify: StatusClassifier
+    ) -> None:
+        self._client = client
+        self._max_retries = max_retries
+        self._max_retry_wait = max_retry_wait
+        self._classify = classify
+
+    async def open(self, request: httpx.Request) -> httpx.Response:
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._max_retries + 1),
+            wait=_wait,
+            retry=retry_if_exception(self._should_retry),
+            before_sleep=_log_retry,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._open_once(request)
+        raise AssertionError("tenacity ends with a result or an exception")
+
+    def _should_retry(self, error: BaseException) -> bool:
+        if not isinstance(error, BackendError) or not error.retryable:
+            return False
+        return error.retry_after is None or error.retry_after <= self._max_retry_wait
+
+    async def _open_once(self, request: httpx.Request) -> httpx.Response:
+        url = redacted_url(request.url)
+        try:
+            response = await self._client.send(request, stream=True)
+        except httpx.ConnectTimeout as error:
+            raise BackendError("unavailable", f"connecting to {url} timed out: {error!r}") from None
+        except httpx.TimeoutException as error:
+            raise BackendError("timeout", f"{url} sent no answer in time: {error!r}") from None
+        except httpx.TransportError as error:
+            raise BackendError("unavailable", f"cannot reach {url}: {error!r}") from None
+        if response.status_code == 200:
+            return response
+        try:
+            body = await response.aread()
+        except httpx.HTTPError:
+            body = b""
+        finally:
+            await response.aclose()
+        raise self._classify(response.status_code, body, response.headers, url)
+
+
+def redacted_url(url: httpx.URL) -> str:
+    """A request's URL for a log line or a message: no query string (where some servers take keys)."""
+    return str(url.copy_with(query=None))
+
+
+@contextmanager
+def reading(url: str) -> Iterator[None]:
+    """While an answer is read: a stall is a timeout, a broken connection an interruption."""
+    try:
+        yield
+    except httpx.TimeoutException as error:
+        raise BackendError("timeout", f"the answer from {url} stalled: {error!r}") from None
+    except httpx.TransportError as error:
+        raise BackendError("interrupted", f"the answer from {url} broke: {error!r}") from None
+
+
+def _wait(state: RetryCallState) -> float:
+    error = state.outcome.exception() if state.outcome else None
+    if isinstance(error, BackendError) and error.retry_after is not None:
+        return error.retry_after
+    return float(_BACKOFF(state))
+
+
+def _log_retry(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome else None
+    wait = state.next_action.sleep if state.next_action else 0.0
+    log.warning("model call failed (%s); retry %d in %.1fs", error, state.attempt_number, wait)

@@ -1,0 +1,62 @@
+"""OpenAI-compatible extras: reasoning fields kept apart from the answer, and servers that refuse stream_options."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from conftest import make_config
+from fake_openai import FakeOpenAI, Reply
+from recording_sink import RecordingSink
+
+from bot.config import BackendConfig
+from bot.conversation import Conversation
+from bot.llm.base import ChatRequest, Reasoning, Usage
+from bot.llm.openai import OpenAIBackend
+from bot.llm.registry import open_backends
+from bot.messages import Author, ChatMessage, IncomingMessage
+from bot.store import Store
+from bot.threads import ThreadKey
+
+THREAD = ThreadKey("test", "W1", "C1", "reasoning")
+
+
+def msg(text: str) -> IncomingMessage:
+    return IncomingMessage(THREAD, Author("U1", "User"), text, uuid.uuid4().hex, True, False)
+
+
+@pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
+@pytest.mark.parametrize("stream", [True, False], ids=["streaming", "whole"])
+async def test_reasoning_fields_are_reasoning_items(fake: FakeOpenAI, field: str, stream: bool) -> None:
+    backend = OpenAIBackend("fake", BackendConfig(base_url=fake.url, model="fake-model"), None)
+    fake.queue(Reply("It is 42.", reasoning="Six times seven is 42.", reasoning_field=field, chunk_size=3))
+    request = ChatRequest("fake-model", [ChatMessage("user", "6*7?")], max_tokens=50, stream=stream)
+    items = [item async for item in backend.generate(request)]
+    await backend.aclose()
+    assert "".join(item.text for item in items if isinstance(item, Reasoning)) == "Six times seven is 42."
+    assert "".join(item for item in items if isinstance(item, str)) == "It is 42."
+
+
+async def test_reasoning_is_not_posted_nor_stored(
+    fake: FakeOpenAI, prefix: str, store: Store, sink: RecordingSink
+) -> None:
+    config = make_config(fake.url, prefix)
+    core = Conversation(config=config, store=store, backends=open_backends(config, os.environ))
+    fake.queue(Reply("It is 42.", reasoning="Let me think: six times seven..."))
+    await core.receive(msg("6*7?"), sink)
+    assert sink.texts == ["It is 42."]
+    assert [m.content for m in await store.load_history(THREAD, 60)] == ["6*7?", "It is 42."]
+    for backend in core.backends.values():
+        await backend.aclose()
+
+
+async def test_stream_usage_off_leaves_out_stream_options(fake: FakeOpenAI) -> None:
+    config = BackendConfig(base_url=fake.url, model="fake-model", stream_usage=False)
+    backend = OpenAIBackend("fake", config, None)
+    request = ChatRequest("fake-model", [ChatMessage("user", "hi")], max_tokens=50)
+    items = [item async for item in backend.generate(request)]
+    await backend.aclose()
+    assert "stream_options" not in fake.requests[0]
+    assert "".join(item for item in items if isinstance(item, str)) == "echo: hi"
+    assert not any(isinstance(item, Usage) for item in items), "the server reported none; the core may estimate"
