@@ -100,6 +100,13 @@ class Running:
     url: str
     slack: FakeSlack
     session: aiohttp.ClientSession
+    task: asyncio.Task[None]
+    """The adapter's ``run()``, as ``parley run`` runs it."""
+
+    async def stop(self) -> None:
+        """What SIGTERM does to ``parley run``: cancel ``run()`` and wait until it has returned."""
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
 
     async def post(self, path: str, body: str, headers: Mapping[str, str]) -> tuple[int, str]:
         async with self.session.post(self.url + path, data=body.encode(), headers=dict(headers)) as response:
@@ -177,7 +184,7 @@ async def serve_slack(core: Conversation, slack: FakeSlack, **extra_env: str) ->
     task = asyncio.create_task(adapter.run())
     try:
         async with aiohttp.ClientSession() as session:
-            yield Running(f"http://127.0.0.1:{port}", slack, session)
+            yield Running(f"http://127.0.0.1:{port}", slack, session, task)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
@@ -14,6 +15,7 @@ from slack_harness import CHANNEL, DM, Running, mention, message, serve_slack, u
 
 from bot.config import Config, SlackConfig
 from bot.conversation import Conversation
+from bot.store import Store
 from bot.threads import ThreadKey
 
 
@@ -212,3 +214,24 @@ async def test_settings_follow_the_team(running: Running, slack: FakeSlack, core
     await running.event(other)
     await until(lambda: finished(slack, "C0OTHER", other["ts"], "echo: here?"))
     assert not slack.thread(CHANNEL, quiet["ts"]), "disabled in that team's channel only"
+
+
+async def test_stopping_finishes_the_replies_in_flight(
+    running: Running, slack: FakeSlack, fake: FakeOpenAI, store: Store
+) -> None:
+    answer = "a slow but complete answer"
+    fake.queue(Reply(answer, chunk_size=4, delay=0.2))
+    event = mention("take your time")
+    await running.event(event)
+    await until(lambda: bool(slack.thread(CHANNEL, event["ts"])), what="the placeholder: the reply is under way")
+    stopping = asyncio.create_task(running.stop())
+    verification = json.dumps({"type": "url_verification", "challenge": "c", "token": "t"})
+    for _ in range(500):
+        status, _ = await running.raw(verification)
+        if status == 503:
+            break
+        await asyncio.sleep(0.01)
+    assert status == 503, "while stopping, new events are refused so that Slack delivers them again later"
+    await stopping
+    assert finished(slack, CHANNEL, event["ts"], answer), "the reply under way was finished"
+    assert await store.has_history(ThreadKey("slack", TEAM, CHANNEL, event["ts"])), "and remembered"

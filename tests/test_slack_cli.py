@@ -70,7 +70,7 @@ async def test_parley_run_slack_serves_and_stops_on_sigterm(
             process.send_signal(signal.SIGTERM)
         out, err = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode == 128 + signal.SIGTERM, err.decode()
-    assert "Traceback" not in err.decode()
+    assert "Traceback" not in err.decode(), err.decode()
     assert "Slack: signed in as parley in Test" in err.decode(), "the token was checked at start"
     assert SECRET not in err.decode() + out.decode() and BOT_TOKEN not in err.decode() + out.decode()
 

@@ -29,6 +29,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack import events
 from adapters.slack.assistant import build_assistant
 from adapters.slack.env import SlackEnv
+from adapters.slack.inflight import InFlight
 from adapters.slack.mrkdwn import Mrkdwn
 from adapters.slack.oauth import oauth_settings
 from adapters.slack.people import People
@@ -45,11 +46,13 @@ TOKEN_REFUSED = ("invalid_auth", "not_authed", "account_inactive", "token_revoke
 RATE_LIMIT_RETRIES = 5
 
 
-def web_client(env: SlackEnv) -> AsyncWebClient:
-    """The Web API client: SLACK_API_URL, and 429 answers retried after their Retry-After."""
-    client = AsyncWebClient(token=None if env.oauth else env.bot_token, base_url=env.api_url)
+def configure_client(client: AsyncWebClient, env: SlackEnv) -> None:
+    """The Web API client: SLACK_API_URL, and 429 answers retried after their Retry-After.
+
+    (Bolt copies both into the per-workspace clients it makes for listeners.)
+    """
+    client.base_url = env.api_url
     client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES))
-    return client
 
 
 class SlackAdapter:
@@ -64,13 +67,15 @@ class SlackAdapter:
         self._slash = Slash(conversation, self._people)
         self._limits = SinkLimits(MAX_CHARS, self._settings.edit_interval, self._settings.placeholder.strip() or None)
         self._assistant_limits = SinkLimits(MAX_CHARS, self._settings.edit_interval, None)
+        self._inflight = InFlight()
         self.app = AsyncApp(
             name="parley",
             logger=logging.getLogger("parley.slack.bolt"),
             signing_secret=env.signing_secret or "",
-            client=web_client(env),
+            token=None if env.oauth else env.bot_token,
             oauth_settings=oauth_settings(env, conversation.store),
         )
+        configure_client(self.app.client, env)  # Bolt's own client, which its OAuth flow shares
         self.app.assistant(
             build_assistant(
                 store=conversation.store,
@@ -98,7 +103,10 @@ class SlackAdapter:
         await self._check_bot_token()
         if self._env.app_token is None:
             log.warning("Slack: receiving events over HTTP at %s", EVENTS_PATH)
-            await asyncio.Event().wait()  # the shared HTTP server does the work
+            try:
+                await asyncio.Event().wait()  # the shared HTTP server does the work
+            finally:
+                await self._inflight.drain()
             return
         handler = AsyncSocketModeHandler(self.app, self._env.app_token)
         # The client retries a failed connection forever: open the first one here, so a refused token is an error.
@@ -119,6 +127,7 @@ class SlackAdapter:
             await asyncio.Event().wait()
         finally:
             await handler.client.close()  # type: ignore[no-untyped-call]
+            await self._inflight.drain()
 
     async def _check_bot_token(self) -> None:
         """A wrong SLACK_BOT_TOKEN is a configuration error now, not a silent failure at the first event."""
@@ -142,6 +151,8 @@ class SlackAdapter:
 
     # -- HTTP ------------------------------------------------------------------------
     async def _http_events(self, request: web.Request) -> web.Response:
+        if self._inflight.closing:  # Slack delivers it again later, to whichever parley then runs
+            return web.json_response({"error": "parley is stopping"}, status=503)
         try:
             bolt_request = await to_bolt_request(request)
         except ValueError:  # not JSON, not a form: say so, if it is Slack that sent it
@@ -203,7 +214,8 @@ class SlackAdapter:
         kind = AssistantSink if assistant else SlackSink
         limits = self._assistant_limits if assistant else self._limits
         sink = kind(client, incoming.channel, incoming.reply_thread_ts, limits=limits, mrkdwn=self._mrkdwn)
-        await self._conversation.receive(incoming.message, sink)
+        async with self._inflight.track():
+            await self._conversation.receive(incoming.message, sink)
 
     async def _on_slash(
         self,
@@ -215,8 +227,9 @@ class SlackAdapter:
     ) -> None:
         await ack()
         team = str(command.get("team_id") or context.team_id or "")
-        answer = await self._slash.answer(command, team, client)
-        await respond(text=answer, response_type="ephemeral")
+        async with self._inflight.track():
+            answer = await self._slash.answer(command, team, client)
+            await respond(text=answer, response_type="ephemeral")
 
 
 async def _plain_request(request: web.Request) -> AsyncBoltRequest:
