@@ -235,3 +235,17 @@ async def test_stopping_finishes_the_replies_in_flight(
     await stopping
     assert finished(slack, CHANNEL, event["ts"], answer), "the reply under way was finished"
     assert await store.has_history(ThreadKey("slack", TEAM, CHANNEL, event["ts"])), "and remembered"
+
+
+async def test_with_trigger_mention_only_mentions_are_answered_in_a_thread(
+    running: Running, slack: FakeSlack, fake: FakeOpenAI, core: Conversation
+) -> None:
+    await core.channels.set(ThreadKey("slack", TEAM, CHANNEL, "x").channel_key, "trigger", "mention")
+    first = mention("hello")
+    await running.event(first)
+    await until(lambda: finished(slack, CHANNEL, first["ts"], "echo: hello"))
+    await running.event(message("not for you", thread_ts=first["ts"]))
+    await running.event(mention("for you", thread_ts=first["ts"]))
+    await until(lambda: finished(slack, CHANNEL, first["ts"], "echo: for you"))
+    assert [m.text for m in slack.thread(CHANNEL, first["ts"])] == ["echo: hello", "echo: for you"]
+    assert [m["content"] for m in fake.requests[-1]["messages"][1:]] == ["hello", "echo: hello", "for you"]
