@@ -70,11 +70,19 @@ async def serve(config: Config, environ: Mapping[str, str], names: Sequence[str]
                 async with asyncio.TaskGroup() as group:
                     for adapter in adapters:
                         group.create_task(adapter.run())
-            except* ConfigError as errors:
-                raise errors.exceptions[0] from None
+            except ExceptionGroup as errors:  # not ``except*``: what that raises is wrapped in a group again
+                problems = errors.subgroup(ConfigError)
+                if problems is None:
+                    raise
+                raise _first(problems) from None
         finally:
             await runner.cleanup()
     return 0
+
+
+def _first(group: BaseExceptionGroup[ConfigError]) -> ConfigError:
+    found = group.exceptions[0]
+    return found if isinstance(found, ConfigError) else _first(found)
 
 
 def _module(name: str) -> _AdapterModule:
