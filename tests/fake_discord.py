@@ -17,7 +17,9 @@ answers RESUME with RESUMED on READY's ``resume_gateway_url``, and applies
 
 Faults: ``refuse_intents`` (close 4014 on IDENTIFY), ``drop()`` (close the
 socket with 4000, a resumable code), ``rate_limit_edits`` (answer the next
-edits with 429, ``Via`` header and JSON ``retry_after``, as Discord does).
+edits with 429, ``Via`` header and JSON ``retry_after``, as Discord does), ``fail``
+(answer the next matching REST call with a Discord error: 403 50013, 404 10008, 400 50035...).
+Users can also edit (``user_edit``: MESSAGE_UPDATE) and delete (``delete``: MESSAGE_DELETE) messages.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from aiohttp import WSMsgType, web
-from fake_discord_world import EVERYONE_PERMISSIONS, DiscordWorld, Request, Sent, now, pinged
+from fake_discord_world import EVERYONE_PERMISSIONS, DiscordWorld, Fault, Request, Sent, now, pinged
 
 TOKEN = "fake-discord-bot-token.0123456789"
 INTENT_REFUSED = 4014
@@ -49,12 +51,14 @@ class FakeDiscord(DiscordWorld):
         self.interaction_answers: dict[str, list[dict[str, Any]]] = {}
         self.command_syncs: list[tuple[str, list[dict[str, Any]]]] = []
         self.gateway_paths: list[str] = []
+        self.gateway_closes: list[int | None] = []  # the close code of each gateway connection that ended
         self.identifies = 0
         self.resumes = 0
         self.refuse_intents = False
         self.refuse_threads = False
         self.thread_race = False  # someone else opens the thread from the message just before the bot
         self.rate_limit_edits: list[float] = []
+        self.faults: list[Fault] = []
         self._seq = 0
         self._ws: web.WebSocketResponse | None = None
         self._connected = asyncio.Event()
@@ -208,6 +212,31 @@ class FakeDiscord(DiscordWorld):
         self._connected.clear()
         await self._ws.close(code=RESUMABLE_CLOSE, message=b"fake: reconnect")
 
+    def fail(self, method: str, path: str, status: int, code: int, message: str) -> None:
+        """Answer the next ``method`` call whose path ends with ``path`` (a regex) with this Discord error."""
+        self.faults.append(Fault(method, path, status, code, message))
+
+    async def user_edit(self, message_id: str, content: str) -> None:
+        """The author edits their message: Discord sends MESSAGE_UPDATE with the whole message."""
+        sent = self.messages[message_id]
+        mentioned = set(re.findall(r"<@!?(\d+)>", content))
+        sent.payload = {
+            **sent.payload,
+            "content": content,
+            "edited_timestamp": now(),
+            "mentions": [u for u in (self.bot, self.alice, self.bob, self.otherbot) if u["id"] in mentioned],
+        }
+        sent.versions.append(content)
+        await self.dispatch("MESSAGE_UPDATE", sent.payload)
+
+    async def delete(self, message_id: str) -> None:
+        """Someone deletes a message (its author, or a moderator deleting the bot's)."""
+        sent = self.messages.pop(message_id)
+        data = {"id": message_id, "channel_id": sent.channel_id}
+        if "guild_id" in sent.payload:
+            data["guild_id"] = sent.payload["guild_id"]
+        await self.dispatch("MESSAGE_DELETE", data)
+
     def edits(self) -> list[Request]:
         return [r for r in self.requests if r.method == "PATCH" and "/messages/" in r.path]
 
@@ -238,6 +267,7 @@ class FakeDiscord(DiscordWorld):
                 self._seq += 1
                 await ws.send_str(json.dumps({"op": 0, "t": "RESUMED", "s": self._seq, "d": {}}))
                 self._connected.set()
+        self.gateway_closes.append(ws.close_code)
         if self._ws is ws:
             self._connected.clear()
         return ws
@@ -280,7 +310,12 @@ class FakeDiscord(DiscordWorld):
                 body = json.loads(raw) if raw else None
             except ValueError:
                 body = raw.decode(errors="replace")
-        response: web.StreamResponse = await handler(request)
+        fault = next((f for f in self.faults if f.matches(request.method, request.path)), None)
+        if fault is not None:
+            self.faults.remove(fault)
+            response: web.StreamResponse = self._json({"message": fault.message, "code": fault.code}, fault.status)
+        else:
+            response = await handler(request)
         if request.path.startswith("/api/"):
             self.requests.append(Request(request.method, request.path, body, response.status, time.monotonic()))
         return response
@@ -397,6 +432,8 @@ class FakeDiscord(DiscordWorld):
     async def _create_thread(self, request: web.Request) -> web.Response:
         parent = self.channels[request.match_info["channel"]]
         message_id = request.match_info["message"]
+        if message_id not in self.messages:
+            return self._json({"message": "Unknown Message", "code": 10008}, status=404)
         if self.refuse_threads:
             return self._json({"message": "Missing Permissions", "code": 50013}, status=403)
         if self.thread_race:

@@ -1,0 +1,93 @@
+"""What a Discord user sees when things go wrong: odd model output, Discord refusing a call, deleted messages."""
+
+from __future__ import annotations
+
+from discord_harness import bot, discord_config, discord_fake
+from fake_discord import FakeDiscord
+from fake_openai import Drop, FakeOpenAI, Reply
+
+from bot.conversation import FAILURES, Conversation
+
+__all__ = ["bot", "discord_config", "discord_fake"]
+
+
+async def ask(discord_fake: FakeDiscord, text: str) -> str:
+    return await discord_fake.user_message(discord_fake.general, discord_fake.alice, f"{discord_fake.mention} {text}")
+
+
+async def still_serving(discord_fake: FakeDiscord) -> None:
+    mid = await ask(discord_fake, "still there?")
+    await discord_fake.wait_for(lambda: discord_fake.bot_texts(mid) == ["echo: still there?"], what="the next answer")
+
+
+async def test_whitespace_only_output_is_reported_as_empty(
+    bot: Conversation, discord_fake: FakeDiscord, fake: FakeOpenAI
+) -> None:
+    fake.queue(Reply(" \n\n \t \n", chunk_size=2))
+    mid = await ask(discord_fake, "say nothing")
+    await discord_fake.wait_for(lambda: discord_fake.bot_texts(mid) == [FAILURES["empty"]])
+    await still_serving(discord_fake)
+
+
+async def test_output_that_is_only_a_code_fence_is_sent_as_it_is(
+    bot: Conversation, discord_fake: FakeDiscord, fake: FakeOpenAI
+) -> None:
+    fake.queue(Reply("```python\n```", chunk_size=3))
+    mid = await ask(discord_fake, "empty block")
+    await discord_fake.wait_for(lambda: discord_fake.bot_texts(mid) == ["```python\n```"])
+
+
+async def test_one_long_line_without_spaces_is_cut_into_messages_that_lose_nothing(
+    bot: Conversation, discord_fake: FakeDiscord, fake: FakeOpenAI
+) -> None:
+    answer = "".join(chr(ord("a") + n % 26) for n in range(4500))
+    fake.queue(Reply(answer, chunk_size=97))
+    mid = await ask(discord_fake, "one line")
+    await discord_fake.wait_for(lambda: "".join(discord_fake.bot_texts(mid)) == answer, what="the whole line")
+    assert all(len(text) <= 2000 for text in discord_fake.bot_texts(mid))
+
+
+async def test_a_backend_failure_mid_stream_keeps_the_partial_text_and_says_so(
+    bot: Conversation, discord_fake: FakeDiscord, fake: FakeOpenAI
+) -> None:
+    fake.queue(Drop(text_before="The first half of the answer "))
+    mid = await ask(discord_fake, "go")
+    await discord_fake.wait_for(lambda: len(discord_fake.bot_texts(mid)) == 2, what="the partial text and the notice")
+    first, notice = discord_fake.bot_texts(mid)
+    assert first.startswith("The first half")
+    assert notice == FAILURES["interrupted"]
+    await still_serving(discord_fake)
+
+
+async def test_an_edited_message_gets_no_answer(bot: Conversation, discord_fake: FakeDiscord, fake: FakeOpenAI) -> None:
+    mid = await discord_fake.user_message(discord_fake.general, discord_fake.alice, "no mention yet")
+    await discord_fake.user_edit(mid, f"{discord_fake.mention} now with a mention")
+    await still_serving(discord_fake)
+    assert [r["messages"][-1]["content"] for r in fake.requests] == ["still there?"]
+    assert discord_fake.thread_of(mid) is None
+    assert fake.requests[0]["messages"][-1]["content"] == "still there?", "the model was not asked in vain"
+
+
+async def test_without_permission_to_send_nothing_is_lost_and_the_bot_keeps_serving(
+    bot: Conversation, discord_fake: FakeDiscord, fake: FakeOpenAI
+) -> None:
+    discord_fake.refuse_threads = True
+    for _ in range(2):  # the answer, then the apology: both refused
+        discord_fake.fail("POST", f"/channels/{discord_fake.general}/messages", 403, 50013, "Missing Permissions")
+    await ask(discord_fake, "can you speak?")
+    await discord_fake.wait_for(lambda: not discord_fake.faults, what="the refused sends")
+    discord_fake.refuse_threads = False
+    await still_serving(discord_fake)
+
+
+async def test_a_thread_locked_while_the_reply_streams_does_not_stop_the_bot(
+    bot: Conversation, discord_fake: FakeDiscord, fake: FakeOpenAI
+) -> None:
+    fake.queue(Reply("streaming slowly " * 30, chunk_size=5, delay=0.02))
+    mid = await ask(discord_fake, "go")
+    await discord_fake.wait_for(lambda: len(discord_fake.bot_texts(mid)) == 1)
+    discord_fake.fail("PATCH", rf"/channels/{mid}/messages/\d+", 400, 50083, "Thread is archived")
+    discord_fake.fail("POST", f"/channels/{mid}/messages", 400, 50083, "Thread is archived")
+    await discord_fake.wait_for(lambda: not discord_fake.faults, what="the refused edit and notice")
+    await still_serving(discord_fake)
+    assert discord_fake.bot_texts(discord_fake.general) == [], "nothing spills into the parent channel"
