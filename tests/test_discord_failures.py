@@ -68,6 +68,18 @@ async def test_an_edited_message_gets_no_answer(bot: Conversation, discord_fake:
     assert fake.requests[0]["messages"][-1]["content"] == "still there?", "the model was not asked in vain"
 
 
+async def test_a_question_deleted_before_the_answer_gets_no_stray_message(
+    bot: Conversation, discord_fake: FakeDiscord, fake: FakeOpenAI
+) -> None:
+    mid = await ask(discord_fake, "never mind")
+    await discord_fake.delete(mid)  # before the bot opens its thread: Discord answers 404 Unknown Message
+    await discord_fake.wait_for(lambda: any(r.path.endswith(f"{mid}/threads") for r in discord_fake.requests))
+    await still_serving(discord_fake)
+    assert discord_fake.bot_texts(discord_fake.general) == [], "no apology in the channel for a deleted question"
+    assert discord_fake.thread_of(mid) is None
+    assert fake.requests[0]["messages"][-1]["content"] == "still there?", "the model was not asked in vain"
+
+
 async def test_without_permission_to_send_nothing_is_lost_and_the_bot_keeps_serving(
     bot: Conversation, discord_fake: FakeDiscord, fake: FakeOpenAI
 ) -> None:
@@ -78,6 +90,23 @@ async def test_without_permission_to_send_nothing_is_lost_and_the_bot_keeps_serv
     await discord_fake.wait_for(lambda: not discord_fake.faults, what="the refused sends")
     discord_fake.refuse_threads = False
     await still_serving(discord_fake)
+
+
+async def test_a_reply_deleted_while_it_streams_stays_deleted_and_is_remembered(
+    bot: Conversation, discord_fake: FakeDiscord, fake: FakeOpenAI
+) -> None:
+    answer = "streaming slowly " * 30
+    fake.queue(Reply(answer, chunk_size=5, delay=0.02))
+    mid = await ask(discord_fake, "go")
+    await discord_fake.wait_for(lambda: len(discord_fake.bot_texts(mid)) == 1)
+    deleted = discord_fake.bot_messages(mid)[0].id
+    await discord_fake.delete(deleted)  # a moderator removes it
+
+    await discord_fake.user_message(mid, discord_fake.alice, "what did you say?")
+    await discord_fake.wait_for(lambda: discord_fake.bot_texts(mid) == ["echo: what did you say?"])
+    assert [r["messages"][-2]["content"] for r in fake.requests[1:]] == [answer], "the turn was kept"
+    refused = [r for r in discord_fake.edits() if r.path.endswith(deleted) and r.status == 404]
+    assert len(refused) == 1, "a deleted message is not edited again and again"
 
 
 async def test_a_thread_locked_while_the_reply_streams_does_not_stop_the_bot(
