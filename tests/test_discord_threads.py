@@ -46,6 +46,21 @@ async def test_a_thread_the_client_has_not_seen_is_looked_up(
     assert any(r.method == "GET" and r.path.endswith(f"/channels/{thread}") for r in discord_fake.requests)
 
 
+async def test_a_thread_whose_parent_channel_is_not_cached_is_answered(
+    bot: Conversation, discord_fake: FakeDiscord, fake: FakeOpenAI
+) -> None:
+    unseen = discord_fake.new_id()  # a channel the client never heard of (no GUILD_CREATE or CHANNEL_CREATE had it)
+    discord_fake.channels[unseen] = {**discord_fake.channels[discord_fake.general], "id": unseen, "name": "unseen"}
+    await bot.channels.set(ChannelKey("discord", discord_fake.guild, unseen), "temperature", "0.6")
+    thread = discord_fake.open_thread(unseen, "in the unseen channel")["id"]
+    await discord_fake.user_message(thread, discord_fake.alice, f"{discord_fake.mention} hello?")
+    await discord_fake.wait_for(lambda: discord_fake.bot_texts(thread) == ["echo: hello?"])
+    assert fake.requests[0]["temperature"] == 0.6, "the settings of its parent channel, by parent_id"
+    await discord_fake.user_message(thread, discord_fake.alice, f"{discord_fake.mention} /set temperature 0.1")
+    await discord_fake.wait_for(lambda: len(discord_fake.bot_texts(thread)) == 2)
+    assert discord_fake.bot_texts(thread)[1].startswith("Sorry, only admins"), "unknown permissions grant nothing"
+
+
 async def test_mentioning_the_bots_role_counts_as_a_mention(
     bot: Conversation, discord_fake: FakeDiscord, fake: FakeOpenAI
 ) -> None:

@@ -69,8 +69,10 @@ def facts_from(message: discord.Message, channel: object, bot_id: int) -> Facts:
     """What the decisions need to know about ``message`` (seen in ``channel``)."""
     author = message.author
     is_admin = False
+    # A thread's permissions are its parent's: with the parent not cached they are unknown, so not admin.
     if isinstance(author, discord.Member) and isinstance(channel, discord.TextChannel | discord.Thread):
-        is_admin = channel.permissions_for(author).manage_channels
+        parent_known = not isinstance(channel, discord.Thread) or channel.parent is not None
+        is_admin = parent_known and channel.permissions_for(author).manage_channels
     reference = message.reference
     content = message.content
     bot_roles = [role for role in message.role_mentions if role.tags is not None and role.tags.bot_id == bot_id]
