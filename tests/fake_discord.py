@@ -16,9 +16,10 @@ answers RESUME with RESUMED on READY's ``resume_gateway_url``, and applies
 ``allowed_mentions`` to compute who a message would ping (``Sent.pinged``).
 
 Faults: ``refuse_intents`` (close 4014 on IDENTIFY), ``drop()`` (close the
-socket with 4000, a resumable code), ``rate_limit_edits`` (answer the next
-edits with 429, ``Via`` header and JSON ``retry_after``, as Discord does), ``fail``
-(answer the next matching REST call with a Discord error: 403 50013, 404 10008, 400 50035...).
+socket with 4000, a resumable code), ``go_silent()`` (stop acknowledging heartbeats),
+``rate_limit_edits`` (answer the next edits with 429, ``Via`` header and JSON ``retry_after``, as
+Discord does), ``fail`` (answer the next matching REST call with a Discord error: 403 50013,
+404 10008, 400 50035...).
 Users can also edit (``user_edit``: MESSAGE_UPDATE) and delete (``delete``: MESSAGE_DELETE) messages.
 """
 
@@ -38,6 +39,7 @@ from fake_discord_world import EVERYONE_PERMISSIONS, DiscordWorld, Fault, Reques
 TOKEN = "fake-discord-bot-token.0123456789"
 INTENT_REFUSED = 4014
 RESUMABLE_CLOSE = 4000
+SESSION = "fake-session"
 PATIENCE = 30.0  # seconds a test waits for a side effect before it fails
 
 
@@ -54,6 +56,10 @@ class FakeDiscord(DiscordWorld):
         self.gateway_closes: list[int | None] = []  # the close code of each gateway connection that ended
         self.identifies = 0
         self.resumes = 0
+        self.bad_resumes: list[dict[str, Any]] = []  # RESUMEs refused with Invalid Session (op 9)
+        self.heartbeat_interval_ms = 41250
+        self.heartbeats: list[tuple[Any, int]] = []  # (the sequence number sent, the last one dispatched)
+        self._silent: web.WebSocketResponse | None = None
         self.refuse_intents = False
         self.refuse_threads = False
         self.thread_race = False  # someone else opens the thread from the message just before the bot
@@ -252,21 +258,21 @@ class FakeDiscord(DiscordWorld):
         await ws.prepare(request)
         self.gateway_paths.append(request.path)
         self._ws = ws
-        await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}, "s": None, "t": None}))
+        hello = {"heartbeat_interval": self.heartbeat_interval_ms}
+        await ws.send_str(json.dumps({"op": 10, "d": hello, "s": None, "t": None}))
         async for frame in ws:
             if frame.type != WSMsgType.TEXT:
                 continue
             message = json.loads(frame.data)
             op = message.get("op")
             if op == 1:
-                await ws.send_str(json.dumps({"op": 11, "d": None, "s": None, "t": None}))
+                self.heartbeats.append((message["d"], self._seq))
+                if ws is not self._silent:
+                    await ws.send_str(json.dumps({"op": 11, "d": None, "s": None, "t": None}))
             elif op == 2:
                 await self._identify(ws, message["d"])
             elif op == 6:
-                self.resumes += 1
-                self._seq += 1
-                await ws.send_str(json.dumps({"op": 0, "t": "RESUMED", "s": self._seq, "d": {}}))
-                self._connected.set()
+                await self._resume(ws, message["d"])
         self.gateway_closes.append(ws.close_code)
         if self._ws is ws:
             self._connected.clear()
@@ -284,7 +290,7 @@ class FakeDiscord(DiscordWorld):
             "v": 10,
             "user": self.bot,
             "guilds": [{"id": self.guild, "unavailable": True}],
-            "session_id": "fake-session",
+            "session_id": SESSION,
             "resume_gateway_url": f"ws://127.0.0.1:{self.port}/resume-gateway",
             "application": {"id": self.app_id, "flags": 0},
         }
@@ -292,6 +298,23 @@ class FakeDiscord(DiscordWorld):
         self._seq += 1
         await ws.send_str(json.dumps({"op": 0, "t": "GUILD_CREATE", "s": self._seq, "d": self._guild()}))
         self._connected.set()
+
+    async def _resume(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> None:
+        """RESUME as Discord checks it: this bot's token and session, a sequence number it has seen."""
+        seq = data.get("seq")
+        valid = data.get("token") == TOKEN and data.get("session_id") == SESSION
+        if not valid or not isinstance(seq, int) or not 0 < seq <= self._seq:
+            self.bad_resumes.append(data)
+            await ws.send_str(json.dumps({"op": 9, "d": False, "s": None, "t": None}))  # Invalid Session
+            return
+        self.resumes += 1
+        self._seq += 1
+        await ws.send_str(json.dumps({"op": 0, "t": "RESUMED", "s": self._seq, "d": {}}))
+        self._connected.set()
+
+    def go_silent(self) -> None:
+        """Stop answering heartbeats on this connection (a zombie connection); the next one answers again."""
+        self._silent = self._ws
 
     def _command_id(self) -> str:
         for _, commands in reversed(self.command_syncs):
