@@ -61,6 +61,14 @@ async def test_a_thread_whose_parent_channel_is_not_cached_is_answered(
     assert discord_fake.bot_texts(thread)[1].startswith("Sorry, only admins"), "unknown permissions grant nothing"
 
 
+async def test_a_threads_title_shows_names_not_mention_markup(bot: Conversation, discord_fake: FakeDiscord) -> None:
+    question = f"{discord_fake.mention} does <@{discord_fake.bob['id']}> read <#{discord_fake.random}> <:wave:123>?"
+    mid = await discord_fake.user_message(discord_fake.general, discord_fake.alice, question)
+    await discord_fake.wait_for(lambda: len(discord_fake.bot_texts(mid)) == 1)
+    thread = discord_fake.thread_of(mid)
+    assert thread is not None and thread["name"] == "does @Bob read #random :wave:?"
+
+
 async def test_mentioning_the_bots_role_counts_as_a_mention(
     bot: Conversation, discord_fake: FakeDiscord, fake: FakeOpenAI
 ) -> None:

@@ -10,7 +10,7 @@ import discord
 from discord import app_commands
 
 from adapters.discord import slash
-from adapters.discord.events import Plan, channel_key, facts_from, ignored, place_of, plan
+from adapters.discord.events import Plan, channel_key, facts_from, ignored, place_of, plan, readable
 from adapters.discord.sink import Channel, DiscordSink, Target
 from bot.config import DiscordConfig
 from bot.conversation import Conversation
@@ -91,7 +91,7 @@ class ParleyClient(discord.Client):
             target = Target(
                 channel,
                 open_thread_from=message,
-                thread_name=decided.message.text,
+                thread_name=readable(decided.message.text, message),
                 fetch_channel=self.fetch_channel,
             )
             return DiscordSink(target, edit_interval=interval)

@@ -100,6 +100,32 @@ def prompt_text(content: str, bot_id: int | str) -> str:
     return re.sub(rf"<@!?{bot_id}>", " ", content).strip()
 
 
+_MARKUP = re.compile(r"<(@[!&]?|#)(\d+)>|<a?(:\w+:)\d+>")
+
+
+def readable(text: str, message: discord.Message) -> str:
+    """``text`` with mentions as Discord shows them (@name, @role, #channel, :emoji:).
+
+    For a thread's title, where Discord shows the markup (``<@1234>``) as it is.
+    """
+    users = {user.id: user.display_name for user in message.mentions}
+    roles = {role.id: role.name for role in message.role_mentions}
+    guild = message.guild
+
+    def shown(found: re.Match[str]) -> str:
+        kind, number, emoji = found.groups()
+        if emoji:
+            return str(emoji)
+        if kind == "#":
+            channel = guild.get_channel_or_thread(int(number)) if guild is not None else None
+            return f"#{channel.name}" if channel is not None else "#channel"
+        if kind == "@&":
+            return f"@{roles.get(int(number), 'role')}"
+        return f"@{users.get(int(number), 'someone')}"
+
+    return _MARKUP.sub(shown, text)
+
+
 def ignored(facts: Facts, *, bot_id: int | str, answer_bots: bool) -> str | None:
     """Why this message gets no answer at all, or None."""
     if facts.author_id == str(bot_id):
