@@ -52,6 +52,7 @@ class FakeDiscord(DiscordWorld):
         self.typing: list[str] = []
         self.interaction_answers: dict[str, list[dict[str, Any]]] = {}
         self.command_syncs: list[tuple[str, list[dict[str, Any]]]] = []
+        self.invalid_commands: list[str] = []  # why Discord would refuse the commands a sync uploaded
         self.gateway_paths: list[str] = []
         self.gateway_closes: list[int | None] = []  # the close code of each gateway connection that ended
         self.identifies = 0
@@ -388,6 +389,10 @@ class FakeDiscord(DiscordWorld):
 
     async def _sync_commands(self, request: web.Request) -> web.Response:
         commands = json.loads(await request.read())
+        problems = [problem for command in commands for problem in command_problems(command)]
+        if problems:
+            self.invalid_commands.extend(problems)
+            return self._json({"message": "Invalid Form Body", "code": 50035, "errors": problems}, status=400)
         guild = request.match_info.get("guild")
         stored = [
             {
@@ -497,4 +502,21 @@ class FakeDiscord(DiscordWorld):
         task.add_done_callback(self._tasks.discard)
 
 
-__all__ = ["FakeDiscord", "Sent", "pinged"]
+def command_problems(option: dict[str, Any], where: str = "") -> list[str]:
+    """Discord's limits on a command or option (it answers 400 Invalid Form Body otherwise)."""
+    where = f"{where}/{option.get('name')}"
+    problems = []
+    if not re.fullmatch(r"[-_a-z0-9]{1,32}", str(option.get("name", ""))):
+        problems.append(f"{where}: name must be 1-32 lowercase letters, digits, - or _")
+    if not 1 <= len(option.get("description", "")) <= 100:
+        problems.append(f"{where}: description must be 1-100 characters")
+    choices = option.get("choices") or []
+    if len(choices) > 25 or len(option.get("options") or []) > 25:
+        problems.append(f"{where}: at most 25 choices and 25 options")
+    problems += [f"{where}: choice {c['name']!r} too long" for c in choices if len(c["name"]) > 100]
+    for sub in option.get("options") or []:
+        problems += command_problems(sub, where)
+    return problems
+
+
+__all__ = ["FakeDiscord", "Sent", "command_problems", "pinged"]

@@ -114,4 +114,7 @@ async def _sync(tree: app_commands.CommandTree[discord.Client], guild: discord.O
             error.text,
         )
         return
+    except discord.HTTPException as error:  # e.g. 400 Invalid Form Body, 5xx: Discord keeps the commands it had
+        log.error("cannot register /parley in %s (%s: %s); mentions still work", where, error.status, error.text)
+        return
     log.info("registered %s in %s", ", ".join(f"/{c.name}" for c in synced), where)
