@@ -150,6 +150,7 @@ class FakeDiscord(DiscordWorld):
     ) -> str:
         """A user (or another bot) writes in a channel, thread or DM; returns the message id."""
         channel = self.channels[channel_id]
+        await self._unarchive(channel)
         mentioned = {user for user in re.findall(r"<@!?(\d+)>", content)}
         payload = self._message(channel, author, content, kind=19 if reply_to and kind == 0 else kind)
         if reply_to is not None:
@@ -235,6 +236,19 @@ class FakeDiscord(DiscordWorld):
         }
         sent.versions.append(content)
         await self.dispatch("MESSAGE_UPDATE", sent.payload)
+
+    async def archive(self, thread_id: str) -> None:
+        """The thread archives itself after its auto-archive time (THREAD_UPDATE; clients drop it from cache)."""
+        thread = self.channels[thread_id]
+        thread["thread_metadata"] = {**thread["thread_metadata"], "archived": True, "archive_timestamp": now()}
+        await self.dispatch("THREAD_UPDATE", thread)
+
+    async def _unarchive(self, channel: dict[str, Any]) -> None:
+        """A message sent in an archived (not locked) thread opens it again, as in Discord."""
+        metadata = channel.get("thread_metadata")
+        if metadata is not None and metadata["archived"]:
+            channel["thread_metadata"] = {**metadata, "archived": False, "archive_timestamp": now()}
+            await self.dispatch("THREAD_UPDATE", channel)
 
     async def delete(self, message_id: str) -> None:
         """Someone deletes a message (its author, or a moderator deleting the bot's)."""
@@ -417,6 +431,7 @@ class FakeDiscord(DiscordWorld):
 
     async def _create_message(self, request: web.Request) -> web.Response:
         channel = self.channels[request.match_info["channel"]]
+        self._later(self._unarchive(channel))
         body = await self._body(request)
         content = str(body.get("content", ""))
         if not content.strip() or len(content) > 2000:

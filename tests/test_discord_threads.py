@@ -69,6 +69,17 @@ async def test_a_threads_title_shows_names_not_mention_markup(bot: Conversation,
     assert thread is not None and thread["name"] == "does @Bob read #random :wave:?"
 
 
+async def test_a_message_in_the_bots_archived_thread_is_answered_with_its_history(
+    bot: Conversation, discord_fake: FakeDiscord, fake: FakeOpenAI
+) -> None:
+    mid = await discord_fake.user_message(discord_fake.general, discord_fake.alice, f"{discord_fake.mention} I am Ada")
+    await discord_fake.wait_for(lambda: discord_fake.bot_texts(mid) == ["echo: I am Ada"])
+    await discord_fake.archive(mid)  # a day without messages
+    await discord_fake.user_message(mid, discord_fake.alice, "still there?")  # no mention: it is the bot's thread
+    await discord_fake.wait_for(lambda: discord_fake.bot_texts(mid)[1:] == ["echo: still there?"])
+    assert [m["content"] for m in fake.requests[1]["messages"]][-3:] == ["I am Ada", "echo: I am Ada", "still there?"]
+
+
 async def test_mentioning_the_bots_role_counts_as_a_mention(
     bot: Conversation, discord_fake: FakeDiscord, fake: FakeOpenAI
 ) -> None:
