@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from discord_harness import bot, discord_config, discord_fake
+from conftest import free_port
+from discord_harness import bot, discord_config, discord_fake, running
 from fake_discord import FakeDiscord
 from fake_openai import Drop, FakeOpenAI, Reply
+from redis.asyncio import Redis
 
-from bot.conversation import FAILURES, Conversation
+from bot.config import Config
+from bot.conversation import FAILURES, SOMETHING_BROKE, Conversation
+from bot.store import Store
 
 __all__ = ["bot", "discord_config", "discord_fake"]
 
@@ -120,3 +124,20 @@ async def test_a_thread_locked_while_the_reply_streams_does_not_stop_the_bot(
     await discord_fake.wait_for(lambda: not discord_fake.faults, what="the refused edit and notice")
     await still_serving(discord_fake)
     assert discord_fake.bot_texts(discord_fake.general) == [], "nothing spills into the parent channel"
+
+
+async def test_with_redis_down_a_command_and_a_dm_get_an_apology(
+    discord_config: Config, prefix: str, discord_fake: FakeDiscord
+) -> None:
+    dead = Redis.from_url(f"redis://127.0.0.1:{free_port()}")  # nothing listens there
+    try:
+        async with running(discord_config, Store(dead, prefix), discord_fake):
+            interaction = await discord_fake.slash(discord_fake.general, discord_fake.alice, "show")
+            await discord_fake.wait_for(lambda: len(discord_fake.interaction_answers[interaction]) == 1)
+            (answer,) = discord_fake.interaction_answers[interaction]
+            assert answer["data"]["content"] == SOMETHING_BROKE and answer["data"]["flags"] & (1 << 6)
+            dm = discord_fake.open_dm(discord_fake.bob)
+            await discord_fake.user_message(dm, discord_fake.bob, "hello?")
+            await discord_fake.wait_for(lambda: discord_fake.bot_texts(dm) == [SOMETHING_BROKE])
+    finally:
+        await dead.aclose()
