@@ -1,4 +1,4 @@
-"""``parley run discord`` as a user runs it: stopped by SIGTERM mid-reply, it closes its connections cleanly."""
+"""``parley run discord`` as a user runs it: no secret in its log; on SIGTERM it closes its connections cleanly."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from test_cli import PARLEY
 __all__ = ["discord_fake"]
 
 
-async def test_sigterm_mid_reply_closes_the_gateway_cleanly(
+async def test_debug_log_holds_no_token_and_sigterm_mid_reply_closes_the_gateway_cleanly(
     redis_url: str, redis: Redis, prefix: str, fake: FakeOpenAI, discord_fake: FakeDiscord, tmp_path: Path
 ) -> None:
     env = {
@@ -35,7 +35,7 @@ async def test_sigterm_mid_reply_closes_the_gateway_cleanly(
         PARLEY,
         "run",
         "discord",
-        "-v",
+        "-vv",
         "--host",
         "127.0.0.1",
         "--port",
@@ -48,6 +48,8 @@ async def test_sigterm_mid_reply_closes_the_gateway_cleanly(
     )
     try:
         await discord_fake.wait_connected()
+        interaction = await discord_fake.slash(discord_fake.general, discord_fake.alice, "help")  # answered in two
+        await discord_fake.wait_for(lambda: len(discord_fake.interaction_answers[interaction]) == 2)
         fake.queue(Reply("slow " * 400, chunk_size=5, delay=0.05))
         mid = await discord_fake.user_message(discord_fake.general, discord_fake.alice, f"{discord_fake.mention} go")
         await discord_fake.wait_for(lambda: len(discord_fake.bot_texts(mid)) == 1, what="the reply to start")
@@ -60,4 +62,6 @@ async def test_sigterm_mid_reply_closes_the_gateway_cleanly(
     assert process.returncode == 128 + signal.SIGTERM, text
     for warning in ("unclosed", "task was destroyed", "traceback", "never awaited", TOKEN.lower()):
         assert warning not in text.lower(), text
+    assert f"/interactions/{interaction}/***/callback" in text, "discord.py's debug log showed the URL, masked"
+    assert "interaction-token-" not in text, "an interaction token answers as the bot: never in the log"
     assert discord_fake.gateway_closes == [1000], "the gateway was closed normally (the bot goes offline at once)"
