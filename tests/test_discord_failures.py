@@ -126,7 +126,7 @@ async def test_a_thread_locked_while_the_reply_streams_does_not_stop_the_bot(
     assert discord_fake.bot_texts(discord_fake.general) == [], "nothing spills into the parent channel"
 
 
-async def test_with_redis_down_a_command_and_a_dm_get_an_apology(
+async def test_with_redis_down_a_command_a_dm_and_a_mention_get_an_apology(
     discord_config: Config, prefix: str, discord_fake: FakeDiscord
 ) -> None:
     dead = Redis.from_url(f"redis://127.0.0.1:{free_port()}")  # nothing listens there
@@ -139,5 +139,11 @@ async def test_with_redis_down_a_command_and_a_dm_get_an_apology(
             dm = discord_fake.open_dm(discord_fake.bob)
             await discord_fake.user_message(dm, discord_fake.bob, "hello?")
             await discord_fake.wait_for(lambda: discord_fake.bot_texts(dm) == [SOMETHING_BROKE])
+            general = discord_fake.general
+            await discord_fake.user_message(general, discord_fake.bob, "chatter: not for the bot")
+            mid = await discord_fake.user_message(general, discord_fake.bob, f"{discord_fake.mention} hello?")
+            await discord_fake.wait_for(lambda: discord_fake.bot_texts(general) == [SOMETHING_BROKE])
+            (apology,) = discord_fake.bot_messages(general)
+            assert apology.payload["message_reference"]["message_id"] == mid and apology.pinged == set()
     finally:
         await dead.aclose()
