@@ -43,6 +43,11 @@ async def test_a_thread_the_client_has_not_seen_is_looked_up(
     await discord_fake.user_message(thread, discord_fake.bob, f"{discord_fake.mention} anyone here?")
     await discord_fake.wait_for(lambda: discord_fake.bot_texts(thread) == ["echo: anyone here?"])
     assert fake.requests[0]["temperature"] == 0.4, "its parent channel's settings"
+    await discord_fake.user_message(thread, discord_fake.alice, "thanks bob, and how was your weekend?")
+    await discord_fake.user_message(thread, discord_fake.bob, f"{discord_fake.mention} and you?")
+    await discord_fake.wait_for(lambda: discord_fake.bot_texts(thread)[1:] == ["echo: and you?"])
+    requests = [r["messages"][-1]["content"] for r in fake.requests]
+    assert requests == ["anyone here?", "and you?"], "not the bot's thread: only mentions are answered"
     assert any(r.method == "GET" and r.path.endswith(f"/channels/{thread}") for r in discord_fake.requests)
 
 

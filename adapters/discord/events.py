@@ -44,6 +44,8 @@ class Facts:
     """The message this one replies to, if any."""
     is_admin: bool
     """Manage Channels in this channel (for a thread: in its parent)."""
+    thread_owner_id: str | None = None
+    """Who opened the thread the message is in."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,7 @@ def facts_from(message: discord.Message, channel: object, bot_id: int) -> Facts:
         mentions_bot=bool(bot_roles) or any(user.id == bot_id for user in message.mentions),
         reference_id=str(reference.message_id) if reference is not None and reference.message_id else None,
         is_admin=is_admin,
+        thread_owner_id=str(channel.owner_id) if isinstance(channel, discord.Thread) else None,
     )
 
 
@@ -158,6 +161,8 @@ def plan(facts: Facts, *, bot_id: int | str, reply_mode: ReplyMode, chain_root: 
     if facts.place == "dm":
         return _plan(facts, channel, facts.channel_id, _command(text), "here", is_dm=True)
     if facts.place == "thread":
+        if not facts.mentions_bot and facts.thread_owner_id != str(bot_id):
+            return None  # someone else's thread: only mentions are for the bot
         return _plan(facts, channel, facts.channel_id, _command(text), "here")
     if reply_mode == "reply" and chain_root is not None:
         return _plan(facts, channel, chain_root, _command(text), "reply", root=chain_root)
