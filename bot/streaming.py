@@ -86,9 +86,13 @@ class ReplyStreamer:
         return "\n" in self._pending[limit:] or len(self._pending) >= limit + LOOKAHEAD
 
     async def fail(self, notice: str) -> None:
-        """Tell the user the reply failed: in place of the placeholder, or after the partial text."""
+        """Tell the user the reply failed: after all the text received so far, or in place of a bare placeholder."""
         await self._status.aclose()
-        if self._message_id is not None and self._shown == self._limits.placeholder:
+        await self._seal(final=True)
+        if self._pending.strip():
+            await self._show(self._pending, wait=True)  # the last edit may be older than the text that came in
+            await self._sink.post(notice)
+        elif self._message_id is not None and self._shown == self._limits.placeholder:
             await self._show(notice, wait=True)
         else:
             await self._sink.post(notice)

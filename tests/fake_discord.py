@@ -16,8 +16,11 @@ answers RESUME with RESUMED on READY's ``resume_gateway_url``, and applies
 ``allowed_mentions`` to compute who a message would ping (``Sent.pinged``).
 
 Faults: ``refuse_intents`` (close 4014 on IDENTIFY), ``drop()`` (close the
-socket with 4000, a resumable code), ``rate_limit_edits`` (answer the next
-edits with 429, ``Via`` header and JSON ``retry_after``, as Discord does).
+socket with 4000, a resumable code), ``go_silent()`` (stop acknowledging heartbeats),
+``rate_limit_edits`` (answer the next edits with 429, ``Via`` header and JSON ``retry_after``, as
+Discord does), ``fail`` (answer the next matching REST call with a Discord error: 403 50013,
+404 10008, 400 50035...).
+Users can also edit (``user_edit``: MESSAGE_UPDATE) and delete (``delete``: MESSAGE_DELETE) messages.
 """
 
 from __future__ import annotations
@@ -31,11 +34,12 @@ from types import TracebackType
 from typing import Any, Self
 
 from aiohttp import WSMsgType, web
-from fake_discord_world import EVERYONE_PERMISSIONS, DiscordWorld, Request, Sent, now, pinged
+from fake_discord_world import EVERYONE_PERMISSIONS, DiscordWorld, Fault, Request, Sent, now, pinged
 
 TOKEN = "fake-discord-bot-token.0123456789"
 INTENT_REFUSED = 4014
 RESUMABLE_CLOSE = 4000
+SESSION = "fake-session"
 PATIENCE = 30.0  # seconds a test waits for a side effect before it fails
 
 
@@ -48,13 +52,20 @@ class FakeDiscord(DiscordWorld):
         self.typing: list[str] = []
         self.interaction_answers: dict[str, list[dict[str, Any]]] = {}
         self.command_syncs: list[tuple[str, list[dict[str, Any]]]] = []
+        self.invalid_commands: list[str] = []  # why Discord would refuse the commands a sync uploaded
         self.gateway_paths: list[str] = []
+        self.gateway_closes: list[int | None] = []  # the close code of each gateway connection that ended
         self.identifies = 0
         self.resumes = 0
+        self.bad_resumes: list[dict[str, Any]] = []  # RESUMEs refused with Invalid Session (op 9)
+        self.heartbeat_interval_ms = 41250
+        self.heartbeats: list[tuple[Any, int]] = []  # (the sequence number sent, the last one dispatched)
+        self._silent: web.WebSocketResponse | None = None
         self.refuse_intents = False
         self.refuse_threads = False
         self.thread_race = False  # someone else opens the thread from the message just before the bot
         self.rate_limit_edits: list[float] = []
+        self.faults: list[Fault] = []
         self._seq = 0
         self._ws: web.WebSocketResponse | None = None
         self._connected = asyncio.Event()
@@ -139,6 +150,7 @@ class FakeDiscord(DiscordWorld):
     ) -> str:
         """A user (or another bot) writes in a channel, thread or DM; returns the message id."""
         channel = self.channels[channel_id]
+        await self._unarchive(channel)
         mentioned = {user for user in re.findall(r"<@!?(\d+)>", content)}
         payload = self._message(channel, author, content, kind=19 if reply_to and kind == 0 else kind)
         if reply_to is not None:
@@ -208,6 +220,44 @@ class FakeDiscord(DiscordWorld):
         self._connected.clear()
         await self._ws.close(code=RESUMABLE_CLOSE, message=b"fake: reconnect")
 
+    def fail(self, method: str, path: str, status: int, code: int, message: str) -> None:
+        """Answer the next ``method`` call whose path ends with ``path`` (a regex) with this Discord error."""
+        self.faults.append(Fault(method, path, status, code, message))
+
+    async def user_edit(self, message_id: str, content: str) -> None:
+        """The author edits their message: Discord sends MESSAGE_UPDATE with the whole message."""
+        sent = self.messages[message_id]
+        mentioned = set(re.findall(r"<@!?(\d+)>", content))
+        sent.payload = {
+            **sent.payload,
+            "content": content,
+            "edited_timestamp": now(),
+            "mentions": [u for u in (self.bot, self.alice, self.bob, self.otherbot) if u["id"] in mentioned],
+        }
+        sent.versions.append(content)
+        await self.dispatch("MESSAGE_UPDATE", sent.payload)
+
+    async def archive(self, thread_id: str) -> None:
+        """The thread archives itself after its auto-archive time (THREAD_UPDATE; clients drop it from cache)."""
+        thread = self.channels[thread_id]
+        thread["thread_metadata"] = {**thread["thread_metadata"], "archived": True, "archive_timestamp": now()}
+        await self.dispatch("THREAD_UPDATE", thread)
+
+    async def _unarchive(self, channel: dict[str, Any]) -> None:
+        """A message sent in an archived (not locked) thread opens it again, as in Discord."""
+        metadata = channel.get("thread_metadata")
+        if metadata is not None and metadata["archived"]:
+            channel["thread_metadata"] = {**metadata, "archived": False, "archive_timestamp": now()}
+            await self.dispatch("THREAD_UPDATE", channel)
+
+    async def delete(self, message_id: str) -> None:
+        """Someone deletes a message (its author, or a moderator deleting the bot's)."""
+        sent = self.messages.pop(message_id)
+        data = {"id": message_id, "channel_id": sent.channel_id}
+        if "guild_id" in sent.payload:
+            data["guild_id"] = sent.payload["guild_id"]
+        await self.dispatch("MESSAGE_DELETE", data)
+
     def edits(self) -> list[Request]:
         return [r for r in self.requests if r.method == "PATCH" and "/messages/" in r.path]
 
@@ -223,21 +273,22 @@ class FakeDiscord(DiscordWorld):
         await ws.prepare(request)
         self.gateway_paths.append(request.path)
         self._ws = ws
-        await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}, "s": None, "t": None}))
+        hello = {"heartbeat_interval": self.heartbeat_interval_ms}
+        await ws.send_str(json.dumps({"op": 10, "d": hello, "s": None, "t": None}))
         async for frame in ws:
             if frame.type != WSMsgType.TEXT:
                 continue
             message = json.loads(frame.data)
             op = message.get("op")
             if op == 1:
-                await ws.send_str(json.dumps({"op": 11, "d": None, "s": None, "t": None}))
+                self.heartbeats.append((message["d"], self._seq))
+                if ws is not self._silent:
+                    await ws.send_str(json.dumps({"op": 11, "d": None, "s": None, "t": None}))
             elif op == 2:
                 await self._identify(ws, message["d"])
             elif op == 6:
-                self.resumes += 1
-                self._seq += 1
-                await ws.send_str(json.dumps({"op": 0, "t": "RESUMED", "s": self._seq, "d": {}}))
-                self._connected.set()
+                await self._resume(ws, message["d"])
+        self.gateway_closes.append(ws.close_code)
         if self._ws is ws:
             self._connected.clear()
         return ws
@@ -254,7 +305,7 @@ class FakeDiscord(DiscordWorld):
             "v": 10,
             "user": self.bot,
             "guilds": [{"id": self.guild, "unavailable": True}],
-            "session_id": "fake-session",
+            "session_id": SESSION,
             "resume_gateway_url": f"ws://127.0.0.1:{self.port}/resume-gateway",
             "application": {"id": self.app_id, "flags": 0},
         }
@@ -262,6 +313,23 @@ class FakeDiscord(DiscordWorld):
         self._seq += 1
         await ws.send_str(json.dumps({"op": 0, "t": "GUILD_CREATE", "s": self._seq, "d": self._guild()}))
         self._connected.set()
+
+    async def _resume(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> None:
+        """RESUME as Discord checks it: this bot's token and session, a sequence number it has seen."""
+        seq = data.get("seq")
+        valid = data.get("token") == TOKEN and data.get("session_id") == SESSION
+        if not valid or not isinstance(seq, int) or not 0 < seq <= self._seq:
+            self.bad_resumes.append(data)
+            await ws.send_str(json.dumps({"op": 9, "d": False, "s": None, "t": None}))  # Invalid Session
+            return
+        self.resumes += 1
+        self._seq += 1
+        await ws.send_str(json.dumps({"op": 0, "t": "RESUMED", "s": self._seq, "d": {}}))
+        self._connected.set()
+
+    def go_silent(self) -> None:
+        """Stop answering heartbeats on this connection (a zombie connection); the next one answers again."""
+        self._silent = self._ws
 
     def _command_id(self) -> str:
         for _, commands in reversed(self.command_syncs):
@@ -280,7 +348,12 @@ class FakeDiscord(DiscordWorld):
                 body = json.loads(raw) if raw else None
             except ValueError:
                 body = raw.decode(errors="replace")
-        response: web.StreamResponse = await handler(request)
+        fault = next((f for f in self.faults if f.matches(request.method, request.path)), None)
+        if fault is not None:
+            self.faults.remove(fault)
+            response: web.StreamResponse = self._json({"message": fault.message, "code": fault.code}, fault.status)
+        else:
+            response = await handler(request)
         if request.path.startswith("/api/"):
             self.requests.append(Request(request.method, request.path, body, response.status, time.monotonic()))
         return response
@@ -330,6 +403,10 @@ class FakeDiscord(DiscordWorld):
 
     async def _sync_commands(self, request: web.Request) -> web.Response:
         commands = json.loads(await request.read())
+        problems = [problem for command in commands for problem in command_problems(command)]
+        if problems:
+            self.invalid_commands.extend(problems)
+            return self._json({"message": "Invalid Form Body", "code": 50035, "errors": problems}, status=400)
         guild = request.match_info.get("guild")
         stored = [
             {
@@ -354,6 +431,7 @@ class FakeDiscord(DiscordWorld):
 
     async def _create_message(self, request: web.Request) -> web.Response:
         channel = self.channels[request.match_info["channel"]]
+        self._later(self._unarchive(channel))
         body = await self._body(request)
         content = str(body.get("content", ""))
         if not content.strip() or len(content) > 2000:
@@ -397,6 +475,8 @@ class FakeDiscord(DiscordWorld):
     async def _create_thread(self, request: web.Request) -> web.Response:
         parent = self.channels[request.match_info["channel"]]
         message_id = request.match_info["message"]
+        if message_id not in self.messages:
+            return self._json({"message": "Unknown Message", "code": 10008}, status=404)
         if self.refuse_threads:
             return self._json({"message": "Missing Permissions", "code": 50013}, status=403)
         if self.thread_race:
@@ -437,4 +517,21 @@ class FakeDiscord(DiscordWorld):
         task.add_done_callback(self._tasks.discard)
 
 
-__all__ = ["FakeDiscord", "Sent", "pinged"]
+def command_problems(option: dict[str, Any], where: str = "") -> list[str]:
+    """Discord's limits on a command or option (it answers 400 Invalid Form Body otherwise)."""
+    where = f"{where}/{option.get('name')}"
+    problems = []
+    if not re.fullmatch(r"[-_a-z0-9]{1,32}", str(option.get("name", ""))):
+        problems.append(f"{where}: name must be 1-32 lowercase letters, digits, - or _")
+    if not 1 <= len(option.get("description", "")) <= 100:
+        problems.append(f"{where}: description must be 1-100 characters")
+    choices = option.get("choices") or []
+    if len(choices) > 25 or len(option.get("options") or []) > 25:
+        problems.append(f"{where}: at most 25 choices and 25 options")
+    problems += [f"{where}: choice {c['name']!r} too long" for c in choices if len(c["name"]) > 100]
+    for sub in option.get("options") or []:
+        problems += command_problems(sub, where)
+    return problems
+
+
+__all__ = ["FakeDiscord", "Sent", "command_problems", "pinged"]

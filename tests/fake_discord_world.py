@@ -44,6 +44,21 @@ class Request:
 
 
 @dataclass
+class Fault:
+    """A Discord error the fake answers once, instead of doing the call."""
+
+    method: str
+    path: str
+    """A regex the request path must end with, e.g. ``/messages/\\d+`` for an edit."""
+    status: int
+    code: int
+    message: str
+
+    def matches(self, method: str, path: str) -> bool:
+        return method == self.method and re.search(f"{self.path}$", path) is not None
+
+
+@dataclass
 class Sent:
     """A message as the fake holds it now (content changes with each edit)."""
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 from discord_harness import bot, discord_config, discord_fake, running
-from fake_discord import FakeDiscord
+from fake_discord import FakeDiscord, command_problems
 from fake_openai import FakeOpenAI
 
 from adapters.discord.slash import MAX_CHOICES
@@ -111,6 +112,7 @@ async def test_commands_sync_to_the_configured_servers(
     discord = discord_config.discord.model_copy(update={"guilds": [discord_fake.guild]})
     async with running(discord_config.model_copy(update={"discord": discord}), store, discord_fake):
         pass
+    assert discord_fake.invalid_commands == []
     paths = [path for path, _ in discord_fake.command_syncs]
     assert paths == [f"/api/v10/applications/{discord_fake.app_id}/guilds/{discord_fake.guild}/commands"]
     (commands,) = [commands for _, commands in discord_fake.command_syncs]
@@ -121,6 +123,24 @@ async def test_commands_sync_to_the_configured_servers(
 
 async def test_without_servers_configured_commands_sync_globally(bot: Conversation, discord_fake: FakeDiscord) -> None:
     assert [path for path, _ in discord_fake.command_syncs] == [f"/api/v10/applications/{discord_fake.app_id}/commands"]
+
+
+async def test_commands_discord_refuses_to_register_leave_mentions_working(
+    discord_config: Config, store: Store, discord_fake: FakeDiscord, caplog: pytest.LogCaptureFixture
+) -> None:
+    discord_fake.fail("PUT", r"/applications/\d+/commands", 400, 50035, "Invalid Form Body")
+    async with running(discord_config, store, discord_fake):
+        mid = await discord_fake.user_message(discord_fake.general, discord_fake.alice, f"{discord_fake.mention} hi")
+        await discord_fake.wait_for(lambda: discord_fake.bot_texts(mid) == ["echo: hi"])
+    assert "cannot register /parley in all servers (400: Invalid Form Body)" in caplog.text
+
+
+def test_the_fake_checks_commands_as_discord_does() -> None:
+    """So that a sync the fake takes is one Discord would take."""
+    good = {"name": "parley", "description": "d", "options": [{"name": "show", "description": "x" * 100}]}
+    assert command_problems(good) == []
+    bad = {"name": "Parley", "description": "d", "options": [{"name": "show", "description": "x" * 101}]}
+    assert len(command_problems(bad)) == 2
 
 
 def test_every_setting_fits_in_the_choices() -> None:

@@ -69,8 +69,17 @@ def test_without_a_mention_a_channel_message_is_not_for_the_bot() -> None:
     assert plan(facts(mentions_bot=False), bot_id=BOT, reply_mode="reply", chain_root=None) is None
 
 
+def test_in_someone_elses_thread_only_a_mention_is_for_the_bot() -> None:
+    chatter = facts(place="thread", channel_id="900", parent_id="10", mentions_bot=False, thread_owner_id="7")
+    assert plan(chatter, bot_id=BOT, reply_mode="thread", chain_root=None) is None
+    mention = dataclasses.replace(chatter, mentions_bot=True)
+    assert plan(mention, bot_id=BOT, reply_mode="thread", chain_root=None) is not None
+
+
 def test_a_thread_message_belongs_to_the_thread_under_its_parent_channel() -> None:
-    inside = facts(place="thread", channel_id="900", parent_id="10", mentions_bot=False, content="more")
+    inside = facts(
+        place="thread", channel_id="900", parent_id="10", mentions_bot=False, content="more", thread_owner_id=str(BOT)
+    )
     decided = plan(inside, bot_id=BOT, reply_mode="thread", chain_root=None)
     assert decided is not None and decided.delivery == "here"
     assert decided.message.thread == ThreadKey("discord", "1", "10", "900")

@@ -43,10 +43,26 @@ async def test_after_a_gateway_drop_the_session_resumes_and_messages_are_answere
     await discord_fake.drop()
     await discord_fake.wait_for(lambda: discord_fake.resumes == 1, what="a RESUME")
     assert discord_fake.identifies == 1, "the session was resumed, not started afresh"
+    assert discord_fake.bad_resumes == [], "with its token, session id and last sequence number"
     assert discord_fake.gateway_paths == ["/gateway", "/resume-gateway"], "on READY's resume_gateway_url"
 
     await discord_fake.user_message(first, discord_fake.alice, "two")
     await discord_fake.wait_for(lambda: discord_fake.bot_texts(first) == ["echo: one", "echo: two"])
+
+
+async def test_a_zombie_connection_is_noticed_and_resumed(
+    discord_config: Config, store: Store, discord_fake: FakeDiscord
+) -> None:
+    discord_fake.heartbeat_interval_ms = 100
+    async with running(discord_config, store, discord_fake, heartbeat_timeout=1.0):
+        await discord_fake.wait_for(lambda: len(discord_fake.heartbeats) >= 3, what="heartbeats")
+        sent, dispatched = discord_fake.heartbeats[-1]
+        assert sent == dispatched, "each heartbeat carries the last sequence number received"
+        discord_fake.go_silent()  # Discord stops answering: discord.py must notice it and reconnect
+        await discord_fake.wait_for(lambda: discord_fake.resumes == 1, what="a RESUME on a new connection")
+        assert discord_fake.bad_resumes == [] and discord_fake.identifies == 1
+        mid = await discord_fake.user_message(discord_fake.general, discord_fake.alice, f"{discord_fake.mention} hi")
+        await discord_fake.wait_for(lambda: discord_fake.bot_texts(mid) == ["echo: hi"])
 
 
 async def test_a_429_on_an_edit_is_waited_out(bot: Conversation, discord_fake: FakeDiscord, fake: FakeOpenAI) -> None:

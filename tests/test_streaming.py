@@ -261,6 +261,15 @@ async def test_fail_after_partial_text_posts_a_new_message() -> None:
     assert sink.texts == ["The answer starts", "The reply was cut off."]
 
 
+async def test_fail_first_shows_all_the_text_received() -> None:
+    streamer, sink, clock = make(edit_interval=1.0)
+    await streamer.start()
+    clock.advance(0.1)
+    await streamer.feed("Text that came before the next edit was due")
+    await streamer.fail("The reply was cut off.")
+    assert sink.texts == ["Text that came before the next edit was due", "The reply was cut off."]
+
+
 async def test_fail_without_placeholder_posts_the_notice() -> None:
     streamer, sink, _ = make(placeholder=None)
     await streamer.start()

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,7 +25,7 @@ from adapters.discord.client import ParleyClient
 from adapters.discord.endpoints import API_ENV, TOKEN_ENV, Endpoints, from_environment
 from bot.config import ConfigError
 from bot.conversation import Conversation
-from bot.logs import RedactSecrets
+from bot.logs import MASK, RedactSecrets
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +73,23 @@ class DiscordAdapter:
 
 
 def mask_in_logs(token: str) -> None:
-    """The bot token joins the API keys that every log handler masks (``parley run`` set them up)."""
+    """The bot token joins the API keys that every log handler masks (``parley run`` set them up),
+    and so do interaction tokens, which discord.py's debug log shows in the URLs it calls."""
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactSecrets([token], tracebacks=logging.getLogger().level <= logging.INFO))
+        handler.addFilter(MaskInteractionTokens())
+
+
+class MaskInteractionTokens(logging.Filter):
+    """In URLs (``/interactions/ID/TOKEN/...``, ``/webhooks/ID/TOKEN``) and in logged gateway events
+    (``'token': '...'``): an interaction token lets whoever holds it answer as the bot for 15 minutes."""
+
+    PATTERN = re.compile(r"(/(?:interactions|webhooks)/\d+/|['\"]token['\"]: ['\"])[\w.-]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.PATTERN.sub(rf"\1{MASK}", record.getMessage())
+        record.args = None
+        return True
 
 
 def create(conversation: Conversation, environ: Mapping[str, str], **client_options: Any) -> DiscordAdapter:

@@ -10,10 +10,10 @@ import discord
 from discord import app_commands
 
 from adapters.discord import slash
-from adapters.discord.events import Plan, channel_key, facts_from, ignored, place_of, plan
-from adapters.discord.sink import Channel, DiscordSink, Target
+from adapters.discord.events import Plan, channel_key, facts_from, ignored, place_of, plan, readable
+from adapters.discord.sink import NO_MENTIONS, Channel, DiscordSink, Target
 from bot.config import DiscordConfig
-from bot.conversation import Conversation
+from bot.conversation import SOMETHING_BROKE, Conversation
 from bot.messages import IncomingMessage
 from bot.settings import ReplyMode
 
@@ -50,12 +50,28 @@ class ParleyClient(discord.Client):
         # routed one by one in arrival order, and each turn is handed to the core (which keeps
         # a thread's turns in that order) before the next message is looked at.
         async with self._arrival:
-            routed = await self._route(message)
+            try:
+                routed = await self._route(message)
+            except Exception:  # e.g. Redis unreachable: the core's own apology cannot be reached either
+                log.exception("could not route message %s", message.id)
+                await self._apologize(message)
+                return
             if routed is None:
                 return
             turn = asyncio.create_task(self.conversation.receive(*routed))
             self._turns.add(turn)
             turn.add_done_callback(self._turns.discard)
+
+    async def _apologize(self, message: discord.Message) -> None:
+        """A short reply to a message meant for the bot that could not be handled (nothing for chatter)."""
+        me = self.user
+        meant = me is not None and message.author.id != me.id and (message.guild is None or me in message.mentions)
+        if not meant:
+            return
+        try:
+            await message.reply(SOMETHING_BROKE, mention_author=False, allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException as error:
+            log.warning("could not tell the user either: %s", error)
 
     async def _route(self, message: discord.Message) -> tuple[IncomingMessage, DiscordSink] | None:
         me = self.user
@@ -91,7 +107,7 @@ class ParleyClient(discord.Client):
             target = Target(
                 channel,
                 open_thread_from=message,
-                thread_name=decided.message.text,
+                thread_name=readable(decided.message.text, message),
                 fetch_channel=self.fetch_channel,
             )
             return DiscordSink(target, edit_interval=interval)

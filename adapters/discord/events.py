@@ -44,6 +44,8 @@ class Facts:
     """The message this one replies to, if any."""
     is_admin: bool
     """Manage Channels in this channel (for a thread: in its parent)."""
+    thread_owner_id: str | None = None
+    """Who opened the thread the message is in."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +71,10 @@ def facts_from(message: discord.Message, channel: object, bot_id: int) -> Facts:
     """What the decisions need to know about ``message`` (seen in ``channel``)."""
     author = message.author
     is_admin = False
+    # A thread's permissions are its parent's: with the parent not cached they are unknown, so not admin.
     if isinstance(author, discord.Member) and isinstance(channel, discord.TextChannel | discord.Thread):
-        is_admin = channel.permissions_for(author).manage_channels
+        parent_known = not isinstance(channel, discord.Thread) or channel.parent is not None
+        is_admin = parent_known and channel.permissions_for(author).manage_channels
     reference = message.reference
     content = message.content
     bot_roles = [role for role in message.role_mentions if role.tags is not None and role.tags.bot_id == bot_id]
@@ -90,12 +94,39 @@ def facts_from(message: discord.Message, channel: object, bot_id: int) -> Facts:
         mentions_bot=bool(bot_roles) or any(user.id == bot_id for user in message.mentions),
         reference_id=str(reference.message_id) if reference is not None and reference.message_id else None,
         is_admin=is_admin,
+        thread_owner_id=str(channel.owner_id) if isinstance(channel, discord.Thread) else None,
     )
 
 
 def prompt_text(content: str, bot_id: int | str) -> str:
     """The message without the bot's mention (``<@ID>`` or the older ``<@!ID>``)."""
     return re.sub(rf"<@!?{bot_id}>", " ", content).strip()
+
+
+_MARKUP = re.compile(r"<(@[!&]?|#)(\d+)>|<a?(:\w+:)\d+>")
+
+
+def readable(text: str, message: discord.Message) -> str:
+    """``text`` with mentions as Discord shows them (@name, @role, #channel, :emoji:).
+
+    For a thread's title, where Discord shows the markup (``<@1234>``) as it is.
+    """
+    users = {user.id: user.display_name for user in message.mentions}
+    roles = {role.id: role.name for role in message.role_mentions}
+    guild = message.guild
+
+    def shown(found: re.Match[str]) -> str:
+        kind, number, emoji = found.groups()
+        if emoji:
+            return str(emoji)
+        if kind == "#":
+            channel = guild.get_channel_or_thread(int(number)) if guild is not None else None
+            return f"#{channel.name}" if channel is not None else "#channel"
+        if kind == "@&":
+            return f"@{roles.get(int(number), 'role')}"
+        return f"@{users.get(int(number), 'someone')}"
+
+    return _MARKUP.sub(shown, text)
 
 
 def ignored(facts: Facts, *, bot_id: int | str, answer_bots: bool) -> str | None:
@@ -130,6 +161,8 @@ def plan(facts: Facts, *, bot_id: int | str, reply_mode: ReplyMode, chain_root: 
     if facts.place == "dm":
         return _plan(facts, channel, facts.channel_id, _command(text), "here", is_dm=True)
     if facts.place == "thread":
+        if not facts.mentions_bot and facts.thread_owner_id != str(bot_id):
+            return None  # someone else's thread: only mentions are for the bot
         return _plan(facts, channel, facts.channel_id, _command(text), "here")
     if reply_mode == "reply" and chain_root is not None:
         return _plan(facts, channel, chain_root, _command(text), "reply", root=chain_root)

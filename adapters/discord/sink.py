@@ -19,6 +19,7 @@ THREAD_NAME_CHARS = 80
 NO_MENTIONS = discord.AllowedMentions.none()
 """Every send and edit: the model's text can never ping @everyone, @here, a role or a user."""
 THREAD_EXISTS = 160004  # Discord's error code: "A thread has already been created for this message"
+UNKNOWN_MESSAGE = 10008  # Discord's error code: the message was deleted
 
 Channel: TypeAlias = discord.TextChannel | discord.Thread | discord.DMChannel | discord.PartialMessageable
 FetchChannel: TypeAlias = Callable[[int], Awaitable[object]]
@@ -51,15 +52,21 @@ class Target:
         if self._starter is None:
             return self._channel
         async with self._opening:
-            starter, self._starter = self._starter, None
-            if starter is not None:
-                self._channel = await self._open_thread(starter)
+            # Cleared only once the thread is open: if opening failed (the question was deleted), a
+            # later call fails too, so that no notice lands in the parent channel, out of context.
+            if self._starter is not None:
+                self._channel = await self._open_thread(self._starter)
+                self._starter = None
         return self._channel
 
     async def _open_thread(self, starter: discord.Message) -> Channel:
         name = thread_name(self._thread_name)
         try:
             return await starter.create_thread(name=name, auto_archive_duration=1440)
+        except discord.NotFound as error:
+            if error.code == UNKNOWN_MESSAGE:
+                log.info("message %s was deleted before the answer: not answering it", starter.id)
+            raise
         except discord.Forbidden as error:
             log.warning(
                 "cannot open a thread in channel %s (%s): answering in the channel instead; "
@@ -99,6 +106,7 @@ class DiscordSink:
         self._target = target
         self._limits = SinkLimits(max_chars=MAX_CHARS, edit_interval=edit_interval, placeholder=None)
         self._on_posted = on_posted
+        self._deleted: set[str] = set()
 
     @property
     def limits(self) -> SinkLimits:
@@ -116,8 +124,17 @@ class DiscordSink:
         return str(sent.id)
 
     async def edit(self, message_id: str, text: str) -> None:
+        """Replace the message's text; a message someone deleted (a moderator) stays deleted."""
+        if message_id in self._deleted:
+            return
         channel = await self._target.channel()
-        await channel.get_partial_message(int(message_id)).edit(content=text, allowed_mentions=NO_MENTIONS)
+        try:
+            await channel.get_partial_message(int(message_id)).edit(content=text, allowed_mentions=NO_MENTIONS)
+        except discord.NotFound as error:
+            if error.code != UNKNOWN_MESSAGE:
+                raise
+            self._deleted.add(message_id)
+            log.info("message %s was deleted while the reply was written: it is not edited any more", message_id)
 
     @asynccontextmanager
     async def waiting(self) -> AsyncIterator[None]:

@@ -11,7 +11,7 @@ from discord import app_commands
 from adapters.discord.events import DM_WORKSPACE, PLATFORM
 from adapters.discord.sink import MAX_CHARS, NO_MENTIONS
 from bot.commands import HELP, Command
-from bot.conversation import Conversation
+from bot.conversation import SOMETHING_BROKE, Conversation
 from bot.messages import Author
 from bot.settings import KEYS
 from bot.split import split
@@ -47,10 +47,15 @@ def as_code(text: str) -> str:
 
 
 async def answer(interaction: Interaction, conversation: Conversation, command: Command) -> None:
-    """Run the command in the core and answer only the user who typed it."""
-    text = await conversation.commands.run(command, thread_of(interaction), author_of(interaction))
-    formatted = as_code(text) if command.name in ("show", "models", "usage", "help") else text
-    parts = split(formatted, MAX_CHARS)
+    """Run the command in the core and answer only the user who typed it (an apology if the core fails)."""
+    try:
+        text = await conversation.commands.run(command, thread_of(interaction), author_of(interaction))
+        if command.name in ("show", "models", "usage", "help"):
+            text = as_code(text)
+    except Exception:  # e.g. Redis unreachable: without an answer Discord shows "The application did not respond"
+        log.exception("/parley %s failed", command.name)
+        text = SOMETHING_BROKE
+    parts = split(text, MAX_CHARS)
     await interaction.response.send_message(parts[0], ephemeral=True, allowed_mentions=NO_MENTIONS)
     for part in parts[1:]:
         await interaction.followup.send(part, ephemeral=True, allowed_mentions=NO_MENTIONS)
@@ -113,5 +118,8 @@ async def _sync(tree: app_commands.CommandTree[discord.Client], guild: discord.O
             where,
             error.text,
         )
+        return
+    except discord.HTTPException as error:  # e.g. 400 Invalid Form Body, 5xx: Discord keeps the commands it had
+        log.error("cannot register /parley in %s (%s: %s); mentions still work", where, error.status, error.text)
         return
     log.info("registered %s in %s", ", ".join(f"/{c.name}" for c in synced), where)
