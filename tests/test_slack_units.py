@@ -92,6 +92,11 @@ def test_threads_and_identity() -> None:
         ("```\nan unclosed fence while streaming **x**", "```\nan unclosed fence while streaming **x**"),
         ("if a < b && c > d", "if a &lt; b &amp;&amp; c &gt; d"),
         ("```html\n<div>&nbsp;</div>\n```", "```html\n&lt;div&gt;&amp;nbsp;&lt;/div&gt;\n```"),
+        ("* item with *emph*\n* two", "• item with _emph_\n• two"),
+        ("2 * 3 * 4 and `a*b*c`", "2 * 3 * 4 and `a*b*c`"),
+        ("not \\*emphasis\\* here", "not *emphasis* here"),
+        ("~~~python\nprint('*x*')\n~~~\n**after**", "```python\nprint('*x*')\n```\n*after*"),
+        ("[Foo](https://w.test/Foo_(bar)) ok", "<https://w.test/Foo_%28bar%29|Foo> ok"),
         (
             "> a quote with <b>\nsee <#C1> > <@U1> <!here> <https://x.test>",
             "> a quote with &lt;b&gt;\nsee <#C1> &gt; <@U1> <!here> <https://x.test>",
