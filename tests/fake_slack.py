@@ -117,6 +117,10 @@ class FakeSlack:
         """The next ``times`` calls of ``method`` answer 429 with Retry-After."""
         self._faults[method].extend(Fault(429, "ratelimited", retry_after) for _ in range(times))
 
+    def delete(self, ts: str) -> None:
+        """Someone deleted this message in Slack: chat.update on it answers message_not_found."""
+        del self.messages[ts]
+
     # -- what the tests read -------------------------------------------------------
     def calls_to(self, method: str) -> list[Call]:
         return [call for call in self.calls if call.method == method]

@@ -8,11 +8,13 @@ import pytest
 import pytest_asyncio
 from conftest import make_config
 from fake_openai import FakeOpenAI, Reply
-from fake_slack import FakeSlack
+from fake_slack import TEAM, FakeSlack
 from slack_harness import CHANNEL, Running, mention, serve_slack, until
 
 from bot.config import Config, SlackConfig
 from bot.conversation import Conversation
+from bot.store import Store
+from bot.threads import ThreadKey
 
 
 @pytest.fixture
@@ -103,3 +105,19 @@ async def test_msg_too_long_falls_back_to_plain_text(running: Running, slack: Fa
     assert reply.text == "**short** answer", "Slack refused the mrkdwn: the Markdown itself is shown"
     (refused,) = [call for call in slack.calls_to("chat.update") if call.params["text"] == "*short* answer"]
     assert refused.params["ts"] == reply.ts
+
+
+async def test_a_reply_whose_message_was_deleted_goes_on_in_a_new_one(
+    running: Running, slack: FakeSlack, fake: FakeOpenAI, store: Store
+) -> None:
+    answer = " ".join(f"word{i}" for i in range(40))
+    fake.queue(Reply(answer, chunk_size=6, delay=0.05))
+    event = mention("go on")
+    await running.event(event)
+    await until(lambda: bool(slack.thread(CHANNEL, event["ts"])), what="the placeholder")
+    slack.delete(slack.thread(CHANNEL, event["ts"])[0].ts)
+    await until(lambda: any(m.text == answer for m in slack.thread(CHANNEL, event["ts"])), what="the whole reply")
+    (reply,) = slack.thread(CHANNEL, event["ts"])
+    assert len(reply.edits) >= 2, "one new message, edited on as the reply streams (not a message per edit)"
+    assert not any("went wrong" in m.text for m in slack.messages.values())
+    assert await store.has_history(ThreadKey("slack", TEAM, CHANNEL, event["ts"])), "the turn is remembered"
