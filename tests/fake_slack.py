@@ -34,6 +34,8 @@ from typing import Any, Self
 from aiohttp import WSMsgType, web
 
 TEAM = "T0TEST"
+TOO_LONG = 4000
+"""Longer texts get msg_too_long, as bots see in practice (the documented 40,000 is not what happens)."""
 BOT_USER = "U0PARLEY"
 BOT_ID = "B0PARLEY"
 
@@ -149,6 +151,8 @@ class FakeSlack:
             fault = self._faults[method].popleft()
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
             return web.json_response({"ok": False, "error": fault.error}, status=fault.status, headers=headers)
+        if method in ("chat.postMessage", "chat.update") and len(str(params.get("text", ""))) > TOO_LONG:
+            return web.json_response({"ok": False, "error": "msg_too_long"})
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"}, status=404)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import AsyncIterator
 
 import pytest
@@ -121,3 +122,25 @@ async def test_a_reply_whose_message_was_deleted_goes_on_in_a_new_one(
     assert len(reply.edits) >= 2, "one new message, edited on as the reply streams (not a message per edit)"
     assert not any("went wrong" in m.text for m in slack.messages.values())
     assert await store.has_history(ThreadKey("slack", TEAM, CHANNEL, event["ts"])), "the turn is remembered"
+
+
+async def test_the_limit_holds_for_the_mrkdwn_sent_not_the_markdown(
+    running: Running, slack: FakeSlack, fake: FakeOpenAI
+) -> None:
+    paragraphs = [f"Step {i}: " + " ".join(f"if a{j} && b <c{j}>" for j in range(30)) for i in range(10)]
+    answer = "\n\n".join(paragraphs)
+    assert len(answer) < 2 * 3500 < len(answer.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+    fake.queue(Reply(answer, chunk_size=150))
+    event = mention("escape a lot")
+    await running.event(event)
+
+    def complete() -> bool:
+        texts = [m.text for m in slack.thread(CHANNEL, event["ts"])]
+        return bool(texts) and html.unescape(texts[-1]).endswith(paragraphs[-1])
+
+    await until(complete, what="the last part of the reply")
+    messages = slack.thread(CHANNEL, event["ts"])
+    assert len(messages) >= 3, "the escaped text needs more messages than the Markdown would"
+    assert all(len(edit) <= 3500 for m in messages for edit in m.edits), "every text sent within the limit"
+    assert not any("mrkdwn" in c.params for c in slack.calls), "Slack never refused one: no plain-text fallback"
+    assert html.unescape("\n\n".join(m.text for m in messages)) == answer, "nothing lost, nothing repeated"

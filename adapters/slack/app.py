@@ -65,8 +65,9 @@ class SlackAdapter:
         self._mrkdwn = Mrkdwn()
         self._people = People(conversation.store)
         self._slash = Slash(conversation, self._people)
-        self._limits = SinkLimits(MAX_CHARS, self._settings.edit_interval, self._settings.placeholder.strip() or None)
-        self._assistant_limits = SinkLimits(MAX_CHARS, self._settings.edit_interval, None)
+        placeholder, measure = self._settings.placeholder.strip() or None, self._mrkdwn.length
+        self._limits = SinkLimits(MAX_CHARS, self._settings.edit_interval, placeholder, measure)
+        self._assistant_limits = SinkLimits(MAX_CHARS, self._settings.edit_interval, None, measure)
         self._inflight = InFlight()
         self.app = AsyncApp(
             name="parley",

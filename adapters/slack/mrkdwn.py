@@ -112,3 +112,7 @@ class Mrkdwn:
     def __call__(self, markdown: str) -> str:
         converted: str = _restore(self._converter.convert(prepare(escape(markdown))))
         return converted if converted.strip() else markdown
+
+    def length(self, markdown: str) -> int:
+        """How long the text is as Slack receives it: the 3,500-character limit holds for this."""
+        return len(self(markdown))

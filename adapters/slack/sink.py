@@ -21,7 +21,8 @@ from bot.sink import SinkLimits
 log = logging.getLogger(__name__)
 
 MAX_CHARS = 3500
-"""Longer messages often fail with msg_too_long (about 4,000 in practice, whatever the docs say)."""
+"""Longer messages often fail with msg_too_long (about 4,000 in practice, whatever the docs say).
+Measured on the mrkdwn sent (escapes and tables make it longer than the Markdown)."""
 THINKING = "is thinking…"
 GONE = ("message_not_found", "cant_update_message", "edit_window_closed")
 """chat.update errors meaning the message cannot be edited any more (someone deleted it, say)."""
@@ -72,7 +73,7 @@ class SlackSink:
         except SlackApiError as error:
             if error.response.get("error") != "msg_too_long":
                 raise
-            # mrkdwn can be longer than the Markdown (tables); the Markdown itself is within MAX_CHARS.
+            # The mrkdwn is within MAX_CHARS, but a workspace may still find it too long: plain text is shorter.
             log.warning("Slack refused %d characters of mrkdwn as too long; sending the plain text", len(text))
             return await method(text=text, mrkdwn=False, **where)
 
