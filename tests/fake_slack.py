@@ -123,6 +123,10 @@ class FakeSlack:
         """Someone deleted this message in Slack: chat.update on it answers message_not_found."""
         del self.messages[ts]
 
+    def server_error(self, method: str, *, status: int = 503, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` answer a 5xx with an HTML page, as Slack's edge does."""
+        self._faults[method].extend(Fault(status, "server_error") for _ in range(times))
+
     # -- what the tests read -------------------------------------------------------
     def calls_to(self, method: str) -> list[Call]:
         return [call for call in self.calls if call.method == method]
@@ -149,6 +153,8 @@ class FakeSlack:
         self.calls.append(Call(method, params, token))
         if self._faults[method]:
             fault = self._faults[method].popleft()
+            if fault.status >= 500:
+                return web.Response(status=fault.status, text="<html>Slack is down</html>", content_type="text/html")
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
             return web.json_response({"ok": False, "error": fault.error}, status=fault.status, headers=headers)
         if method in ("chat.postMessage", "chat.update") and len(str(params.get("text", ""))) > TOO_LONG:

@@ -144,3 +144,21 @@ async def test_the_limit_holds_for_the_mrkdwn_sent_not_the_markdown(
     assert all(len(edit) <= 3500 for m in messages for edit in m.edits), "every text sent within the limit"
     assert not any("mrkdwn" in c.params for c in slack.calls), "Slack never refused one: no plain-text fallback"
     assert html.unescape("\n\n".join(m.text for m in messages)) == answer, "nothing lost, nothing repeated"
+
+
+async def test_a_slack_5xx_is_retried_and_a_lasting_one_leaves_the_app_serving(
+    running: Running, slack: FakeSlack
+) -> None:
+    slack.server_error("chat.postMessage", status=503)
+    event = mention("flaky?")
+    await running.event(event)
+    await until(lambda: any(m.text == "echo: flaky?" for m in slack.thread(CHANNEL, event["ts"])))
+    assert len(slack.thread(CHANNEL, event["ts"])) == 1, "retried once, posted once"
+    slack.server_error("chat.postMessage", status=500, times=6)
+    down = mention("down?")
+    await running.event(down)
+    await until(lambda: len(slack.calls_to("chat.postMessage")) >= 2 + 6, what="reply and apology tried")
+    later = mention("back?")
+    await running.event(later)
+    await until(lambda: any(m.text == "echo: back?" for m in slack.thread(CHANNEL, later["ts"])))
+    assert not slack.thread(CHANNEL, down["ts"]), "Slack was down for that one"

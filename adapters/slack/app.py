@@ -22,7 +22,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, AsyncServerErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -44,15 +44,17 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 TOKEN_REFUSED = ("invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired")
 RATE_LIMIT_RETRIES = 5
+SERVER_ERROR_RETRIES = 2
 
 
 def configure_client(client: AsyncWebClient, env: SlackEnv) -> None:
-    """The Web API client: SLACK_API_URL, and 429 answers retried after their Retry-After.
+    """The Web API client: SLACK_API_URL; 429 answers retried after their Retry-After, 500 and 503 twice.
 
     (Bolt copies both into the per-workspace clients it makes for listeners.)
     """
     client.base_url = env.api_url
     client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES))
+    client.retry_handlers.append(AsyncServerErrorRetryHandler(max_retry_count=SERVER_ERROR_RETRIES))
 
 
 class SlackAdapter:
