@@ -93,8 +93,12 @@ async def test_other_users_are_named_not_raw_ids(running: Running, slack: FakeSl
     await running.event(again)
     await until(lambda: len(fake.requests) == 2)
     assert fake.requests[1]["messages"][-1]["content"] == "and @Alice again"
+    await running.event(message("chatter about <@U0CAROL>, not for parley"))
+    last = mention("done")
+    await running.event(last)
+    await until(lambda: finished(slack, CHANNEL, last["ts"], "echo: done"))
     looked_up = sorted(call.params["user"] for call in slack.calls_to("users.info"))
-    assert looked_up == ["U0ALICE", "U0GHOST"], "a name is looked up once, then kept"
+    assert looked_up == ["U0ALICE", "U0GHOST"], "a name is looked up once, then kept; never for chatter"
 
 
 async def test_events_are_acknowledged_before_the_model_answers(

@@ -208,6 +208,8 @@ class SlackAdapter:
             log.debug("Slack event %s ignored: %s", body.get("event_id"), reason)
             return
         team = events.team_of(body, context.team_id)
+        if events.to_incoming(event, team_id=team, bot=bot, names={}, answer_bots=self._settings.answer_bots) is None:
+            return  # channel chatter not for parley: nobody's name is looked up for it
         names = await self._people.names(client, team, events.mentioned_users(str(event.get("text") or ""), bot))
         incoming = events.to_incoming(
             event, team_id=team, bot=bot, names=names, answer_bots=self._settings.answer_bots, context=note
