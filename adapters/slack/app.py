@@ -158,7 +158,7 @@ class SlackAdapter:
             return web.json_response({"error": "parley is stopping"}, status=503)
         try:
             bolt_request = await to_bolt_request(request)
-        except ValueError:  # not JSON, not a form: say so, if it is Slack that sent it
+        except (ValueError, AttributeError):  # not a JSON object, not a form: say so, if it is Slack that sent it
             body = await request.text()
             verifier = SignatureVerifier(self._env.signing_secret or "")
             if not verifier.is_valid_request(body, dict(request.headers)):
