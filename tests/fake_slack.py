@@ -79,6 +79,8 @@ class FakeSlack:
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
         self._clock = itertools.count(1)
         self._sockets: list[web.WebSocketResponse] = []
+        self.connections = 0
+        """Websockets opened so far (the newest one gets the envelopes)."""
         self._connected = asyncio.Event()
         self._acked: dict[str, asyncio.Event] = {}
         self._runner: web.AppRunner | None = None
@@ -217,6 +219,7 @@ class FakeSlack:
         socket = web.WebSocketResponse(autoping=True)
         await socket.prepare(request)
         self._sockets.append(socket)
+        self.connections += 1
         self._connected.set()
         await socket.send_json({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0TEST"}})
         async for frame in socket:
@@ -229,6 +232,12 @@ class FakeSlack:
         if not self._sockets:
             self._connected.clear()
         return socket
+
+    async def disconnect(self) -> None:
+        """What Slack does every few hours: ``disconnect`` (refresh_requested), then the socket closes."""
+        socket = self._sockets[-1]
+        await socket.send_json({"type": "disconnect", "reason": "refresh_requested", "debug_info": {"host": "fake"}})
+        await socket.close()
 
     async def wait_connected(self, limit: float = 30) -> None:
         async with asyncio.timeout(limit):
