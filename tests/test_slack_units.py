@@ -153,3 +153,36 @@ def test_the_readme_documents_every_slack_setting_and_its_example_loads(tmp_path
     config = load_config(path).slack
     assert config.workspace_admins_are_admins
     assert [prompt.title for prompt in config.suggested_prompts] == ["Summarise", "Explain"]
+
+
+METHOD_SCOPES = {
+    "chat_postMessage": "chat:write",
+    "chat_update": "chat:write",
+    "users_info": "users:read",
+    "assistant_threads_setStatus": "assistant:write",
+    "assistant_threads_setSuggestedPrompts": "assistant:write",  # Bolt's set_suggested_prompts
+    "assistant_threads_setTitle": "assistant:write",  # Bolt's set_title
+}
+"""Every Web API method the adapter calls with the bot token, and the scope Slack asks for it."""
+EVENT_SCOPES = {
+    "app_mention": "app_mentions:read",
+    "message.channels": "channels:history",
+    "message.groups": "groups:history",
+    "message.im": "im:history",
+    "message.mpim": "mpim:history",
+    "assistant_thread_started": "assistant:write",
+    "assistant_thread_context_changed": "assistant:write",
+}
+
+
+def test_the_manifest_scopes_are_exactly_those_the_calls_and_events_need() -> None:
+    source = "\n".join(path.read_text() for path in (MANIFEST.parent.parent / "adapters" / "slack").glob("*.py"))
+    called = set(
+        re.findall(r"\b((?:chat|users|conversations|reactions|files|views|assistant_threads)_[A-Za-z]+)\b", source)
+    )
+    called |= {"chat_postMessage", "assistant_threads_setSuggestedPrompts", "assistant_threads_setTitle"}  # say & co
+    assert called <= set(METHOD_SCOPES), f"a method without a known scope: {called - set(METHOD_SCOPES)}"
+    manifest = yaml.safe_load(MANIFEST.read_text())
+    events = manifest["settings"]["event_subscriptions"]["bot_events"]
+    needed = {METHOD_SCOPES[m] for m in called} | {EVENT_SCOPES[e] for e in events} | {"commands"}
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) == needed, "no scope missing, none extra"
