@@ -33,6 +33,7 @@ from adapters.slack.inflight import InFlight
 from adapters.slack.mrkdwn import Mrkdwn
 from adapters.slack.oauth import oauth_settings
 from adapters.slack.people import People
+from adapters.slack.redact import mask_tokens
 from adapters.slack.sink import MAX_CHARS, AssistantSink, SlackSink
 from adapters.slack.slash import SLASH, Slash
 from bot.config import ConfigError
@@ -73,7 +74,7 @@ class SlackAdapter:
         self._inflight = InFlight()
         self.app = AsyncApp(
             name="parley",
-            logger=logging.getLogger("parley.slack.bolt"),
+            logger=mask_tokens(logging.getLogger("parley.slack.bolt")),
             signing_secret=env.signing_secret or "",
             token=None if env.oauth else env.bot_token,
             oauth_settings=oauth_settings(env, conversation.store),
