@@ -52,7 +52,7 @@ MRKDWN = """*Plan*
 • first
 • second
 
-```python
+```
 # a comment, not a heading
 x = **kwargs
 ```"""

@@ -7,7 +7,8 @@ they are. ``**bold**`` becomes ``*bold*``, ``[label](url)`` becomes ``<url|label
 Before the library runs, what it gets wrong in real model output is set right
 (``prepare``): ``* item`` bullets and a lone ``*`` (``2 * 3``) are not emphasis,
 backslash escapes (``\\*``) show the bare character, ``~~~`` fences become the
-backquote fences Slack knows (their code left alone), and parentheses inside a
+backquote fences Slack knows (their code left alone), a fence's language name is
+dropped (Slack has no highlighting and would show it as code), and parentheses inside a
 link's URL (Wikipedia's ``Foo_(bar)``) no longer end the link early.
 
 First, Slack's three control characters are escaped, as its API requires
@@ -39,9 +40,11 @@ def prepare(markdown: str) -> str:
     fence: str | None = None
     for line in markdown.split("\n"):
         found = _FENCE.match(line)
+        if found and found.group(2)[0] == "`" and "`" in found.group(3):
+            found = None  # ```code``` on one line: not a fence (CommonMark)
         if fence is None and found:
             fence = found.group(2)
-            out.append(f"{found.group(1)}```{found.group(3)}")
+            out.append(f"{found.group(1)}```")  # Slack shows a language name as the block's first line: dropped
         elif fence is not None:
             closing = found is not None and found.group(2).startswith(fence) and not found.group(3).strip()
             out.append(f"{found.group(1)}```" if closing and found is not None else line)
