@@ -56,6 +56,9 @@ def test_the_mention_is_stripped_wherever_it_is() -> None:
     assert strip_bot_mention("<@U0BOT> hello", BOT) == ("hello", True)
     assert strip_bot_mention("hey <@U0BOT|parley>, how  are you", BOT) == ("hey , how are you", True)
     assert strip_bot_mention("no mention <@U0OTHER>", BOT) == ("no mention <@U0OTHER>", False)
+    code = "<@U0BOT>  fix this:\n```\ndef f(x):\n    if x:\n        return  1\n```"
+    assert strip_bot_mention(code, BOT) == ("fix this:\n```\ndef f(x):\n    if x:\n        return  1\n```", True)
+    assert strip_bot_mention("    indented, no mention", BOT) == ("indented, no mention", False)
 
 
 def test_markup_is_rendered_for_the_model() -> None:
