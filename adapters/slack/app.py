@@ -37,7 +37,7 @@ from adapters.slack.redact import mask_tokens
 from adapters.slack.sink import MAX_CHARS, AssistantSink, SlackSink
 from adapters.slack.slash import SLASH, Slash
 from bot.config import ConfigError
-from bot.conversation import Conversation
+from bot.conversation import SOMETHING_BROKE, Conversation
 from bot.sink import SinkLimits
 
 log = logging.getLogger(__name__)
@@ -211,7 +211,11 @@ class SlackAdapter:
         team = events.team_of(body, context.team_id)
         if events.to_incoming(event, team_id=team, bot=bot, names={}, answer_bots=self._settings.answer_bots) is None:
             return  # channel chatter not for parley: nobody's name is looked up for it
-        names = await self._people.names(client, team, events.mentioned_users(str(event.get("text") or ""), bot))
+        try:
+            names = await self._people.names(client, team, events.mentioned_users(str(event.get("text") or ""), bot))
+        except Exception:  # the name cache (Redis) failing must not silence the reply: the core says what broke
+            log.exception("Slack: looking up mentioned users' names failed; their ids are shown")
+            names = {}
         incoming = events.to_incoming(
             event, team_id=team, bot=bot, names=names, answer_bots=self._settings.answer_bots, context=note
         )
@@ -234,7 +238,11 @@ class SlackAdapter:
         await ack()
         team = str(command.get("team_id") or context.team_id or "")
         async with self._inflight.track():
-            answer = await self._slash.answer(command, team, client)
+            try:
+                answer = await self._slash.answer(command, team, client)
+            except Exception:  # after the ack Slack shows nothing of a failure: say it
+                log.exception("Slack: /parley %s failed", command.get("text"))
+                answer = SOMETHING_BROKE
             await respond(text=answer, response_type="ephemeral")
 
 
