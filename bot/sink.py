@@ -9,6 +9,7 @@ an answer is on its way (Discord's typing indicator, Slack's assistant status).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -22,6 +23,8 @@ class SinkLimits:
     """Seconds to leave between two edits of one message (0: edit on every token)."""
     placeholder: str | None = None
     """Posted at once and then edited into the reply; None: post when the first text arrives."""
+    measure: Callable[[str], int] = len
+    """How long the platform counts a text; max_chars holds for that (Slack: the mrkdwn the sink sends)."""
 
 
 class ReplySink(Protocol):

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 
 from bot.sink import ReplySink, StatusSink
-from bot.split import cut
+from bot.split import MIN_LIMIT, cut
 
 LOOKAHEAD = 200
 
@@ -59,7 +59,7 @@ class ReplyStreamer:
         self._pending += delta
         await self._seal(final=False)
         if self._clock() - self._last_write >= self._limits.edit_interval:
-            await self._show(self._pending[: self._limits.max_chars], wait=False)
+            await self._show(self._pending[: self._fit(self._pending)], wait=False)
 
     async def finish(self) -> str:
         """Show the complete text; return the whole reply as the model wrote it."""
@@ -74,16 +74,38 @@ class ReplyStreamer:
         LOOKAHEAD more characters are in): a half-received line could be the
         start of a code fence, and cutting it would break the fence.
         """
-        limit = self._limits.max_chars
-        while len(self._pending) > limit and (final or self._settled(limit)):
-            head, self._pending = cut(self._pending, limit)
+        while self._too_long(self._pending) and (final or self._settled()):
+            head, self._pending = self._cut(self._pending)
             if not head.strip():  # only blank lines so far: keep the current message for the text to come
                 continue
             await self._show(head, wait=True)
             self._message_id, self._shown = None, ""
 
-    def _settled(self, limit: int) -> bool:
-        return "\n" in self._pending[limit:] or len(self._pending) >= limit + LOOKAHEAD
+    def _settled(self) -> bool:
+        fits = self._fit(self._pending)
+        return "\n" in self._pending[fits:] or len(self._pending) >= fits + LOOKAHEAD
+
+    def _too_long(self, text: str) -> bool:
+        limit = self._limits.max_chars
+        return len(text) > limit or self._limits.measure(text) > limit
+
+    def _fit(self, text: str) -> int:
+        """How many characters from the start of ``text`` one message can show, as the platform measures."""
+        limit, measure = self._limits.max_chars, self._limits.measure
+        size = min(len(text), limit)
+        while size > 0 and (excess := measure(text[:size]) - limit) > 0:
+            size -= excess
+        return max(size, 0)
+
+    def _cut(self, text: str) -> tuple[str, str]:
+        """``split.cut``, with a smaller window while the head measures more than the limit."""
+        limit = window = self._limits.max_chars
+        while True:
+            head, rest = cut(text, window)
+            excess = self._limits.measure(head) - limit
+            if excess <= 0 or window <= MIN_LIMIT:
+                return head, rest
+            window = max(MIN_LIMIT, window - excess)
 
     async def fail(self, notice: str) -> None:
         """Tell the user the reply failed: after all the text received so far, or in place of a bare placeholder."""

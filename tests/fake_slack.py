@@ -34,6 +34,8 @@ from typing import Any, Self
 from aiohttp import WSMsgType, web
 
 TEAM = "T0TEST"
+TOO_LONG = 4000
+"""Longer texts get msg_too_long, as bots see in practice (the documented 40,000 is not what happens)."""
 BOT_USER = "U0PARLEY"
 BOT_ID = "B0PARLEY"
 
@@ -77,6 +79,8 @@ class FakeSlack:
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
         self._clock = itertools.count(1)
         self._sockets: list[web.WebSocketResponse] = []
+        self.connections = 0
+        """Websockets opened so far (the newest one gets the envelopes)."""
         self._connected = asyncio.Event()
         self._acked: dict[str, asyncio.Event] = {}
         self._runner: web.AppRunner | None = None
@@ -117,6 +121,14 @@ class FakeSlack:
         """The next ``times`` calls of ``method`` answer 429 with Retry-After."""
         self._faults[method].extend(Fault(429, "ratelimited", retry_after) for _ in range(times))
 
+    def delete(self, ts: str) -> None:
+        """Someone deleted this message in Slack: chat.update on it answers message_not_found."""
+        del self.messages[ts]
+
+    def server_error(self, method: str, *, status: int = 503, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` answer a 5xx with an HTML page, as Slack's edge does."""
+        self._faults[method].extend(Fault(status, "server_error") for _ in range(times))
+
     # -- what the tests read -------------------------------------------------------
     def calls_to(self, method: str) -> list[Call]:
         return [call for call in self.calls if call.method == method]
@@ -143,8 +155,12 @@ class FakeSlack:
         self.calls.append(Call(method, params, token))
         if self._faults[method]:
             fault = self._faults[method].popleft()
+            if fault.status >= 500:
+                return web.Response(status=fault.status, text="<html>Slack is down</html>", content_type="text/html")
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
             return web.json_response({"ok": False, "error": fault.error}, status=fault.status, headers=headers)
+        if method in ("chat.postMessage", "chat.update") and len(str(params.get("text", ""))) > TOO_LONG:
+            return web.json_response({"ok": False, "error": "msg_too_long"})
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"}, status=404)
@@ -203,6 +219,7 @@ class FakeSlack:
         socket = web.WebSocketResponse(autoping=True)
         await socket.prepare(request)
         self._sockets.append(socket)
+        self.connections += 1
         self._connected.set()
         await socket.send_json({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0TEST"}})
         async for frame in socket:
@@ -215,6 +232,12 @@ class FakeSlack:
         if not self._sockets:
             self._connected.clear()
         return socket
+
+    async def disconnect(self) -> None:
+        """What Slack does every few hours: ``disconnect`` (refresh_requested), then the socket closes."""
+        socket = self._sockets[-1]
+        await socket.send_json({"type": "disconnect", "reason": "refresh_requested", "debug_info": {"host": "fake"}})
+        await socket.close()
 
     async def wait_connected(self, limit: float = 30) -> None:
         async with asyncio.timeout(limit):

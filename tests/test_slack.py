@@ -60,6 +60,7 @@ async def test_one_message_as_mention_and_message_events_is_answered_once(
 ) -> None:
     first = mention("start")
     await running.event(first)
+    await running.event({**first, "type": "message", "channel_type": "channel"})  # a top-level mention comes twice too
     await until(lambda: finished(slack, CHANNEL, first["ts"], "echo: start"))
     follow = message(f"<@{BOT_USER}> and more", thread_ts=first["ts"])
     await running.event(follow)
@@ -93,8 +94,12 @@ async def test_other_users_are_named_not_raw_ids(running: Running, slack: FakeSl
     await running.event(again)
     await until(lambda: len(fake.requests) == 2)
     assert fake.requests[1]["messages"][-1]["content"] == "and @Alice again"
+    await running.event(message("chatter about <@U0CAROL>, not for parley"))
+    last = mention("done")
+    await running.event(last)
+    await until(lambda: finished(slack, CHANNEL, last["ts"], "echo: done"))
     looked_up = sorted(call.params["user"] for call in slack.calls_to("users.info"))
-    assert looked_up == ["U0ALICE", "U0GHOST"], "a name is looked up once, then kept"
+    assert looked_up == ["U0ALICE", "U0GHOST"], "a name is looked up once, then kept; never for chatter"
 
 
 async def test_events_are_acknowledged_before_the_model_answers(
@@ -150,6 +155,9 @@ async def test_a_malformed_body_gets_4xx_and_the_server_keeps_serving(running: R
     assert status == 400 and "malformed" in text
     status, _ = await running.raw("{not json", secret="wrong")
     assert status == 401
+    for body in ("[1, 2]", '"text"', "null"):  # JSON, but not an object
+        assert (await running.raw(body))[0] == 400
+        assert (await running.raw(body, secret="wrong"))[0] == 401, "unsigned: refused, no traceback"
     status, text = await running.raw(json.dumps({"type": "url_verification", "challenge": "abc123", "token": "t"}))
     assert (status, json.loads(text)) == (200, {"challenge": "abc123"})
     event = mention("still there?")

@@ -71,6 +71,7 @@ async def test_parley_run_slack_serves_and_stops_on_sigterm(
         out, err = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode == 128 + signal.SIGTERM, err.decode()
     assert "Traceback" not in err.decode(), err.decode()
+    assert not any(w in err.decode() for w in ("Unclosed", "Task was destroyed", "never awaited")), err.decode()
     assert "Slack: signed in as parley in Test" in err.decode(), "the token was checked at start"
     assert SECRET not in err.decode() + out.decode() and BOT_TOKEN not in err.decode() + out.decode()
 
@@ -89,7 +90,7 @@ async def test_parley_run_slack_in_socket_mode_answers_and_stops_on_sigterm(
         "SLACK_API_URL": slack.api_url,
     }
     process = await asyncio.create_subprocess_exec(
-        PARLEY, "run", "--host", "127.0.0.1", "--port", str(free_port()),
+        PARLEY, "run", "--host", "127.0.0.1", "--port", str(free_port()), "-vv",
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         env=env, cwd=tmp_path,
     )  # fmt: skip
@@ -103,7 +104,8 @@ async def test_parley_run_slack_in_socket_mode_answers_and_stops_on_sigterm(
         _, err = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode == 128 + signal.SIGTERM, err.decode()
     assert "Traceback" not in err.decode()
-    assert APP_TOKEN not in err.decode()
+    assert not any(w in err.decode() for w in ("Unclosed", "Task was destroyed", "never awaited")), err.decode()
+    assert APP_TOKEN not in err.decode() and BOT_TOKEN not in err.decode()
 
 
 async def _healthz(session: aiohttp.ClientSession, base: str, process: asyncio.subprocess.Process) -> object:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlparse
@@ -82,6 +83,18 @@ async def test_a_workspace_installs_and_is_answered_with_its_own_token(
     await until(lambda: any(m.text == "echo: hello second workspace" for m in slack.thread(CHANNEL, event["ts"])))
     (posted,) = slack.calls_to("chat.postMessage")
     assert posted.token == SECOND_TOKEN
+
+
+async def test_an_installed_workspace_token_stays_out_of_debug_logs(
+    running: Running, slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    assert (await install(running))[0] == 200
+    event = message("<@U0BOT2> hello")
+    await running.event(event, team=SECOND)
+    await until(lambda: any(m.text == "echo: hello" for m in slack.thread(CHANNEL, event["ts"])))
+    assert "oauth.v2.access" in caplog.text, "slack_sdk logged the exchange at debug level"
+    assert SECOND_TOKEN not in caplog.text
 
 
 async def test_a_forged_state_installs_nothing(running: Running, slack: FakeSlack, store: Store) -> None:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
 from conftest import make_config
 from fake_openai import FakeOpenAI, Reply
-from fake_slack import FakeSlack
+from fake_slack import TEAM, FakeSlack
 from slack_harness import CHANNEL, Running, mention, serve_slack, until
 
 from bot.config import Config, SlackConfig
 from bot.conversation import Conversation
+from bot.store import Store
+from bot.threads import ThreadKey
 
 
 @pytest.fixture
@@ -49,7 +52,7 @@ MRKDWN = """*Plan*
 • first
 • second
 
-```python
+```
 # a comment, not a heading
 x = **kwargs
 ```"""
@@ -103,3 +106,59 @@ async def test_msg_too_long_falls_back_to_plain_text(running: Running, slack: Fa
     assert reply.text == "**short** answer", "Slack refused the mrkdwn: the Markdown itself is shown"
     (refused,) = [call for call in slack.calls_to("chat.update") if call.params["text"] == "*short* answer"]
     assert refused.params["ts"] == reply.ts
+
+
+async def test_a_reply_whose_message_was_deleted_goes_on_in_a_new_one(
+    running: Running, slack: FakeSlack, fake: FakeOpenAI, store: Store
+) -> None:
+    answer = " ".join(f"word{i}" for i in range(40))
+    fake.queue(Reply(answer, chunk_size=6, delay=0.05))
+    event = mention("go on")
+    await running.event(event)
+    await until(lambda: bool(slack.thread(CHANNEL, event["ts"])), what="the placeholder")
+    slack.delete(slack.thread(CHANNEL, event["ts"])[0].ts)
+    await until(lambda: any(m.text == answer for m in slack.thread(CHANNEL, event["ts"])), what="the whole reply")
+    (reply,) = slack.thread(CHANNEL, event["ts"])
+    assert len(reply.edits) >= 2, "one new message, edited on as the reply streams (not a message per edit)"
+    assert not any("went wrong" in m.text for m in slack.messages.values())
+    assert await store.has_history(ThreadKey("slack", TEAM, CHANNEL, event["ts"])), "the turn is remembered"
+
+
+async def test_the_limit_holds_for_the_mrkdwn_sent_not_the_markdown(
+    running: Running, slack: FakeSlack, fake: FakeOpenAI
+) -> None:
+    paragraphs = [f"Step {i}: " + " ".join(f"if a{j} && b <c{j}>" for j in range(30)) for i in range(10)]
+    answer = "\n\n".join(paragraphs)
+    assert len(answer) < 2 * 3500 < len(answer.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+    fake.queue(Reply(answer, chunk_size=150))
+    event = mention("escape a lot")
+    await running.event(event)
+
+    def complete() -> bool:
+        texts = [m.text for m in slack.thread(CHANNEL, event["ts"])]
+        return bool(texts) and html.unescape(texts[-1]).endswith(paragraphs[-1])
+
+    await until(complete, what="the last part of the reply")
+    messages = slack.thread(CHANNEL, event["ts"])
+    assert len(messages) >= 3, "the escaped text needs more messages than the Markdown would"
+    assert all(len(edit) <= 3500 for m in messages for edit in m.edits), "every text sent within the limit"
+    assert not any("mrkdwn" in c.params for c in slack.calls), "Slack never refused one: no plain-text fallback"
+    assert html.unescape("\n\n".join(m.text for m in messages)) == answer, "nothing lost, nothing repeated"
+
+
+async def test_a_slack_5xx_is_retried_and_a_lasting_one_leaves_the_app_serving(
+    running: Running, slack: FakeSlack
+) -> None:
+    slack.server_error("chat.postMessage", status=503)
+    event = mention("flaky?")
+    await running.event(event)
+    await until(lambda: any(m.text == "echo: flaky?" for m in slack.thread(CHANNEL, event["ts"])))
+    assert len(slack.thread(CHANNEL, event["ts"])) == 1, "retried once, posted once"
+    slack.server_error("chat.postMessage", status=500, times=6)
+    down = mention("down?")
+    await running.event(down)
+    await until(lambda: len(slack.calls_to("chat.postMessage")) >= 2 + 6, what="reply and apology tried")
+    later = mention("back?")
+    await running.event(later)
+    await until(lambda: any(m.text == "echo: back?" for m in slack.thread(CHANNEL, later["ts"])))
+    assert not slack.thread(CHANNEL, down["ts"]), "Slack was down for that one"

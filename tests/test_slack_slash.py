@@ -9,7 +9,8 @@ import pytest_asyncio
 from conftest import make_config
 from fake_openai import FakeOpenAI
 from fake_slack import TEAM, FakeSlack
-from slack_harness import ADMIN, CHANNEL, USER, Running, serve_slack
+from redis.asyncio import Redis
+from slack_harness import ADMIN, CHANNEL, USER, Running, mention, serve_slack, until
 
 from bot.config import Config, SlackConfig
 from bot.conversation import Conversation
@@ -86,3 +87,17 @@ async def test_models_help_and_unknown_subcommands(running: Running) -> None:
 async def test_the_slash_command_is_acknowledged_at_once(running: Running) -> None:
     status, body = await running.slash("show")
     assert (status, body) == (200, ""), "an empty ack; the answer follows through response_url"
+
+
+async def test_with_redis_down_every_path_still_answers(core: Conversation, slack: FakeSlack) -> None:
+    dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1)
+    broken = Conversation(config=core.config, store=Store(dead, "dead"), backends=core.backends)
+    try:
+        async with serve_slack(broken, slack) as running:
+            answer = await running.answer_to("show")
+            assert "something went wrong" in answer, "not silence after the ack"
+            event = mention("ask <@U0OWNER> about it")
+            await running.event(event)
+            await until(lambda: any("something went wrong" in m.text for m in slack.thread(CHANNEL, event["ts"])))
+    finally:
+        await dead.aclose()

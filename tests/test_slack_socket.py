@@ -81,6 +81,14 @@ async def test_a_retry_attempt_is_answered_once(running: Running, slack: FakeSla
     assert len(fake.requests) == 2
 
 
+async def test_socket_mode_reconnects_when_slack_refreshes_the_connection(running: Running, slack: FakeSlack) -> None:
+    await slack.disconnect()
+    await until(lambda: slack.connections >= 2, what="a new websocket")
+    event = mention("still listening?")
+    await slack.socket_event(envelope(event))
+    await until(lambda: any(m.text == "echo: still listening?" for m in slack.thread(CHANNEL, event["ts"])))
+
+
 async def test_parley_set_over_socket_mode(running: Running, slack: FakeSlack, store: Store) -> None:
     fields = slash_fields("set temperature 0.4", slack, user=ADMIN, channel=CHANNEL, team="T0TEST")
     ack = await slack.socket_event(fields, kind="slash_commands")

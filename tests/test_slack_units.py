@@ -56,6 +56,9 @@ def test_the_mention_is_stripped_wherever_it_is() -> None:
     assert strip_bot_mention("<@U0BOT> hello", BOT) == ("hello", True)
     assert strip_bot_mention("hey <@U0BOT|parley>, how  are you", BOT) == ("hey , how are you", True)
     assert strip_bot_mention("no mention <@U0OTHER>", BOT) == ("no mention <@U0OTHER>", False)
+    code = "<@U0BOT>  fix this:\n```\ndef f(x):\n    if x:\n        return  1\n```"
+    assert strip_bot_mention(code, BOT) == ("fix this:\n```\ndef f(x):\n    if x:\n        return  1\n```", True)
+    assert strip_bot_mention("    indented, no mention", BOT) == ("indented, no mention", False)
 
 
 def test_markup_is_rendered_for_the_model() -> None:
@@ -87,11 +90,17 @@ def test_threads_and_identity() -> None:
         ("[the docs](https://d.test/x)", "<https://d.test/x|the docs>"),
         ("- one\n- **two**\n  - nested", "• one\n• *two*\n  • nested"),
         ("1. first\n2. second", "1. first\n2. second"),
-        ("```python\n# not a heading\nx = **kw\n```", "```python\n# not a heading\nx = **kw\n```"),
+        ("```python\n# not a heading\nx = **kw\n```", "```\n# not a heading\nx = **kw\n```"),
         ("inline `**code**` kept", "inline `**code**` kept"),
         ("```\nan unclosed fence while streaming **x**", "```\nan unclosed fence while streaming **x**"),
         ("if a < b && c > d", "if a &lt; b &amp;&amp; c &gt; d"),
-        ("```html\n<div>&nbsp;</div>\n```", "```html\n&lt;div&gt;&amp;nbsp;&lt;/div&gt;\n```"),
+        ("```html\n<div>&nbsp;</div>\n```", "```\n&lt;div&gt;&amp;nbsp;&lt;/div&gt;\n```"),
+        ("* item with *emph*\n* two", "• item with _emph_\n• two"),
+        ("```ls -l```\ntext", "```ls -l```\ntext"),
+        ("2 * 3 * 4 and `a*b*c`", "2 * 3 * 4 and `a*b*c`"),
+        ("not \\*emphasis\\* here", "not *emphasis* here"),
+        ("~~~python\nprint('*x*')\n~~~\n**after**", "```\nprint('*x*')\n```\n*after*"),
+        ("[Foo](https://w.test/Foo_(bar)) ok", "<https://w.test/Foo_%28bar%29|Foo> ok"),
         (
             "> a quote with <b>\nsee <#C1> > <@U1> <!here> <https://x.test>",
             "> a quote with &lt;b&gt;\nsee <#C1> &gt; <@U1> <!here> <https://x.test>",
@@ -148,3 +157,36 @@ def test_the_readme_documents_every_slack_setting_and_its_example_loads(tmp_path
     config = load_config(path).slack
     assert config.workspace_admins_are_admins
     assert [prompt.title for prompt in config.suggested_prompts] == ["Summarise", "Explain"]
+
+
+METHOD_SCOPES = {
+    "chat_postMessage": "chat:write",
+    "chat_update": "chat:write",
+    "users_info": "users:read",
+    "assistant_threads_setStatus": "assistant:write",
+    "assistant_threads_setSuggestedPrompts": "assistant:write",  # Bolt's set_suggested_prompts
+    "assistant_threads_setTitle": "assistant:write",  # Bolt's set_title
+}
+"""Every Web API method the adapter calls with the bot token, and the scope Slack asks for it."""
+EVENT_SCOPES = {
+    "app_mention": "app_mentions:read",
+    "message.channels": "channels:history",
+    "message.groups": "groups:history",
+    "message.im": "im:history",
+    "message.mpim": "mpim:history",
+    "assistant_thread_started": "assistant:write",
+    "assistant_thread_context_changed": "assistant:write",
+}
+
+
+def test_the_manifest_scopes_are_exactly_those_the_calls_and_events_need() -> None:
+    source = "\n".join(path.read_text() for path in (MANIFEST.parent.parent / "adapters" / "slack").glob("*.py"))
+    called = set(
+        re.findall(r"\b((?:chat|users|conversations|reactions|files|views|assistant_threads)_[A-Za-z]+)\b", source)
+    )
+    called |= {"chat_postMessage", "assistant_threads_setSuggestedPrompts", "assistant_threads_setTitle"}  # say & co
+    assert called <= set(METHOD_SCOPES), f"a method without a known scope: {called - set(METHOD_SCOPES)}"
+    manifest = yaml.safe_load(MANIFEST.read_text())
+    events = manifest["settings"]["event_subscriptions"]["bot_events"]
+    needed = {METHOD_SCOPES[m] for m in called} | {EVENT_SCOPES[e] for e in events} | {"commands"}
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) == needed, "no scope missing, none extra"

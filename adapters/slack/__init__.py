@@ -4,7 +4,8 @@ Modules: ``env`` (tokens from the environment), ``app`` (the Bolt app and its
 listeners), ``events`` (pure: which messages are answered, as what),
 ``sink`` (streaming replies), ``mrkdwn`` (Markdown to Slack's format),
 ``slash`` (/parley), ``assistant`` (the AI app view), ``people`` (users.info),
-``oauth`` (installation in several workspaces).
+``oauth`` (installation in several workspaces), ``redact`` (tokens out of logs),
+``inflight`` (replies finished at shutdown).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, AsyncServerErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -33,10 +33,11 @@ from adapters.slack.inflight import InFlight
 from adapters.slack.mrkdwn import Mrkdwn
 from adapters.slack.oauth import oauth_settings
 from adapters.slack.people import People
+from adapters.slack.redact import mask_tokens
 from adapters.slack.sink import MAX_CHARS, AssistantSink, SlackSink
 from adapters.slack.slash import SLASH, Slash
 from bot.config import ConfigError
-from bot.conversation import Conversation
+from bot.conversation import SOMETHING_BROKE, Conversation
 from bot.sink import SinkLimits
 
 log = logging.getLogger(__name__)
@@ -44,15 +45,17 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 TOKEN_REFUSED = ("invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired")
 RATE_LIMIT_RETRIES = 5
+SERVER_ERROR_RETRIES = 2
 
 
 def configure_client(client: AsyncWebClient, env: SlackEnv) -> None:
-    """The Web API client: SLACK_API_URL, and 429 answers retried after their Retry-After.
+    """The Web API client: SLACK_API_URL; 429 answers retried after their Retry-After, 500 and 503 twice.
 
     (Bolt copies both into the per-workspace clients it makes for listeners.)
     """
     client.base_url = env.api_url
     client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES))
+    client.retry_handlers.append(AsyncServerErrorRetryHandler(max_retry_count=SERVER_ERROR_RETRIES))
 
 
 class SlackAdapter:
@@ -65,12 +68,13 @@ class SlackAdapter:
         self._mrkdwn = Mrkdwn()
         self._people = People(conversation.store)
         self._slash = Slash(conversation, self._people)
-        self._limits = SinkLimits(MAX_CHARS, self._settings.edit_interval, self._settings.placeholder.strip() or None)
-        self._assistant_limits = SinkLimits(MAX_CHARS, self._settings.edit_interval, None)
+        placeholder, measure = self._settings.placeholder.strip() or None, self._mrkdwn.length
+        self._limits = SinkLimits(MAX_CHARS, self._settings.edit_interval, placeholder, measure)
+        self._assistant_limits = SinkLimits(MAX_CHARS, self._settings.edit_interval, None, measure)
         self._inflight = InFlight()
         self.app = AsyncApp(
             name="parley",
-            logger=logging.getLogger("parley.slack.bolt"),
+            logger=mask_tokens(logging.getLogger("parley.slack.bolt")),
             signing_secret=env.signing_secret or "",
             token=None if env.oauth else env.bot_token,
             oauth_settings=oauth_settings(env, conversation.store),
@@ -155,7 +159,7 @@ class SlackAdapter:
             return web.json_response({"error": "parley is stopping"}, status=503)
         try:
             bolt_request = await to_bolt_request(request)
-        except ValueError:  # not JSON, not a form: say so, if it is Slack that sent it
+        except (ValueError, AttributeError):  # not a JSON object, not a form: say so, if it is Slack that sent it
             body = await request.text()
             verifier = SignatureVerifier(self._env.signing_secret or "")
             if not verifier.is_valid_request(body, dict(request.headers)):
@@ -205,7 +209,13 @@ class SlackAdapter:
             log.debug("Slack event %s ignored: %s", body.get("event_id"), reason)
             return
         team = events.team_of(body, context.team_id)
-        names = await self._people.names(client, team, events.mentioned_users(str(event.get("text") or ""), bot))
+        if events.to_incoming(event, team_id=team, bot=bot, names={}, answer_bots=self._settings.answer_bots) is None:
+            return  # channel chatter not for parley: nobody's name is looked up for it
+        try:
+            names = await self._people.names(client, team, events.mentioned_users(str(event.get("text") or ""), bot))
+        except Exception:  # the name cache (Redis) failing must not silence the reply: the core says what broke
+            log.exception("Slack: looking up mentioned users' names failed; their ids are shown")
+            names = {}
         incoming = events.to_incoming(
             event, team_id=team, bot=bot, names=names, answer_bots=self._settings.answer_bots, context=note
         )
@@ -228,7 +238,11 @@ class SlackAdapter:
         await ack()
         team = str(command.get("team_id") or context.team_id or "")
         async with self._inflight.track():
-            answer = await self._slash.answer(command, team, client)
+            try:
+                answer = await self._slash.answer(command, team, client)
+            except Exception:  # after the ack Slack shows nothing of a failure: say it
+                log.exception("Slack: /parley %s failed", command.get("text"))
+                answer = SOMETHING_BROKE
             await respond(text=answer, response_type="ephemeral")
 
 

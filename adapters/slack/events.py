@@ -85,8 +85,12 @@ def strip_bot_mention(text: str, bot: BotIdentity) -> tuple[str, bool]:
     if not bot.user_id:
         return text, False
     pattern = re.compile(rf"<@{re.escape(bot.user_id)}(?:\|[^>]*)?>")
-    stripped, count = pattern.subn("", text)
-    return re.sub(r"[ \t]{2,}", " ", stripped).strip(), count > 0
+    lines, found = text.split("\n"), False
+    for index, line in enumerate(lines):  # only the mention's own line is tidied: code elsewhere keeps its indents
+        stripped, count = pattern.subn("", line)
+        if count:
+            lines[index], found = re.sub(r"[ \t]{2,}", " ", stripped).strip(), True
+    return "\n".join(lines).strip(), found
 
 
 def render(text: str, names: Mapping[str, str]) -> str:

@@ -13,9 +13,10 @@ from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 
 from adapters.slack.env import SlackEnv
+from adapters.slack.redact import mask_tokens
 from bot.store import Store
 
-log = logging.getLogger(__name__)
+log = mask_tokens(logging.getLogger(__name__))
 
 BOT_SCOPES = (
     "app_mentions:read",

@@ -21,8 +21,11 @@ from bot.sink import SinkLimits
 log = logging.getLogger(__name__)
 
 MAX_CHARS = 3500
-"""Longer messages often fail with msg_too_long (about 4,000 in practice, whatever the docs say)."""
+"""Longer messages often fail with msg_too_long (about 4,000 in practice, whatever the docs say).
+Measured on the mrkdwn sent (escapes and tables make it longer than the Markdown)."""
 THINKING = "is thinking…"
+GONE = ("message_not_found", "cant_update_message", "edit_window_closed")
+"""chat.update errors meaning the message cannot be edited any more (someone deleted it, say)."""
 
 
 class SlackSink:
@@ -42,6 +45,8 @@ class SlackSink:
         self.thread_ts = thread_ts
         self._limits = limits
         self._mrkdwn = mrkdwn
+        self._moved: dict[str, str] = {}
+        """A message that could no longer be edited -> the one that carries its text on."""
 
     @property
     def limits(self) -> SinkLimits:
@@ -52,7 +57,15 @@ class SlackSink:
         return str(response["ts"])
 
     async def edit(self, message_id: str, text: str) -> None:
-        await self._send(self._client.chat_update, text, channel=self.channel, ts=message_id)
+        """Edit the message; one that is gone is replaced by a new message, which later edits then change."""
+        try:
+            current = self._moved.get(message_id, message_id)
+            await self._send(self._client.chat_update, text, channel=self.channel, ts=current)
+        except SlackApiError as error:
+            if error.response.get("error") not in GONE:
+                raise
+            log.warning("Slack: message %s cannot be edited (%s): posting anew", current, error.response["error"])
+            self._moved[message_id] = await self.post(text)
 
     async def _send(self, method: Callable[..., Awaitable[AsyncSlackResponse]], text: str, **where: Any) -> Any:
         try:
@@ -60,7 +73,7 @@ class SlackSink:
         except SlackApiError as error:
             if error.response.get("error") != "msg_too_long":
                 raise
-            # mrkdwn can be longer than the Markdown (tables); the Markdown itself is within MAX_CHARS.
+            # The mrkdwn is within MAX_CHARS, but a workspace may still find it too long: plain text is shorter.
             log.warning("Slack refused %d characters of mrkdwn as too long; sending the plain text", len(text))
             return await method(text=text, mrkdwn=False, **where)
 
