@@ -152,6 +152,11 @@ def problem(body: dict[str, Any], models: list[str], context_window: int) -> tup
             return 400, "`temperature` may only be set to 1 when thinking is enabled"
     if input_tokens(body) > context_window:
         return 400, f"prompt is too long: {input_tokens(body)} tokens > {context_window} maximum"
+    if input_tokens(body) + body["max_tokens"] > context_window:
+        return 400, (
+            f"input length and `max_tokens` exceed context limit: {input_tokens(body)} + {body['max_tokens']} > "
+            f"{context_window}, decrease input length or `max_tokens` and try again"
+        )
     return None
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +55,8 @@ _BEFORE_TEXT: dict[str, FailureKind] = {
     "not_found_error": "unknown_model",
 }
 """The failure an ``error`` event means when no answer text came before it (after some, it is an interruption)."""
+_CONTEXT_TOO_LONG = re.compile(r"prompt is too long|exceed context limit", re.IGNORECASE)
+"""The API's two 400s for a prompt over the window: the prompt alone, or the prompt plus ``max_tokens``."""
 
 
 def merge_turns(messages: Sequence[ChatMessage]) -> tuple[str, list[dict[str, str]]]:
@@ -127,7 +130,7 @@ def status_error(status: int, body: bytes, headers: Mapping[str, str], url: str)
         return BackendError("unavailable", detail, retry_after, status=status)
     if status == 404 or _error_type(body) == "not_found_error":
         return BackendError("unknown_model", detail, status=status)
-    if status == 413 or "prompt is too long" in body.decode(errors="replace").lower():
+    if status == 413 or _CONTEXT_TOO_LONG.search(body.decode(errors="replace")):
         return BackendError("context", detail, status=status)
     return BackendError("rejected", detail, status=status)
 
