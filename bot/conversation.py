@@ -180,6 +180,8 @@ class Conversation:
             summary=responder.summary,
             fold_turns=turns_to_fold(len(group_turns(responder.history)), prompt.dropped_turns),
             ttl_seconds=self.config.history.ttl_seconds,
+            first_within=responder.first_token_timeout(primary),
+            deadline=responder.deadline,
         )
         if folded is None:
             return None

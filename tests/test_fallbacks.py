@@ -5,6 +5,7 @@ Two loopback fake LLM servers are two backends; Redis is the real throwaway serv
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -114,6 +115,28 @@ async def test_a_fallback_answers_when_the_primary_sends_no_first_token_in_time(
     assert "(primary too slow)" in sink.last
     assert any("no first token within 0.5s" in r.getMessage() for r in caplog.records)
     assert await history(store) == ["quick, please", "echo: quick, please"]
+
+
+async def test_a_stalled_summary_call_does_not_hold_up_the_fallback(
+    fake: FakeOpenAI, second: FakeOpenAI, prefix: str, store: Store, sink: RecordingSink, opened: list[Conversation]
+) -> None:
+    """Summaries, first-token timeout and fallback in one reply: the summary call gets the same patience."""
+    primary = {"read_timeout": 60.0, "first_token_timeout": 0.5, "context_window": 600}
+    config = two_backends(fake.url, second.url, prefix, primary=primary, defaults={"max_tokens": 200})
+    core = open_core(config, store, opened)
+    fake.queue(*[Reply("noted " + "x" * 300)] * 6)
+    for n in range(6):
+        await core.receive(msg(f"detail {n}"), sink)
+    await core.receive(msg("/set summarize true"), sink)
+    fake.queue(Stall(text_before=""), Stall(text_before=""))  # the summary call, then the reply
+
+    # A read timeout of 60 s is longer than this wait: only the first-token timeout can end the stalls in time.
+    await asyncio.wait_for(core.receive(msg("still there?"), sink), timeout=30)
+
+    assert fake.requests[-2]["stream"] is False and fake.requests[-1]["stream"] is True
+    assert sink.last == "echo: still there?" + fallback_note("second", "second-model", "timeout")
+    stored, summary = await store.load_thread(THREAD, 60)
+    assert summary == "" and len(stored) == 14, "the failed summary folded nothing away"
 
 
 async def test_the_first_token_timeout_covers_the_primarys_retries(
