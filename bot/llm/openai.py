@@ -33,15 +33,24 @@ _CONTEXT_TOO_LONG = re.compile(
     r"context_length_exceeded|maximum context length|context window|context size|context length", re.IGNORECASE
 )
 _OPTIONAL = ("temperature", "top_p", "presence_penalty", "frequency_penalty")
+_COMPLETION_TOKENS_MODELS = re.compile(r"(o\d|gpt-5)(?![\w.])|(o\d|gpt-5)[-.]", re.IGNORECASE)
+"""OpenAI's reasoning models (o1, o3-mini, o4-mini, gpt-5, gpt-5.1...): they refuse ``max_tokens``."""
 REASONING_FIELDS = ("reasoning_content", "reasoning")
 """Where OpenAI-compatible servers put a reasoning model's thinking, apart from ``content``."""
+
+
+def limit_field(model: str) -> str:
+    """``max_completion_tokens`` for OpenAI's reasoning models (named without a provider prefix, as
+    OpenAI and Azure name them), which answer 400 to ``max_tokens``; ``max_tokens`` for every other
+    model, as every OpenAI-compatible server takes it."""
+    return "max_completion_tokens" if _COMPLETION_TOKENS_MODELS.match(model.strip()) else "max_tokens"
 
 
 def build_payload(request: ChatRequest, *, stream_usage: bool = True) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "model": request.model,
         "messages": [{"role": m.role, "content": m.content} for m in request.messages],
-        "max_tokens": request.max_tokens,
+        limit_field(request.model): request.max_tokens,
         "stream": request.stream,
     }
     if request.stream and stream_usage:
