@@ -40,7 +40,7 @@ from httpx_sse import EventSource
 from bot.config import BackendConfig
 from bot.llm.base import BackendError, ChatRequest, FailureKind, Reasoning, StreamItem, Usage
 from bot.llm.text import TextJoiner, valid_text
-from bot.llm.transport import Opener, error_message, json_object, parse_retry_after, reading, redacted_url
+from bot.llm.transport import Opener, json_object, list_model_ids, reading, redacted_url, status_failure
 from bot.messages import ChatMessage
 
 log = logging.getLogger(__name__)
@@ -120,19 +120,7 @@ def _json_or_empty(body: bytes) -> Mapping[str, Any]:
 
 
 def status_error(status: int, body: bytes, headers: Mapping[str, str], url: str) -> BackendError:
-    detail = f"HTTP {status} from {url}: {error_message(body)}"
-    retry_after = parse_retry_after(headers.get("retry-after"))
-    if status in (401, 403):
-        return BackendError("auth", f"the backend rejected the API key: {detail}", status=status)
-    if status == 429:
-        return BackendError("rate_limited", detail, retry_after, status=status)
-    if status == 408 or status >= 500:  # 529: overloaded_error
-        return BackendError("unavailable", detail, retry_after, status=status)
-    if status == 404 or _error_type(body) == "not_found_error":
-        return BackendError("unknown_model", detail, status=status)
-    if status == 413 or _CONTEXT_TOO_LONG.search(body.decode(errors="replace")):
-        return BackendError("context", detail, status=status)
-    return BackendError("rejected", detail, status=status)
+    return status_failure(status, body, headers, url, context_too_long=_CONTEXT_TOO_LONG)
 
 
 def event_error(data: Mapping[str, Any], answered: bool, url: str) -> BackendError:
@@ -222,17 +210,7 @@ class AnthropicBackend:
     async def list_models(self) -> list[str]:
         """``GET /v1/models``: the models this key may use, newest first."""
         self._check_key()
-        try:
-            response = await self._client.get("models")
-        except httpx.HTTPError as error:
-            raise BackendError("unavailable", f"listing models at {self._config.base_url}: {error!r}") from None
-        url = redacted_url(response.url)
-        if response.status_code != 200:
-            raise status_error(response.status_code, response.content, response.headers, url)
-        try:
-            return [str(item["id"]) for item in response.json()["data"]]
-        except (ValueError, KeyError, TypeError):
-            raise BackendError("rejected", f"{url} did not answer a model list") from None
+        return await list_model_ids(self._client, self._config.base_url, status_error)
 
     def _check_key(self) -> None:
         if not self._has_key:

@@ -62,6 +62,8 @@ def reason(error: BackendError, model: str, url: str, key_env: str | None) -> st
         return f"no answer from {url} in time"
     if error.kind == "rejected" and "stream_options" in error.detail:
         return f"the server refuses stream_options{status}: set stream_usage = false for this backend"
+    if error.kind == "rejected" and error.status == 404:
+        return f"nothing answers this API at {url} (HTTP 404): check base_url (OpenAI-compatible ones end in /v1)"
     if error.kind in ("rejected", "context"):
         return f"the backend rejected the request{status}; the log (-v) has its answer"
     return f"the answer broke off ({error.kind}); the log (-v) has the detail"
