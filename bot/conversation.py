@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.answering import ReplyFailed, Responder
+from bot.answering import Answer, ReplyFailed, Responder
 from bot.channels import Channels
 from bot.commands import Commands, parse_command
 from bot.config import Config
@@ -136,6 +136,8 @@ class Conversation:
             return
         streamer = ReplyStreamer(sink)
         await streamer.start()
+        summarised: Folded | None = None
+        answer: Answer | None = None
         try:
             summarised = await self._summarize(responder, prompt) if settings.summarize else None
             if summarised is not None:
@@ -144,17 +146,26 @@ class Conversation:
             await streamer.finish()
         except PromptTooLong as error:
             await streamer.fail(too_long_text(error))
-            return
         except ReplyFailed as failed:
             log.warning("%s: backend %s failed: %s", thread, failed.target, failed.error)
             await streamer.fail(FAILURES[failed.error.kind].format(model=failed.model))
-            return
         finally:
             await streamer.aclose()
-        turn = [ChatMessage("user", text), ChatMessage("assistant", answer.text)]
-        await self.store.append_turn(thread, turn, 2 * self.config.history.max_turns, ttl)
-        usage = add(answer.usage, summarised.usage if summarised else None)
-        await self.usage.record(thread.channel_key, message.author.id, ReplyCost(usage, answer.fallback, answer.capped))
+        if answer is not None:
+            turn = [ChatMessage("user", text), ChatMessage("assistant", answer.text)]
+            await self.store.append_turn(thread, turn, 2 * self.config.history.max_turns, ttl)
+        await self._record_usage(message, answer, summarised)
+
+    async def _record_usage(self, message: IncomingMessage, answer: Answer | None, summarised: Folded | None) -> None:
+        """The turn's tokens, once: the answer's and the summary call's (which counts even if no answer came)."""
+        if answer is not None:
+            usage = add(answer.usage, summarised.usage if summarised else None)
+            cost = ReplyCost(usage, answer.fallback, answer.capped)
+        elif summarised is not None:
+            cost = ReplyCost(summarised.usage, answered=False)
+        else:
+            return
+        await self.usage.record(message.thread.channel_key, message.author.id, cost)
 
     async def _budget_spent(self, message: IncomingMessage, settings: ChannelSettings, sink: ReplySink) -> bool:
         """True (and the user told so) when the channel's daily token budget is used up."""

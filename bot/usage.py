@@ -58,17 +58,19 @@ def add(first: Usage, second: Usage | None) -> Usage:
 
 @dataclass(frozen=True, slots=True)
 class ReplyCost:
-    """One answered message, as it is added to the day's totals."""
+    """One turn's tokens, as they are added to the day's totals."""
 
     usage: Usage
     fallback: bool = False
     capped: bool = False
+    answered: bool = True
+    """False: the tokens of a summary call whose reply then failed (they were spent all the same)."""
 
     def counts(self) -> dict[str, int]:
         return {
             "prompt": self.usage.prompt_tokens,
             "completion": self.usage.completion_tokens,
-            "replies": 1,
+            "replies": int(self.answered),
             "estimated": int(self.usage.estimated),
             "fallbacks": int(self.fallback),
             "capped": int(self.capped),
