@@ -71,7 +71,7 @@ async def test_every_backend_works(tmp_path: Path, fake: FakeOpenAI, claude: Fak
         tmp_path,
         f'[backends.local]\nbase_url = "{fake.url}"\n\n'
         f'[backends.claude]\ntype = "anthropic"\nbase_url = "{claude.url}"\napi_key_env = "GOOD_KEY"\n'
-        'model = "claude-fake-1"\n\n'
+        'model = "claude-fake-1"\nthinking_budget = 4000\n\n'
         f'[backends.azure]\ntype = "azure"\nbase_url = "{fake.azure_url}"\ndeployment = "fake-deployment"\n'
         'api_key_env = "GOOD_KEY"\n',
     )
@@ -83,6 +83,7 @@ async def test_every_backend_works(tmp_path: Path, fake: FakeOpenAI, claude: Fak
     assert "OK" in lines["claude"] and "claude-fake-1" in lines["claude"]
     assert "OK" in lines["azure"] and "fake-deployment" in lines["azure"]
     assert claude.requests[0]["max_tokens"] == 1 and fake.requests[0]["max_tokens"] == 1
+    assert "thinking" not in claude.requests[0], "a one-token probe, not one of thinking_budget + 1 tokens"
 
 
 async def test_broken_backends_say_why(tmp_path: Path, fake: FakeOpenAI, claude: FakeAnthropic) -> None:

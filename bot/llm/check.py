@@ -75,7 +75,8 @@ def shown_url(config: BackendConfig) -> str:
 
 
 async def check_backend(name: str, config: BackendConfig, api_key: str | None) -> CheckResult:
-    backend = open_backend(name, config, api_key)
+    # No extended thinking: it would make the one-token probe a request of thinking_budget + 1 tokens.
+    backend = open_backend(name, config.model_copy(update={"thinking_budget": None}), api_key)
     model = config.model or "(the first model the server lists)"
     try:
         started = time.monotonic()
