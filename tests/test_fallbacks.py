@@ -335,3 +335,38 @@ async def test_hidden_reasoning_does_not_stop_a_fallback(
     fake.queue(Drop(text_before="<think>I was thinking about "))
     await core.receive(msg("hi"), sink)
     assert sink.texts == ["echo: hi" + fallback_note("second", "second-model", "interrupted")]
+
+
+# -- everything in one reply ---------------------------------------------------------------------
+
+
+async def test_summary_fallback_reasoning_and_usage_in_one_reply(
+    fake: FakeOpenAI, second: FakeOpenAI, prefix: str, store: Store, sink: RecordingSink, opened: list[Conversation]
+) -> None:
+    defaults = {"max_tokens": 200, "daily_token_budget": 1_000_000}
+    config = two_backends(fake.url, second.url, prefix, primary={"context_window": 600}, defaults=defaults)
+    core = open_core(config, store, opened)
+    long = "noted " + "x" * 300
+    fake.queue(*[Reply(long)] * 6)
+    for n in range(6):
+        await core.receive(msg(f"detail {n}"), sink)
+    before, _ = await store.channel_usage(day_of(utc_now()), THREAD.channel_key)
+    await core.receive(msg("/set summarize true"), sink)
+
+    fake.queue(Reply("SUMMARY: six details were noted."), HTTPError(500), HTTPError(500), HTTPError(500))
+    second.queue(Reply(THINKING, chunk_size=3))
+    await core.receive(msg("name a bird"), sink)
+
+    assert sink.last == "Kestrel." + fallback_note("second", "second-model", "unavailable")
+    assert "think" not in sink.last and "wants a bird" not in sink.last
+    stored, summary = await store.load_thread(THREAD, 60)
+    assert summary == "SUMMARY: six details were noted."
+    assert [m.content for m in stored][-2:] == ["name a bird", "Kestrel."], "the answer only: no thinking, no note"
+    assert "SUMMARY: six details were noted." in second.requests[-1]["messages"][0]["content"]
+
+    after, _ = await store.channel_usage(day_of(utc_now()), THREAD.channel_key)
+    assert after["replies"] == before["replies"] + 1, "recorded once"
+    assert after["fallbacks"] == 1
+    summary_prompt = sum(4 + (len(m["content"]) + 3) // 4 for m in fake.requests[-4]["messages"])
+    answer_prompt = sum(4 + (len(m["content"]) + 3) // 4 for m in second.requests[-1]["messages"])
+    assert after["prompt"] - before["prompt"] == summary_prompt + answer_prompt, "the summary's and the fallback's"
