@@ -141,6 +141,8 @@ def problem(body: dict[str, Any], models: list[str], context_window: int) -> tup
     temperature = body.get("temperature")
     if temperature is not None and not 0 <= temperature <= 1:
         return 400, "temperature: range: 0..1"
+    if temperature is not None and body.get("top_p") is not None:
+        return 400, "`temperature` and `top_p` cannot both be specified for this model. Please use only one."
     thinking = body.get("thinking")
     if isinstance(thinking, dict) and thinking.get("type") == "enabled":
         budget = thinking.get("budget_tokens")

@@ -134,6 +134,25 @@ async def test_a_temperature_above_one_is_sent_as_one(
     assert "presence_penalty" not in claude.requests[0], "Anthropic has no penalties"
 
 
+@pytest.mark.parametrize(
+    ("settings", "sent"),
+    [
+        ({"temperature": 0.3, "top_p": 0.9}, {"temperature": 0.3}),
+        ({"top_p": 0.9}, {"top_p": 0.9}),
+        ({"temperature": 0.3}, {"temperature": 0.3}),
+    ],
+)
+async def test_temperature_and_top_p_are_never_sent_together(
+    claude: FakeAnthropic, prefix: str, store: Store, sink: RecordingSink, settings: dict[str, float],
+    sent: dict[str, float],
+) -> None:  # fmt: skip
+    config = anthropic_config(claude.url, prefix, defaults=settings)
+    core = Conversation(config=config, store=store, backends=open_backends(config, os.environ))
+    await core.receive(msg("hello"), sink)
+    assert sink.last == "echo: hello"
+    assert {k: v for k, v in claude.requests[-1].items() if k in ("temperature", "top_p")} == sent
+
+
 async def test_extended_thinking_is_asked_for_and_kept_out_of_the_reply(
     claude: FakeAnthropic, prefix: str, store: Store, sink: RecordingSink
 ) -> None:

@@ -4,8 +4,10 @@ The key goes in ``x-api-key`` and the API version in ``anthropic-version``. The
 system prompt is the top-level ``system`` field, ``max_tokens`` is always sent,
 and consecutive turns of one role are merged into one (``merge_turns``), as
 the API requires turns to alternate. Anthropic takes a temperature from 0 to 1:
-a channel's higher temperature is sent as 1. It has no presence or frequency
-penalty: those settings are not sent. With ``thinking_budget`` in the config,
+a channel's higher temperature is sent as 1, and a channel that sets both
+temperature and top_p sends only the temperature (Claude Sonnet 4.5 and later
+answer 400 to both). It has no presence or frequency penalty: those settings
+are not sent. With ``thinking_budget`` in the config,
 extended thinking is asked for (``thinking.budget_tokens``); ``max_tokens``
 then grows by the budget and temperature and top_p are not sent, as the API
 requires.
@@ -96,11 +98,10 @@ def build_payload(request: ChatRequest, *, thinking_budget: int | None = None) -
         payload["system"] = system
     if thinking_budget:
         payload["thinking"] = {"type": "enabled", "budget_tokens": thinking_budget}
-    else:
-        if request.temperature is not None:
-            payload["temperature"] = min(request.temperature, MAX_TEMPERATURE)
-        if request.top_p is not None:
-            payload["top_p"] = request.top_p
+    elif request.temperature is not None:  # current models refuse temperature and top_p together
+        payload["temperature"] = min(request.temperature, MAX_TEMPERATURE)
+    elif request.top_p is not None:
+        payload["top_p"] = request.top_p
     if request.stop:
         payload["stop_sequences"] = list(request.stop)
     return payload
