@@ -111,6 +111,12 @@ class Responder:
         self.summary = summary
         primary = settings.backend or config.default_backend
         self.targets = targets(primary, settings.model, settings.fallbacks)
+        self.deadline = asyncio.get_running_loop().time() + settings.reply_timeout_seconds
+        """When the reply's time cap passes: counted from the start of the turn, a summary call included."""
+
+    def first_token_timeout(self, target: Target) -> float | None:
+        found = self._config.backends.get(target.backend)
+        return found.first_token_timeout if found else None
 
     # -- prompts ------------------------------------------------------------------
     def prompt(self, target: Target, history_turns: int | None = None) -> Prompt:
@@ -144,7 +150,7 @@ class Responder:
     # -- the attempts -------------------------------------------------------------
     async def run(self, streamer: ReplyStreamer, first_prompt: Prompt) -> Answer:
         """The first backend's answer that shows text; raises ReplyFailed when none does."""
-        deadline = asyncio.get_running_loop().time() + self._settings.reply_timeout_seconds
+        deadline = self.deadline
         display = _Display(streamer, self._settings.show_reasoning)
         reason: FailureKind | None = None
         failure: ReplyFailed | None = None
@@ -194,8 +200,7 @@ class Responder:
 
     async def _attempt(self, target: Target, model: str, prompt: Prompt, display: _Display, deadline: float) -> Answer:
         backend = self._backends[target.backend]
-        found = self._config.backends.get(target.backend)
-        first_within = found.first_token_timeout if found else None
+        first_within = self.first_token_timeout(target)
         display.begin()
         think = ThinkFilter()
         usage: Usage | None = None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.answering import ReplyFailed, Responder
+from bot.answering import Answer, ReplyFailed, Responder
 from bot.channels import Channels
 from bot.commands import Commands, parse_command
 from bot.config import Config
@@ -26,7 +26,7 @@ from bot.sink import ReplySink
 from bot.store import Store, ThreadBusy
 from bot.streaming import ReplyStreamer
 from bot.summary import Folded, fold, turns_to_fold
-from bot.usage import Clock, ReplyCost, UsageBook, add, budget_spent_text, utc_now
+from bot.usage import BudgetCheck, Clock, ReplyCost, UsageBook, add, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +116,6 @@ class Conversation:
 
     async def _answer(self, message: IncomingMessage, settings: ChannelSettings, sink: ReplySink) -> None:
         thread, text = message.thread, message.text.strip()
-        if await self._budget_spent(message, settings, sink):
-            return
         ttl = self.config.history.ttl_seconds
         history, summary = await self.store.load_thread(thread, ttl)
         if message.context.strip():  # what the platform says about where the user is, for this turn only
@@ -137,37 +135,63 @@ class Conversation:
         except PromptTooLong as error:
             await sink.post(too_long_text(error))
             return
+        budget = await self._hold_budget(message, settings, prompt.tokens + settings.max_tokens)
+        if not budget.allowed:
+            await sink.post(budget.refusal)
+            return
+        try:
+            answer, summarised = await self._reply(responder, prompt, settings, sink)
+            if answer is not None:
+                turn = [ChatMessage("user", text), ChatMessage("assistant", answer.text)]
+                await self.store.append_turn(thread, turn, 2 * self.config.history.max_turns, ttl)
+            await self._record_usage(message, answer, summarised)
+        finally:
+            if budget.hold is not None:
+                await self.usage.release(thread.channel_key, budget.hold)
+
+    async def _reply(
+        self, responder: Responder, prompt: Prompt, settings: ChannelSettings, sink: ReplySink
+    ) -> tuple[Answer | None, Folded | None]:
+        """Stream the answer into the sink (or tell why there is none); the answer and any summary made."""
         streamer = ReplyStreamer(sink)
         await streamer.start()
+        summarised: Folded | None = None
         try:
             summarised = await self._summarize(responder, prompt) if settings.summarize else None
             if summarised is not None:
                 prompt = responder.first_prompt()
             answer = await responder.run(streamer, prompt)
             await streamer.finish()
+            return answer, summarised
         except PromptTooLong as error:
             await streamer.fail(too_long_text(error))
-            return
         except ReplyFailed as failed:
-            log.warning("%s: backend %s failed: %s", thread, failed.target, failed.error)
+            log.warning("%s: backend %s failed: %s", responder.thread, failed.target, failed.error)
             await streamer.fail(FAILURES[failed.error.kind].format(model=failed.model))
-            return
         finally:
             await streamer.aclose()
-        turn = [ChatMessage("user", text), ChatMessage("assistant", answer.text)]
-        await self.store.append_turn(thread, turn, 2 * self.config.history.max_turns, ttl)
-        usage = add(answer.usage, summarised.usage if summarised else None)
-        await self.usage.record(thread.channel_key, message.author.id, ReplyCost(usage, answer.fallback, answer.capped))
+        return None, summarised
 
-    async def _budget_spent(self, message: IncomingMessage, settings: ChannelSettings, sink: ReplySink) -> bool:
-        """True (and the user told so) when the channel's daily token budget is used up."""
+    async def _record_usage(self, message: IncomingMessage, answer: Answer | None, summarised: Folded | None) -> None:
+        """The turn's tokens, once: the answer's and the summary call's (which counts even if no answer came)."""
+        if answer is not None:
+            usage = add(answer.usage, summarised.usage if summarised else None)
+            cost = ReplyCost(usage, answer.fallback, answer.capped)
+        elif summarised is not None:
+            cost = ReplyCost(summarised.usage, answered=False)
+        else:
+            return
+        await self.usage.record(message.thread.channel_key, message.author.id, cost)
+
+    async def _hold_budget(self, message: IncomingMessage, settings: ChannelSettings, tokens: int) -> BudgetCheck:
+        """The channel's daily token budget: room for this reply (held while it is written), or a refusal."""
         budget = settings.daily_token_budget
-        allowed, used = await self.usage.budget_left(message.thread.channel_key, budget)
-        if allowed or budget is None:
-            return False
-        log.info("%s: daily token budget of %d spent (%d used): the model is not called", message.thread, budget, used)
-        await sink.post(budget_spent_text(budget, used))
-        return True
+        seconds = settings.reply_timeout_seconds + 60
+        check = await self.usage.hold(message.thread.channel_key, budget, tokens, seconds)
+        if not check.allowed:
+            log.info("%s: daily token budget of %s: the model is not called (%s)", message.thread, budget,
+                     check.refusal)  # fmt: skip
+        return check
 
     async def _summarize(self, responder: Responder, prompt: Prompt) -> Folded | None:
         """Fold the turns this prompt leaves out into the thread's summary (None: nothing folded)."""
@@ -183,6 +207,8 @@ class Conversation:
             summary=responder.summary,
             fold_turns=turns_to_fold(len(group_turns(responder.history)), prompt.dropped_turns),
             ttl_seconds=self.config.history.ttl_seconds,
+            first_within=responder.first_token_timeout(primary),
+            deadline=responder.deadline,
         )
         if folded is None:
             return None

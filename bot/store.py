@@ -10,6 +10,7 @@ Nothing outside this module builds a Redis key. Keys, under a configurable prefi
 - ``{prefix}:usage:{day}:{channel}``  hash of a channel's token counts on a UTC day (``YYYY-MM-DD``)
 - ``{prefix}:usage-users:{day}:{channel}``  hash ``{user}:prompt`` / ``{user}:completion`` -> tokens
 - ``{prefix}:usage-channels:{day}``  set of the channels with usage that day
+- ``{prefix}:usage-holds:{day}:{channel}``  sorted set of replies in progress, ``{id}:{tokens}`` scored by expiry
 - ``{prefix}:discord-chain:{message id}``  the root message of the Discord reply chain it belongs to
 - ``{prefix}:slack:installation:{enterprise}:{team}``  a Slack workspace's OAuth installation (JSON)
 - ``{prefix}:slack:oauth-state:{state}``  a pending OAuth install, with a TTL
@@ -37,6 +38,24 @@ from bot.threads import ChannelKey, ThreadKey
 log = logging.getLogger(__name__)
 
 ROLES = ("system", "user", "assistant")
+
+_HOLD_BUDGET = """
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+local counts = redis.call('HMGET', KEYS[1], 'prompt', 'completion')
+local used = tonumber(counts[1] or 0) + tonumber(counts[2] or 0)
+local held = 0
+for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+    held = held + tonumber(string.match(member, ':(%d+)$'))
+end
+if used + held >= tonumber(ARGV[2]) then
+    return {0, used, held}
+end
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+return {1, used, held}
+"""
+"""Check a channel's daily budget against what it used and what replies in progress may still use,
+and hold this reply's share if there is room: one atomic step, so concurrent messages cannot all pass."""
 
 
 class Store:
@@ -164,6 +183,21 @@ class Store:
             for key in (totals, users, index):
                 pipe.expire(key, ttl_seconds)
             await pipe.execute()
+
+    async def hold_budget(
+        self, day: str, channel: ChannelKey, budget: int, hold: str, *, now: float, until: float, ttl_seconds: int
+    ) -> tuple[bool, int, int]:
+        """Hold ``hold`` (``{id}:{tokens}``, until ``until``) against the day's budget if room is left.
+
+        Returns (held, tokens used, tokens held by other replies in progress); expired holds
+        (a process that died mid-reply) are dropped first.
+        """
+        keys = [self._key("usage", f"{day}:{channel}"), self._key("usage-holds", f"{day}:{channel}")]
+        held, used, others = await self.redis.eval(_HOLD_BUDGET, 2, *keys, now, budget, until, hold, ttl_seconds)
+        return bool(held), int(used), int(others)
+
+    async def release_budget(self, day: str, channel: ChannelKey, hold: str) -> None:
+        await self.redis.zrem(self._key("usage-holds", f"{day}:{channel}"), hold)
 
     async def tokens_used(self, day: str, channel: ChannelKey) -> int:
         """Prompt plus completion tokens the channel used that day."""

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 
+from bot.deadlines import ReplyCapped, timed
 from bot.llm.base import Backend, BackendError, ChatRequest, Usage
 from bot.messages import ChatMessage
 from bot.prompt import estimate_tokens, group_turns, message_tokens
@@ -84,8 +85,15 @@ async def fold(
     summary: str,
     fold_turns: int,
     ttl_seconds: int,
+    first_within: float | None = None,
+    deadline: float | None = None,
 ) -> Folded | None:
-    """Fold the oldest ``fold_turns`` turns into the summary and store it; None if that failed."""
+    """Fold the oldest ``fold_turns`` turns into the summary and store it; None if that failed.
+
+    The call gets the backend's first-token timeout for its (whole) answer and
+    ends at the reply's deadline: a stalled backend must not hold up the reply
+    (and its fallbacks) for a whole read timeout.
+    """
     turns = group_turns(history)[:fold_turns]
     folded = [message for turn in turns for message in turn]
     messages = summary_request(summary, folded, backend.context_window)
@@ -98,15 +106,21 @@ async def fold(
             max_tokens=min(SUMMARY_MAX_TOKENS, backend.context_window // 4),
             stream=False,
         )
-        async with aclosing(backend.generate(request)) as stream:
+        async with (
+            aclosing(backend.generate(request)) as raw,
+            aclosing(timed(raw, first_within=first_within, deadline=deadline)) as stream,
+        ):
             async for item in stream:
                 if isinstance(item, str):
                     parts.append(item)
                 elif isinstance(item, Usage):
                     usage = item
-    except BackendError as error:
+    except (BackendError, ReplyCapped) as error:
         log.warning(
-            "%s: could not summarise %d old turns (%s); they are left out of the prompt", thread, len(turns), error
+            "%s: could not summarise %d old turns (%s); they are left out of the prompt",
+            thread,
+            len(turns),
+            error if isinstance(error, BackendError) else "the reply's time cap passed",
         )
         return None
     text = strip_reasoning("".join(parts)).strip()

@@ -7,6 +7,7 @@ marked so. Days are UTC days; the clock is injected, so tests can move it.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -58,17 +59,19 @@ def add(first: Usage, second: Usage | None) -> Usage:
 
 @dataclass(frozen=True, slots=True)
 class ReplyCost:
-    """One answered message, as it is added to the day's totals."""
+    """One turn's tokens, as they are added to the day's totals."""
 
     usage: Usage
     fallback: bool = False
     capped: bool = False
+    answered: bool = True
+    """False: the tokens of a summary call whose reply then failed (they were spent all the same)."""
 
     def counts(self) -> dict[str, int]:
         return {
             "prompt": self.usage.prompt_tokens,
             "completion": self.usage.completion_tokens,
-            "replies": 1,
+            "replies": int(self.answered),
             "estimated": int(self.usage.estimated),
             "fallbacks": int(self.fallback),
             "capped": int(self.capped),
@@ -80,6 +83,29 @@ def budget_spent_text(budget: int, used: int) -> str:
         f"This channel has used its daily budget of {budget} tokens ({used} used today). "
         "The bot answers again after midnight UTC; an admin can raise daily_token_budget."
     )
+
+
+def budget_held_text(budget: int, used: int) -> str:
+    return (
+        f"This channel's daily budget of {budget} tokens is nearly spent ({used} used today), and replies "
+        "still being written may use the rest. Please try again in a minute."
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """A reply's share of the day's budget, held while it is written."""
+
+    day: str
+    member: str
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetCheck:
+    allowed: bool
+    hold: Hold | None = None
+    refusal: str = ""
+    """What the user is told when not allowed."""
 
 
 def _tokens(prompt: int, completion: int) -> str:
@@ -133,12 +159,23 @@ class UsageBook:
         """One round trip."""
         await self._store.add_usage(self.today(), channel, user, cost.counts(), USAGE_TTL_DAYS * 86400)
 
-    async def budget_left(self, channel: ChannelKey, budget: int | None) -> tuple[bool, int]:
-        """Whether the channel may still call the model today, and the tokens it used."""
+    async def hold(self, channel: ChannelKey, budget: int | None, tokens: int, seconds: float) -> BudgetCheck:
+        """Whether the channel may call the model now; if so, ``tokens`` of its budget are held for
+        ``seconds`` (or until ``release``), so that concurrent replies cannot all pass a nearly spent budget."""
         if budget is None:
-            return True, 0
-        used = await self._store.tokens_used(self.today(), channel)
-        return used < budget, used
+            return BudgetCheck(True)
+        moment = self._clock()
+        day, now, hold = day_of(moment), moment.timestamp(), f"{uuid.uuid4().hex}:{max(0, tokens)}"
+        held, used, _ = await self._store.hold_budget(
+            day, channel, budget, hold, now=now, until=now + seconds, ttl_seconds=2 * 86400
+        )
+        if held:
+            return BudgetCheck(True, Hold(day, hold))
+        refusal = budget_spent_text(budget, used) if used >= budget else budget_held_text(budget, used)
+        return BudgetCheck(False, refusal=refusal)
+
+    async def release(self, channel: ChannelKey, hold: Hold) -> None:
+        await self._store.release_budget(hold.day, channel, hold.member)
 
     async def report(self, channel: ChannelKey, day: str | None, budget: int | None) -> str:
         totals, users = await self._store.channel_usage(day or self.today(), channel)

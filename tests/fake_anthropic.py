@@ -141,6 +141,8 @@ def problem(body: dict[str, Any], models: list[str], context_window: int) -> tup
     temperature = body.get("temperature")
     if temperature is not None and not 0 <= temperature <= 1:
         return 400, "temperature: range: 0..1"
+    if temperature is not None and body.get("top_p") is not None:
+        return 400, "`temperature` and `top_p` cannot both be specified for this model. Please use only one."
     thinking = body.get("thinking")
     if isinstance(thinking, dict) and thinking.get("type") == "enabled":
         budget = thinking.get("budget_tokens")
@@ -152,6 +154,11 @@ def problem(body: dict[str, Any], models: list[str], context_window: int) -> tup
             return 400, "`temperature` may only be set to 1 when thinking is enabled"
     if input_tokens(body) > context_window:
         return 400, f"prompt is too long: {input_tokens(body)} tokens > {context_window} maximum"
+    if input_tokens(body) + body["max_tokens"] > context_window:
+        return 400, (
+            f"input length and `max_tokens` exceed context limit: {input_tokens(body)} + {body['max_tokens']} > "
+            f"{context_window}, decrease input length or `max_tokens` and try again"
+        )
     return None
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -118,6 +119,8 @@ class Empty:
 Behaviour: TypeAlias = Reply | HTTPError | Stall | Malformed | Drop | NoDone | Empty
 
 AZURE_API_VERSIONS = ("2024-10-21", "2024-06-01", "2025-04-01-preview")
+REASONING_MODEL = re.compile(r"o\d|gpt-5")
+"""OpenAI's reasoning models, which answer 400 to ``max_tokens`` as the real API does."""
 MALFORMED_EVENT = b'data: {"choices": [ {oops\n\n'
 _TEXT_CHUNK = 5  # chunk size for text_before of the fault behaviours
 
@@ -378,6 +381,18 @@ class FakeOpenAI:
             )
         if deployment is not None:
             body.setdefault("model", deployment)
+        if "max_tokens" in body and REASONING_MODEL.match(str(body.get("model", ""))):
+            message = (
+                "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                "Use 'max_completion_tokens' instead."
+            )
+            error = {
+                "message": message,
+                "type": "invalid_request_error",
+                "param": "max_tokens",
+                "code": "unsupported_parameter",
+            }
+            return web.json_response({"error": error}, status=400)
         self.requests.append(body)
         self.headers.append(_record_headers(request))
         behaviour: Behaviour = self._queue.popleft() if self._queue else Reply(text=f"echo: {_last_user_text(body)}")

@@ -134,6 +134,25 @@ async def test_a_temperature_above_one_is_sent_as_one(
     assert "presence_penalty" not in claude.requests[0], "Anthropic has no penalties"
 
 
+@pytest.mark.parametrize(
+    ("settings", "sent"),
+    [
+        ({"temperature": 0.3, "top_p": 0.9}, {"temperature": 0.3}),
+        ({"top_p": 0.9}, {"top_p": 0.9}),
+        ({"temperature": 0.3}, {"temperature": 0.3}),
+    ],
+)
+async def test_temperature_and_top_p_are_never_sent_together(
+    claude: FakeAnthropic, prefix: str, store: Store, sink: RecordingSink, settings: dict[str, float],
+    sent: dict[str, float],
+) -> None:  # fmt: skip
+    config = anthropic_config(claude.url, prefix, defaults=settings)
+    core = Conversation(config=config, store=store, backends=open_backends(config, os.environ))
+    await core.receive(msg("hello"), sink)
+    assert sink.last == "echo: hello"
+    assert {k: v for k, v in claude.requests[-1].items() if k in ("temperature", "top_p")} == sent
+
+
 async def test_extended_thinking_is_asked_for_and_kept_out_of_the_reply(
     claude: FakeAnthropic, prefix: str, store: Store, sink: RecordingSink
 ) -> None:
@@ -209,6 +228,24 @@ async def test_an_overloaded_event_before_the_answer_is_retried(
     assert sink.texts == ["second time lucky"]
     assert len(claude.requests) == 2
     assert [m.content for m in await store.load_history(THREAD, 60)] == ["hello", "second time lucky"]
+
+
+async def test_a_prompt_that_leaves_no_room_for_max_tokens_is_trimmed_and_retried(
+    claude: FakeAnthropic, prefix: str, store: Store, sink: RecordingSink
+) -> None:
+    """The API's other context 400 ("input length and `max_tokens` exceed context limit") is a context error too."""
+    config = anthropic_config(claude.url, prefix, defaults={"max_tokens": 1000})
+    core = Conversation(config=config, store=store, backends=open_backends(config, os.environ))
+    for n in range(4):
+        await core.receive(msg(f"question {n} " + "word " * 60), sink)
+    claude.context_window = 1500  # the prompt alone fits; with max_tokens it does not
+    await core.receive(msg("last " + "word " * 60), sink)
+
+    refused, retried = claude.requests[-2:]
+    assert input_tokens(refused) < 1500 < input_tokens(refused) + 1000
+    assert len(retried["messages"]) == 5 and len(refused["messages"]) == 9, "half the earlier turns"
+    assert sink.last == "echo: last " + "word " * 59 + "word"
+    assert [m.content for m in await store.load_history(THREAD, 60)][-2] == "last " + "word " * 59 + "word"
 
 
 async def test_an_unknown_model_is_named(claude: FakeAnthropic, prefix: str, store: Store, sink: RecordingSink) -> None:

@@ -71,7 +71,7 @@ async def test_every_backend_works(tmp_path: Path, fake: FakeOpenAI, claude: Fak
         tmp_path,
         f'[backends.local]\nbase_url = "{fake.url}"\n\n'
         f'[backends.claude]\ntype = "anthropic"\nbase_url = "{claude.url}"\napi_key_env = "GOOD_KEY"\n'
-        'model = "claude-fake-1"\n\n'
+        'model = "claude-fake-1"\nthinking_budget = 4000\n\n'
         f'[backends.azure]\ntype = "azure"\nbase_url = "{fake.azure_url}"\ndeployment = "fake-deployment"\n'
         'api_key_env = "GOOD_KEY"\n',
     )
@@ -83,6 +83,7 @@ async def test_every_backend_works(tmp_path: Path, fake: FakeOpenAI, claude: Fak
     assert "OK" in lines["claude"] and "claude-fake-1" in lines["claude"]
     assert "OK" in lines["azure"] and "fake-deployment" in lines["azure"]
     assert claude.requests[0]["max_tokens"] == 1 and fake.requests[0]["max_tokens"] == 1
+    assert "thinking" not in claude.requests[0], "a one-token probe, not one of thinking_budget + 1 tokens"
 
 
 async def test_broken_backends_say_why(tmp_path: Path, fake: FakeOpenAI, claude: FakeAnthropic) -> None:
@@ -96,7 +97,10 @@ async def test_broken_backends_say_why(tmp_path: Path, fake: FakeOpenAI, claude:
         'model = "claude-imaginary-7"\n\n'
         f'[backends.gone]\nbase_url = "{nowhere}"\nmodel = "m"\nmax_retries = 0\n\n'
         f'[backends.nokey]\ntype = "anthropic"\nbase_url = "{claude.url}"\napi_key_env = "UNSET_KEY"\n'
-        'model = "claude-fake-1"\n',
+        'model = "claude-fake-1"\n\n'
+        f'[backends.nov1]\nbase_url = "{fake.azure_url}"\nmodel = "fake-model"\n\n'
+        f'[backends.nodeployment]\ntype = "azure"\nbase_url = "{fake.azure_url}"\ndeployment = "gpt-imaginary"\n'
+        'api_key_env = "GOOD_KEY"\n',
     )
     code, out, err = await parley("backends", "check", env=env)
     assert code == 1, out + err
@@ -106,6 +110,9 @@ async def test_broken_backends_say_why(tmp_path: Path, fake: FakeOpenAI, claude:
     assert "FAILED" in lines["nomodel"] and "does not know the model 'claude-imaginary-7'" in lines["nomodel"]
     assert "FAILED" in lines["gone"] and f"unreachable: nothing answers at {nowhere}" in lines["gone"]
     assert "FAILED" in lines["nokey"] and "UNSET_KEY is not set" in lines["nokey"]
+    assert "FAILED" in lines["nov1"] and f"nothing answers this API at {fake.azure_url}" in lines["nov1"]
+    assert "check base_url" in lines["nov1"] and "does not know the model" not in lines["nov1"]
+    assert "FAILED" in lines["nodeployment"] and "does not know the model 'gpt-imaginary'" in lines["nodeployment"]
     assert WRONG_KEY not in out + err and TEST_KEY not in out + err and "SECRET" not in out + err
     assert "Traceback" not in err
 

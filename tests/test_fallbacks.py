@@ -5,6 +5,7 @@ Two loopback fake LLM servers are two backends; Redis is the real throwaway serv
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -114,6 +115,28 @@ async def test_a_fallback_answers_when_the_primary_sends_no_first_token_in_time(
     assert "(primary too slow)" in sink.last
     assert any("no first token within 0.5s" in r.getMessage() for r in caplog.records)
     assert await history(store) == ["quick, please", "echo: quick, please"]
+
+
+async def test_a_stalled_summary_call_does_not_hold_up_the_fallback(
+    fake: FakeOpenAI, second: FakeOpenAI, prefix: str, store: Store, sink: RecordingSink, opened: list[Conversation]
+) -> None:
+    """Summaries, first-token timeout and fallback in one reply: the summary call gets the same patience."""
+    primary = {"read_timeout": 60.0, "first_token_timeout": 0.5, "context_window": 600}
+    config = two_backends(fake.url, second.url, prefix, primary=primary, defaults={"max_tokens": 200})
+    core = open_core(config, store, opened)
+    fake.queue(*[Reply("noted " + "x" * 300)] * 6)
+    for n in range(6):
+        await core.receive(msg(f"detail {n}"), sink)
+    await core.receive(msg("/set summarize true"), sink)
+    fake.queue(Stall(text_before=""), Stall(text_before=""))  # the summary call, then the reply
+
+    # A read timeout of 60 s is longer than this wait: only the first-token timeout can end the stalls in time.
+    await asyncio.wait_for(core.receive(msg("still there?"), sink), timeout=30)
+
+    assert fake.requests[-2]["stream"] is False and fake.requests[-1]["stream"] is True
+    assert sink.last == "echo: still there?" + fallback_note("second", "second-model", "timeout")
+    stored, summary = await store.load_thread(THREAD, 60)
+    assert summary == "" and len(stored) == 14, "the failed summary folded nothing away"
 
 
 async def test_the_first_token_timeout_covers_the_primarys_retries(
@@ -312,3 +335,38 @@ async def test_hidden_reasoning_does_not_stop_a_fallback(
     fake.queue(Drop(text_before="<think>I was thinking about "))
     await core.receive(msg("hi"), sink)
     assert sink.texts == ["echo: hi" + fallback_note("second", "second-model", "interrupted")]
+
+
+# -- everything in one reply ---------------------------------------------------------------------
+
+
+async def test_summary_fallback_reasoning_and_usage_in_one_reply(
+    fake: FakeOpenAI, second: FakeOpenAI, prefix: str, store: Store, sink: RecordingSink, opened: list[Conversation]
+) -> None:
+    defaults = {"max_tokens": 200, "daily_token_budget": 1_000_000}
+    config = two_backends(fake.url, second.url, prefix, primary={"context_window": 600}, defaults=defaults)
+    core = open_core(config, store, opened)
+    long = "noted " + "x" * 300
+    fake.queue(*[Reply(long)] * 6)
+    for n in range(6):
+        await core.receive(msg(f"detail {n}"), sink)
+    before, _ = await store.channel_usage(day_of(utc_now()), THREAD.channel_key)
+    await core.receive(msg("/set summarize true"), sink)
+
+    fake.queue(Reply("SUMMARY: six details were noted."), HTTPError(500), HTTPError(500), HTTPError(500))
+    second.queue(Reply(THINKING, chunk_size=3))
+    await core.receive(msg("name a bird"), sink)
+
+    assert sink.last == "Kestrel." + fallback_note("second", "second-model", "unavailable")
+    assert "think" not in sink.last and "wants a bird" not in sink.last
+    stored, summary = await store.load_thread(THREAD, 60)
+    assert summary == "SUMMARY: six details were noted."
+    assert [m.content for m in stored][-2:] == ["name a bird", "Kestrel."], "the answer only: no thinking, no note"
+    assert "SUMMARY: six details were noted." in second.requests[-1]["messages"][0]["content"]
+
+    after, _ = await store.channel_usage(day_of(utc_now()), THREAD.channel_key)
+    assert after["replies"] == before["replies"] + 1, "recorded once"
+    assert after["fallbacks"] == 1
+    summary_prompt = sum(4 + (len(m["content"]) + 3) // 4 for m in fake.requests[-4]["messages"])
+    answer_prompt = sum(4 + (len(m["content"]) + 3) // 4 for m in second.requests[-1]["messages"])
+    assert after["prompt"] - before["prompt"] == summary_prompt + answer_prompt, "the summary's and the fallback's"

@@ -11,9 +11,9 @@ from fake_openai import FakeOpenAI, Reply
 from recording_sink import RecordingSink
 
 from bot.config import BackendConfig
-from bot.conversation import Conversation
+from bot.conversation import FAILURES, Conversation
 from bot.llm.base import ChatRequest, Reasoning, Usage
-from bot.llm.openai import OpenAIBackend
+from bot.llm.openai import OpenAIBackend, limit_field
 from bot.llm.registry import open_backends
 from bot.messages import Author, ChatMessage, IncomingMessage
 from bot.store import Store
@@ -60,3 +60,37 @@ async def test_stream_usage_off_leaves_out_stream_options(fake: FakeOpenAI) -> N
     assert "stream_options" not in fake.requests[0]
     assert "".join(item for item in items if isinstance(item, str)) == "echo: hi"
     assert not any(isinstance(item, Usage) for item in items), "the server reported none; the core may estimate"
+
+
+@pytest.mark.parametrize("model", ["o4-mini", "gpt-5", "gpt-5.1-mini"])
+async def test_openais_reasoning_models_get_max_completion_tokens(
+    fake: FakeOpenAI, prefix: str, store: Store, sink: RecordingSink, model: str
+) -> None:
+    """o-series and GPT-5 models answer 400 to max_tokens: they must get max_completion_tokens."""
+    config = make_config(fake.url, prefix, backend={"model": model}, defaults={"max_tokens": 300})
+    core = Conversation(config=config, store=store, backends=open_backends(config, os.environ))
+    await core.receive(msg("6*7?"), sink)
+    assert sink.texts == ["echo: 6*7?"]
+    assert fake.requests[-1]["max_completion_tokens"] == 300 and "max_tokens" not in fake.requests[-1]
+    for backend in core.backends.values():
+        await backend.aclose()
+
+
+def test_other_models_keep_max_tokens() -> None:
+    for model in ("gpt-4o-mini", "openai/gpt-5", "llama3.2", "qwen2.5-7b-instruct", "orca-mini", "gpt-oss-20b"):
+        assert limit_field(model) == "max_tokens", model
+
+
+@pytest.mark.parametrize("show", [False, True], ids=["hidden", "shown"])
+async def test_a_reply_that_is_only_thinking_is_an_empty_answer(
+    fake: FakeOpenAI, prefix: str, store: Store, sink: RecordingSink, show: bool
+) -> None:
+    config = make_config(fake.url, prefix, defaults={"show_reasoning": show})
+    core = Conversation(config=config, store=store, backends=open_backends(config, os.environ))
+    fake.queue(Reply("<think>Six times seven... let me count again.</think>\n\n", chunk_size=3))
+    await core.receive(msg("6*7?"), sink)
+    assert sink.last == FAILURES["empty"]
+    assert ("let me count again" in " ".join(sink.texts)) is show, "thinking is shown only when asked for"
+    assert await store.load_history(THREAD, 60) == [], "nothing of it is stored"
+    for backend in core.backends.values():
+        await backend.aclose()

@@ -12,7 +12,7 @@ from fake_openai import FakeOpenAI, HTTPError, Reply
 from recording_sink import RecordingSink
 from test_conversation import THREAD, msg
 
-from bot.conversation import Conversation
+from bot.conversation import FAILURES, Conversation
 from bot.llm.registry import open_backends
 from bot.messages import ChatMessage
 from bot.prompt import estimate_tokens
@@ -107,6 +107,25 @@ async def test_a_failed_summary_call_costs_only_the_summary(
     history, summary = await store.load_thread(THREAD, 60)
     assert summary == ""
     assert len(history) == 14, "nothing was folded away"
+
+
+async def test_a_summary_call_counts_even_when_the_reply_then_fails(
+    small: Conversation, fake: FakeOpenAI, store: Store, sink: RecordingSink
+) -> None:
+    fake.queue(*[Reply(LONG)] * 6)
+    for n in range(6):
+        await small.receive(msg(f"detail {n}"), sink)
+    before, _ = await store.channel_usage(day_of(utc_now()), THREAD.channel_key)
+    await small.receive(msg("/set summarize true"), sink)
+    fake.queue(Reply(SUMMARY), HTTPError(401, "bad key"))
+    await small.receive(msg("next"), sink)
+
+    assert sink.last == FAILURES["auth"]
+    _, summary = await store.load_thread(THREAD, 60)
+    assert summary == SUMMARY, "the summary was made and kept"
+    after, _ = await store.channel_usage(day_of(utc_now()), THREAD.channel_key)
+    assert after["prompt"] > before["prompt"] and after["completion"] > before["completion"], "its tokens count"
+    assert after["replies"] == before["replies"] == 6, "but no reply was written"
 
 
 def test_the_summary_request_keeps_the_newest_turns_that_fit() -> None:

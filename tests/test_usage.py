@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -21,7 +22,7 @@ from bot.llm.registry import open_backends
 from bot.prompt import MESSAGE_OVERHEAD, REPLY_PRIMING, estimate_tokens
 from bot.store import Store
 from bot.threads import ChannelKey
-from bot.usage import USAGE_TTL_DAYS, ReplyCost, UsageBook, channel_report, day_of, estimate, parse_day
+from bot.usage import USAGE_TTL_DAYS, ReplyCost, UsageBook, channel_report, day_of, estimate, parse_day, utc_now
 
 CHANNEL = THREAD.channel_key
 
@@ -129,6 +130,47 @@ async def test_the_budget_stops_the_channel_until_the_next_utc_day(
     finally:
         for backend in backends.values():
             await backend.aclose()
+
+
+async def test_concurrent_messages_cannot_all_pass_a_nearly_spent_budget(
+    fake: FakeOpenAI, prefix: str, store: Store
+) -> None:
+    """Replies in progress hold their share (prompt + max_tokens): messages arriving meanwhile are refused."""
+    config = make_config(fake.url, prefix, defaults={"daily_token_budget": 500, "max_tokens": 600})
+    backends = open_backends(config, os.environ)
+    core = Conversation(config=config, store=store, backends=backends)
+    threads = [THREAD.__class__("test", "W1", "C1", f"t{n}") for n in range(5)]
+    sinks = [RecordingSink() for _ in threads]
+    try:
+        fake.queue(Reply("a slow but short answer", chunk_size=2, delay=0.3))  # about 3 s: the others arrive meanwhile
+        messages = [msg(f"q{n}", thread=thread) for n, thread in enumerate(threads)]
+        await asyncio.gather(*(core.receive(m, s) for m, s in zip(messages, sinks, strict=True)))
+        answered = [s for s in sinks if s.texts and s.last == "a slow but short answer"]
+        refused = [s for s in sinks if s.texts and "nearly spent" in s.last]
+        assert len(answered) == 1 and len(refused) == 4, [s.texts for s in sinks]
+        assert len(fake.requests) == 1, "one reply at a time may spend the last of the budget"
+
+        totals, _ = await store.channel_usage(day_of(utc_now()), CHANNEL)
+        assert totals["prompt"] + totals["completion"] < 500, "the reply used little: the budget is not spent"
+        await core.receive(msg("again", thread=threads[1]), sinks[1])
+        assert sinks[1].last == "echo: again", "its hold is released once it is written"
+    finally:
+        for backend in backends.values():
+            await backend.aclose()
+
+
+async def test_a_hold_left_by_a_dead_process_expires(store: Store) -> None:
+    clock = Clock(datetime(2026, 3, 14, 12, 0, tzinfo=UTC))
+    book = UsageBook(store, clock)
+    assert (await book.hold(CHANNEL, 500, 600, seconds=60)).allowed  # never released: the process died
+    refused = await book.hold(CHANNEL, 500, 600, seconds=60)
+    assert not refused.allowed and "nearly spent (0 used today)" in refused.refusal
+    clock.now += timedelta(minutes=2)
+    held = await book.hold(CHANNEL, 500, 600, seconds=60)
+    assert held.allowed and held.hold is not None
+    await book.release(CHANNEL, held.hold)
+    assert (await book.hold(CHANNEL, 500, 600, seconds=60)).allowed
+    assert (await book.hold(CHANNEL, None, 10**9, seconds=60)).allowed, "no budget: no limit"
 
 
 async def test_usage_is_estimated_when_the_backend_reports_none(

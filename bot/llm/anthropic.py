@@ -4,8 +4,10 @@ The key goes in ``x-api-key`` and the API version in ``anthropic-version``. The
 system prompt is the top-level ``system`` field, ``max_tokens`` is always sent,
 and consecutive turns of one role are merged into one (``merge_turns``), as
 the API requires turns to alternate. Anthropic takes a temperature from 0 to 1:
-a channel's higher temperature is sent as 1. It has no presence or frequency
-penalty: those settings are not sent. With ``thinking_budget`` in the config,
+a channel's higher temperature is sent as 1, and a channel that sets both
+temperature and top_p sends only the temperature (Claude Sonnet 4.5 and later
+answer 400 to both). It has no presence or frequency penalty: those settings
+are not sent. With ``thinking_budget`` in the config,
 extended thinking is asked for (``thinking.budget_tokens``); ``max_tokens``
 then grows by the budget and temperature and top_p are not sent, as the API
 requires.
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,7 +42,7 @@ from httpx_sse import EventSource
 from bot.config import BackendConfig
 from bot.llm.base import BackendError, ChatRequest, FailureKind, Reasoning, StreamItem, Usage
 from bot.llm.text import TextJoiner, valid_text
-from bot.llm.transport import Opener, error_message, json_object, parse_retry_after, reading, redacted_url
+from bot.llm.transport import Opener, json_object, list_model_ids, reading, redacted_url, status_failure
 from bot.messages import ChatMessage
 
 log = logging.getLogger(__name__)
@@ -54,6 +57,8 @@ _BEFORE_TEXT: dict[str, FailureKind] = {
     "not_found_error": "unknown_model",
 }
 """The failure an ``error`` event means when no answer text came before it (after some, it is an interruption)."""
+_CONTEXT_TOO_LONG = re.compile(r"prompt is too long|exceed context limit", re.IGNORECASE)
+"""The API's two 400s for a prompt over the window: the prompt alone, or the prompt plus ``max_tokens``."""
 
 
 def merge_turns(messages: Sequence[ChatMessage]) -> tuple[str, list[dict[str, str]]]:
@@ -93,11 +98,10 @@ def build_payload(request: ChatRequest, *, thinking_budget: int | None = None) -
         payload["system"] = system
     if thinking_budget:
         payload["thinking"] = {"type": "enabled", "budget_tokens": thinking_budget}
-    else:
-        if request.temperature is not None:
-            payload["temperature"] = min(request.temperature, MAX_TEMPERATURE)
-        if request.top_p is not None:
-            payload["top_p"] = request.top_p
+    elif request.temperature is not None:  # current models refuse temperature and top_p together
+        payload["temperature"] = min(request.temperature, MAX_TEMPERATURE)
+    elif request.top_p is not None:
+        payload["top_p"] = request.top_p
     if request.stop:
         payload["stop_sequences"] = list(request.stop)
     return payload
@@ -117,19 +121,7 @@ def _json_or_empty(body: bytes) -> Mapping[str, Any]:
 
 
 def status_error(status: int, body: bytes, headers: Mapping[str, str], url: str) -> BackendError:
-    detail = f"HTTP {status} from {url}: {error_message(body)}"
-    retry_after = parse_retry_after(headers.get("retry-after"))
-    if status in (401, 403):
-        return BackendError("auth", f"the backend rejected the API key: {detail}", status=status)
-    if status == 429:
-        return BackendError("rate_limited", detail, retry_after, status=status)
-    if status == 408 or status >= 500:  # 529: overloaded_error
-        return BackendError("unavailable", detail, retry_after, status=status)
-    if status == 404 or _error_type(body) == "not_found_error":
-        return BackendError("unknown_model", detail, status=status)
-    if status == 413 or "prompt is too long" in body.decode(errors="replace").lower():
-        return BackendError("context", detail, status=status)
-    return BackendError("rejected", detail, status=status)
+    return status_failure(status, body, headers, url, context_too_long=_CONTEXT_TOO_LONG)
 
 
 def event_error(data: Mapping[str, Any], answered: bool, url: str) -> BackendError:
@@ -219,17 +211,7 @@ class AnthropicBackend:
     async def list_models(self) -> list[str]:
         """``GET /v1/models``: the models this key may use, newest first."""
         self._check_key()
-        try:
-            response = await self._client.get("models")
-        except httpx.HTTPError as error:
-            raise BackendError("unavailable", f"listing models at {self._config.base_url}: {error!r}") from None
-        url = redacted_url(response.url)
-        if response.status_code != 200:
-            raise status_error(response.status_code, response.content, response.headers, url)
-        try:
-            return [str(item["id"]) for item in response.json()["data"]]
-        except (ValueError, KeyError, TypeError):
-            raise BackendError("rejected", f"{url} did not answer a model list") from None
+        return await list_model_ids(self._client, self._config.base_url, status_error)
 
     def _check_key(self) -> None:
         if not self._has_key:

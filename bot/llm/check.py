@@ -62,6 +62,8 @@ def reason(error: BackendError, model: str, url: str, key_env: str | None) -> st
         return f"no answer from {url} in time"
     if error.kind == "rejected" and "stream_options" in error.detail:
         return f"the server refuses stream_options{status}: set stream_usage = false for this backend"
+    if error.kind == "rejected" and error.status == 404:
+        return f"nothing answers this API at {url} (HTTP 404): check base_url (OpenAI-compatible ones end in /v1)"
     if error.kind in ("rejected", "context"):
         return f"the backend rejected the request{status}; the log (-v) has its answer"
     return f"the answer broke off ({error.kind}); the log (-v) has the detail"
@@ -73,7 +75,8 @@ def shown_url(config: BackendConfig) -> str:
 
 
 async def check_backend(name: str, config: BackendConfig, api_key: str | None) -> CheckResult:
-    backend = open_backend(name, config, api_key)
+    # No extended thinking: it would make the one-token probe a request of thinking_budget + 1 tokens.
+    backend = open_backend(name, config.model_copy(update={"thinking_budget": None}), api_key)
     model = config.model or "(the first model the server lists)"
     try:
         started = time.monotonic()

@@ -25,7 +25,7 @@ from httpx_sse import EventSource
 from bot.config import BackendConfig
 from bot.llm.base import BackendError, ChatRequest, Reasoning, StreamItem, Usage
 from bot.llm.text import TextJoiner, valid_text
-from bot.llm.transport import Opener, error_message, json_object, parse_retry_after, reading, redacted_url
+from bot.llm.transport import Opener, json_object, list_model_ids, reading, redacted_url, status_failure
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +33,24 @@ _CONTEXT_TOO_LONG = re.compile(
     r"context_length_exceeded|maximum context length|context window|context size|context length", re.IGNORECASE
 )
 _OPTIONAL = ("temperature", "top_p", "presence_penalty", "frequency_penalty")
+_COMPLETION_TOKENS_MODELS = re.compile(r"(o\d|gpt-5)(?![\w.])|(o\d|gpt-5)[-.]", re.IGNORECASE)
+"""OpenAI's reasoning models (o1, o3-mini, o4-mini, gpt-5, gpt-5.1...): they refuse ``max_tokens``."""
 REASONING_FIELDS = ("reasoning_content", "reasoning")
 """Where OpenAI-compatible servers put a reasoning model's thinking, apart from ``content``."""
+
+
+def limit_field(model: str) -> str:
+    """``max_completion_tokens`` for OpenAI's reasoning models (named without a provider prefix, as
+    OpenAI and Azure name them), which answer 400 to ``max_tokens``; ``max_tokens`` for every other
+    model, as every OpenAI-compatible server takes it."""
+    return "max_completion_tokens" if _COMPLETION_TOKENS_MODELS.match(model.strip()) else "max_tokens"
 
 
 def build_payload(request: ChatRequest, *, stream_usage: bool = True) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "model": request.model,
         "messages": [{"role": m.role, "content": m.content} for m in request.messages],
-        "max_tokens": request.max_tokens,
+        limit_field(request.model): request.max_tokens,
         "stream": request.stream,
     }
     if request.stream and stream_usage:
@@ -56,20 +65,7 @@ def build_payload(request: ChatRequest, *, stream_usage: bool = True) -> dict[st
 
 
 def status_error(status: int, body: bytes, headers: Mapping[str, str], url: str) -> BackendError:
-    detail = f"HTTP {status} from {url}: {error_message(body)}"
-    retry_after = parse_retry_after(headers.get("retry-after"))
-    if status in (401, 403):
-        return BackendError("auth", f"the backend rejected the API key: {detail}", status=status)
-    if status == 429:
-        return BackendError("rate_limited", detail, retry_after, status=status)
-    if status == 408 or status >= 500:
-        return BackendError("unavailable", detail, retry_after, status=status)
-    text = body.decode(errors="replace")
-    if status == 400 and _CONTEXT_TOO_LONG.search(text):
-        return BackendError("context", detail, status=status)
-    if status == 404 or "model_not_found" in text or "DeploymentNotFound" in text:
-        return BackendError("unknown_model", detail, status=status)
-    return BackendError("rejected", detail, status=status)
+    return status_failure(status, body, headers, url, context_too_long=_CONTEXT_TOO_LONG)
 
 
 def reasoning_text(fields: Mapping[str, Any]) -> str:
@@ -121,17 +117,7 @@ class OpenAIBackend:
 
     async def list_models(self) -> list[str]:
         self._check_key()
-        try:
-            response = await self._client.get("models")
-        except httpx.HTTPError as error:
-            raise BackendError("unavailable", f"listing models at {self._config.base_url}: {error!r}") from None
-        url = redacted_url(response.url)
-        if response.status_code != 200:
-            raise status_error(response.status_code, response.content, response.headers, url)
-        try:
-            return [str(item["id"]) for item in response.json()["data"]]
-        except (ValueError, KeyError, TypeError):
-            raise BackendError("rejected", f"{url} did not answer a model list") from None
+        return await list_model_ids(self._client, self._config.base_url, status_error)
 
     async def _first_listed_model(self) -> str:
         models = await self.list_models()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -33,6 +34,55 @@ _BACKOFF = wait_exponential_jitter(multiplier=0.5, max=8, jitter=0.25)
 
 StatusClassifier = Callable[[int, bytes, Mapping[str, str], str], BackendError]
 """(status, body, headers, url) of a non-200 answer -> the failure it means."""
+
+
+_MODEL_MISSING = re.compile(
+    r"model_not_found|DeploymentNotFound|not a valid model|\bmodel\b.{0,80}\b(not found|does not exist)",
+    re.IGNORECASE | re.DOTALL,
+)
+"""How servers say they lack the model: OpenAI, Groq, vLLM (``The model `x` does not exist``), Ollama
+(``model "x" not found``), OpenRouter (``x is not a valid model ID``), Azure (``DeploymentNotFound``)."""
+
+
+def status_failure(
+    status: int, body: bytes, headers: Mapping[str, str], url: str, *, context_too_long: re.Pattern[str]
+) -> BackendError:
+    """The failure a non-200 answer means, the same for every HTTP backend.
+
+    A 404 whose body names no model or deployment is a wrong address (``base_url``), not an
+    unknown model: the admin must be sent to the right setting.
+    """
+    detail = f"HTTP {status} from {url}: {error_message(body)}"
+    retry_after = parse_retry_after(headers.get("retry-after"))
+    text = body.decode(errors="replace")
+    if status in (401, 403):
+        return BackendError("auth", f"the backend rejected the API key: {detail}", status=status)
+    if status == 429:
+        return BackendError("rate_limited", detail, retry_after, status=status)
+    if status == 408 or status >= 500:  # Anthropic's 529 (overloaded) too
+        return BackendError("unavailable", detail, retry_after, status=status)
+    if status == 413 or (status == 400 and context_too_long.search(text)):
+        return BackendError("context", detail, status=status)
+    if _MODEL_MISSING.search(text) or (status == 404 and re.search(r"model|deployment", error_message(body), re.I)):
+        return BackendError("unknown_model", detail, status=status)
+    if status == 404:
+        return BackendError("rejected", f"no such API at this address (check base_url): {detail}", status=status)
+    return BackendError("rejected", detail, status=status)
+
+
+async def list_model_ids(client: httpx.AsyncClient, base_url: str, classify: StatusClassifier) -> list[str]:
+    """``GET models`` (relative to the client's base URL): the ids of the models the server lists."""
+    try:
+        response = await client.get("models")
+    except httpx.HTTPError as error:
+        raise BackendError("unavailable", f"listing models at {base_url}: {error!r}") from None
+    url = redacted_url(response.url)
+    if response.status_code != 200:
+        raise classify(response.status_code, response.content, response.headers, url)
+    try:
+        return [str(item["id"]) for item in response.json()["data"]]
+    except (ValueError, KeyError, TypeError):
+        raise BackendError("rejected", f"{url} did not answer a model list") from None
 
 
 def parse_retry_after(value: str | None) -> float | None:
