@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from bot.channels import Channels
 from bot.config import Config
-from bot.messages import Author
+from bot.messages import TERMINAL_STYLE, Author, CommandStyle
 from bot.settings import KEYS, SettingError, describe, format_value
 from bot.store import Store
 from bot.threads import ChannelKey, ThreadKey
@@ -73,7 +73,13 @@ class Commands:
         self._channels = channels
         self._usage = usage or UsageBook(store)
 
-    async def run(self, command: Command, thread: ThreadKey, author: Author) -> str:
+    async def run(
+        self, command: Command, thread: ThreadKey, author: Author, style: CommandStyle = TERMINAL_STYLE
+    ) -> str:
+        """The answer to a command, naming other commands as this platform's users type them."""
+        return style.phrase(await self._answer(command, thread, author))
+
+    async def _answer(self, command: Command, thread: ThreadKey, author: Author) -> str:
         channel = thread.channel_key
         if command.name == "reset":
             await self._store.clear_history(thread)

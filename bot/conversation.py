@@ -18,7 +18,7 @@ from bot.channels import Channels
 from bot.commands import Commands, parse_command
 from bot.config import Config
 from bot.llm.base import Backend, FailureKind
-from bot.messages import ChatMessage, IncomingMessage
+from bot.messages import ChatMessage, CommandStyle, IncomingMessage
 from bot.ordering import ArrivalOrder
 from bot.prompt import Prompt, PromptTooLong, group_turns
 from bot.settings import ChannelSettings
@@ -95,7 +95,7 @@ class Conversation:
     async def handle(self, message: IncomingMessage, sink: ReplySink) -> None:
         command = parse_command(message.text)
         if command is not None:
-            await sink.post(await self.commands.run(command, message.thread, message.author))
+            await sink.post(await self.commands.run(command, message.thread, message.author, message.style))
             return
         settings = (await self.channels.resolve(message.thread.channel_key)).settings
         if not message.text.strip() or not await self._should_answer(message, settings):
@@ -105,7 +105,7 @@ class Conversation:
                 await self._answer(message, settings, sink)
         except ThreadBusy as busy:
             log.warning("%s", busy)
-            await sink.post(THREAD_BUSY)
+            await sink.post(message.style.phrase(THREAD_BUSY))
 
     async def _should_answer(self, message: IncomingMessage, settings: ChannelSettings) -> bool:
         if not settings.enabled:
@@ -118,9 +118,9 @@ class Conversation:
         thread, text = message.thread, message.text.strip()
         ttl = self.config.history.ttl_seconds
         history, summary = await self.store.load_thread(thread, ttl)
-        if message.context.strip():  # what the platform says about where the user is, for this turn only
-            system_prompt = "\n\n".join(part for part in (settings.system_prompt, message.context) if part.strip())
-            settings = settings.model_copy(update={"system_prompt": system_prompt})
+        if message.viewing:  # for this turn only
+            viewing = f"The user is looking at the channel {message.viewing} beside this conversation."
+            settings = settings.model_copy(update={"system_prompt": f"{settings.system_prompt}\n\n{viewing}"})
         responder = Responder(
             backends=self.backends,
             config=self.config,
@@ -133,14 +133,14 @@ class Conversation:
         try:
             prompt = responder.first_prompt()
         except PromptTooLong as error:
-            await sink.post(too_long_text(error))
+            await sink.post(message.style.phrase(too_long_text(error)))
             return
         budget = await self._hold_budget(message, settings, prompt.tokens + settings.max_tokens)
         if not budget.allowed:
-            await sink.post(budget.refusal)
+            await sink.post(message.style.phrase(budget.refusal))
             return
         try:
-            answer, summarised = await self._reply(responder, prompt, settings, sink)
+            answer, summarised = await self._reply(responder, prompt, settings, sink, message.style)
             if answer is not None:
                 turn = [ChatMessage("user", text), ChatMessage("assistant", answer.text)]
                 await self.store.append_turn(thread, turn, 2 * self.config.history.max_turns, ttl)
@@ -150,7 +150,7 @@ class Conversation:
                 await self.usage.release(thread.channel_key, budget.hold)
 
     async def _reply(
-        self, responder: Responder, prompt: Prompt, settings: ChannelSettings, sink: ReplySink
+        self, responder: Responder, prompt: Prompt, settings: ChannelSettings, sink: ReplySink, style: CommandStyle
     ) -> tuple[Answer | None, Folded | None]:
         """Stream the answer into the sink (or tell why there is none); the answer and any summary made."""
         streamer = ReplyStreamer(sink)
@@ -164,10 +164,10 @@ class Conversation:
             await streamer.finish()
             return answer, summarised
         except PromptTooLong as error:
-            await streamer.fail(too_long_text(error))
+            await streamer.fail(style.phrase(too_long_text(error)))
         except ReplyFailed as failed:
             log.warning("%s: backend %s failed: %s", responder.thread, failed.target, failed.error)
-            await streamer.fail(FAILURES[failed.error.kind].format(model=failed.model))
+            await streamer.fail(style.phrase(FAILURES[failed.error.kind].format(model=failed.model)))
         finally:
             await streamer.aclose()
         return None, summarised

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
@@ -25,6 +26,32 @@ class Author:
     """Set by the adapter from the platform's own roles (workspace admin, Manage Channels)."""
 
 
+_COMMAND = re.compile(r"(?<![\w/])/(reset|set|unset|show|models|usage|help)\b")
+
+
+@dataclass(frozen=True, slots=True)
+class CommandStyle:
+    """How users type parley's commands where they talk to it.
+
+    The core's own texts name commands as the terminal writes them (``/reset``,
+    ``/show``); ``phrase`` rewrites them for the platform: ``/parley show`` in
+    Slack and Discord, where a thread is reset by mentioning the bot.
+    """
+
+    prefix: str = "/"
+    """What comes before a command's name: ``/parley `` for a platform's slash command."""
+    reset: str = "/reset"
+    """How to reset a thread (``@parley reset``, where slash commands carry no thread)."""
+
+    def phrase(self, text: str) -> str:
+        if self == TERMINAL_STYLE:
+            return text
+        return _COMMAND.sub(lambda found: self.reset if found[1] == "reset" else f"{self.prefix}{found[1]}", text)
+
+
+TERMINAL_STYLE = CommandStyle()
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -40,6 +67,9 @@ class IncomingMessage:
     """The platform's id for this delivery; a redelivery carries the same id."""
     mentioned: bool = False
     is_dm: bool = False
-    context: str = ""
-    """What the platform says about where the user is (the channel they look at), added to the system prompt."""
+    viewing: str = ""
+    """The channel the user is looking at beside this conversation, as the platform links it
+    (Slack's assistant view: ``<#C0123>``); the core tells the model, for this turn only."""
+    style: CommandStyle = TERMINAL_STYLE
+    """How this platform's users type commands, for the core's own answers and notices."""
     received_at: datetime = field(default_factory=_now)

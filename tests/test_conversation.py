@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -16,7 +17,7 @@ from recording_sink import RecordingSink
 from bot.config import Config
 from bot.conversation import FAILURES, Conversation
 from bot.llm.registry import open_backends
-from bot.messages import Author, ChatMessage, IncomingMessage
+from bot.messages import Author, ChatMessage, CommandStyle, IncomingMessage
 from bot.sink import SinkLimits
 from bot.split import open_fence
 from bot.store import Store
@@ -488,3 +489,39 @@ async def test_models_lists_the_backends_and_marks_this_channels(core: Conversat
     await core.receive(msg("/models"), sink)
     assert "fake-model" in sink.last
     assert "fake " in sink.last and "<- this channel" in sink.last
+
+
+SLACK_LIKE = CommandStyle(prefix="/parley ", reset="@parley reset")
+
+
+def test_a_command_style_names_commands_as_the_platform_types_them() -> None:
+    text = "Send /reset to start afresh, or an admin can lower max_tokens (/set max_tokens 1024). /show lists them."
+    assert SLACK_LIKE.phrase(text) == (
+        "Send @parley reset to start afresh, or an admin can lower max_tokens (/parley set max_tokens 1024). "
+        "/parley show lists them."
+    )
+    assert CommandStyle().phrase(text) == text
+    assert SLACK_LIKE.phrase("see /etc/hosts and a/show b") == "see /etc/hosts and a/show b", "only commands change"
+
+
+async def test_notices_and_command_answers_name_the_platforms_commands(
+    core: Conversation, fake: FakeOpenAI, sink: RecordingSink
+) -> None:
+    fake.queue(*[HTTPError(400, "This model's maximum context length is 8192 tokens.")] * 2)
+    message = msg("a question")
+    await core.receive(dataclasses.replace(message, style=SLACK_LIKE), sink)
+    assert "Send @parley reset to start afresh" in sink.last and "/reset" not in sink.last
+
+    refused = dataclasses.replace(msg("/set temperature 0.2", admin=False), style=SLACK_LIKE)
+    await core.receive(refused, sink)
+    assert sink.last == "Sorry, only admins can change this channel's settings. /parley show lists them."
+
+
+async def test_the_channel_the_user_is_viewing_reaches_this_turns_prompt_only(
+    core: Conversation, fake: FakeOpenAI, sink: RecordingSink
+) -> None:
+    await core.receive(dataclasses.replace(msg("what is new here?"), viewing="<#C0ROADMAP>"), sink)
+    await core.receive(msg("and elsewhere?"), sink)
+    first, second = (request["messages"][0]["content"] for request in fake.requests)
+    assert first.endswith("The user is looking at the channel <#C0ROADMAP> beside this conversation.")
+    assert "C0ROADMAP" not in second

@@ -103,7 +103,8 @@ async def test_show_unset_models_and_help(bot: Conversation, discord_fake: FakeD
     parts = await answers(discord_fake, await discord_fake.slash(general, alice, "help"))
     assert all(len(part) <= 2000 for part in parts), "the help is split into messages Discord takes"
     helped = "\n".join(parts)
-    assert "/reset" in helped and "temperature" in helped and "daily_token_budget" in helped
+    assert "@parley reset" in helped and "/parley set" in helped and "/reset" not in helped
+    assert "temperature" in helped and "daily_token_budget" in helped
 
 
 async def test_commands_sync_to_the_configured_servers(

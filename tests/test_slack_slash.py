@@ -78,6 +78,7 @@ async def test_models_help_and_unknown_subcommands(running: Running) -> None:
     help_text = await running.answer_to("")
     assert "/parley show | set KEY VALUE | unset KEY | models | usage [YYYY-MM-DD] | help" in help_text
     assert "temperature" in help_text
+    assert "@parley reset" in help_text and "/parley unset" in help_text and "/reset" not in help_text
     unknown = await running.answer_to("frobnicate")
     assert "Unknown subcommand 'frobnicate'" in unknown
     reset = await running.answer_to("reset")

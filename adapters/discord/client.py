@@ -94,7 +94,7 @@ class ParleyClient(discord.Client):
             reply_mode = (await self.conversation.channels.resolve(channel_key(facts))).settings.reply_mode
             if reply_mode == "reply" and facts.reference_id is not None:
                 root = await self.conversation.store.reply_chain_root(facts.reference_id, ttl)
-        decided = plan(facts, bot_id=me.id, reply_mode=reply_mode, chain_root=root)
+        decided = plan(facts, bot_id=me.id, bot_name=me.name, reply_mode=reply_mode, chain_root=root)
         if decided is None:
             return None
         if not isinstance(channel, discord.TextChannel | discord.Thread | discord.DMChannel):

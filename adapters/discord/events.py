@@ -14,7 +14,7 @@ from typing import Literal
 
 import discord
 
-from bot.messages import Author, IncomingMessage
+from bot.messages import Author, CommandStyle, IncomingMessage
 from bot.settings import ReplyMode
 from bot.threads import ChannelKey, ThreadKey
 
@@ -151,27 +151,36 @@ def channel_key(facts: Facts) -> ChannelKey:
     return ChannelKey(PLATFORM, facts.guild_id, facts.parent_id or facts.channel_id)
 
 
-def plan(facts: Facts, *, bot_id: int | str, reply_mode: ReplyMode, chain_root: str | None) -> Plan | None:
+def command_style(bot_name: str) -> CommandStyle:
+    """Commands in Discord: ``/parley show``; a thread is reset by mentioning the bot (plain text: it also
+    reads right in the code blocks that command answers are shown in)."""
+    return CommandStyle(prefix="/parley ", reset=f"@{bot_name} reset")
+
+
+def plan(
+    facts: Facts, *, bot_id: int | str, bot_name: str = "parley", reply_mode: ReplyMode, chain_root: str | None
+) -> Plan | None:
     """Which conversation the message belongs to and where the answer goes; None: not for the bot.
 
     ``chain_root`` is the root of the reply chain the message answers (reply mode only).
     """
     text = prompt_text(facts.content, bot_id)
     channel = channel_key(facts)
+    style = command_style(bot_name)
     if facts.place == "dm":
-        return _plan(facts, channel, facts.channel_id, _command(text), "here", is_dm=True)
+        return _plan(facts, style, channel, facts.channel_id, _command(text), "here", is_dm=True)
     if facts.place == "thread":
         if not facts.mentions_bot and facts.thread_owner_id != str(bot_id):
             return None  # someone else's thread: only mentions are for the bot
-        return _plan(facts, channel, facts.channel_id, _command(text), "here")
+        return _plan(facts, style, channel, facts.channel_id, _command(text), "here")
     if reply_mode == "reply" and chain_root is not None:
-        return _plan(facts, channel, chain_root, _command(text), "reply", root=chain_root)
+        return _plan(facts, style, channel, chain_root, _command(text), "reply", root=chain_root)
     if not facts.mentions_bot:
         return None
     if reply_mode == "reply":
-        return _plan(facts, channel, facts.message_id, text, "reply", root=facts.message_id)
+        return _plan(facts, style, channel, facts.message_id, text, "reply", root=facts.message_id)
     # A thread opened from a message has that message's id, so the key is known before the thread exists.
-    return _plan(facts, channel, facts.message_id, text, "new_thread")
+    return _plan(facts, style, channel, facts.message_id, text, "new_thread")
 
 
 def _command(text: str) -> str:
@@ -181,6 +190,7 @@ def _command(text: str) -> str:
 
 def _plan(
     facts: Facts,
+    style: CommandStyle,
     channel: ChannelKey,
     thread: str,
     text: str,
@@ -196,5 +206,6 @@ def _plan(
         event_id=facts.message_id,
         mentioned=facts.mentions_bot,
         is_dm=is_dm,
+        style=style,
     )
     return Plan(message, delivery, root)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import discord
 from discord import app_commands
 
-from adapters.discord.events import DM_WORKSPACE, PLATFORM
+from adapters.discord.events import DM_WORKSPACE, PLATFORM, command_style
 from adapters.discord.sink import MAX_CHARS, NO_MENTIONS
 from bot.commands import HELP, Command
 from bot.conversation import SOMETHING_BROKE, Conversation
@@ -49,7 +49,9 @@ def as_code(text: str) -> str:
 async def answer(interaction: Interaction, conversation: Conversation, command: Command) -> None:
     """Run the command in the core and answer only the user who typed it (an apology if the core fails)."""
     try:
-        text = await conversation.commands.run(command, thread_of(interaction), author_of(interaction))
+        me = interaction.client.user
+        style = command_style(me.name if me else "parley")
+        text = await conversation.commands.run(command, thread_of(interaction), author_of(interaction), style)
         if command.name in ("show", "models", "usage", "help"):
             text = as_code(text)
     except Exception:  # e.g. Redis unreachable: without an answer Discord shows "The application did not respond"

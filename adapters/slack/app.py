@@ -35,7 +35,7 @@ from adapters.slack.oauth import oauth_settings
 from adapters.slack.people import People
 from adapters.slack.redact import mask_tokens
 from adapters.slack.sink import MAX_CHARS, AssistantSink, SlackSink
-from adapters.slack.slash import SLASH, Slash
+from adapters.slack.slash import Slash
 from bot.config import ConfigError
 from bot.conversation import SOMETHING_BROKE, Conversation
 from bot.sink import SinkLimits
@@ -91,7 +91,7 @@ class SlackAdapter:
         )
         self.app.event("app_mention")(self._on_message)
         self.app.event("message")(self._on_message)
-        self.app.command(SLASH)(self._on_slash)
+        self.app.command(events.SLASH)(self._on_slash)
 
     # -- parley run ----------------------------------------------------------------
     def mount(self, app: web.Application) -> None:
@@ -217,7 +217,7 @@ class SlackAdapter:
             log.exception("Slack: looking up mentioned users' names failed; their ids are shown")
             names = {}
         incoming = events.to_incoming(
-            event, team_id=team, bot=bot, names=names, answer_bots=self._settings.answer_bots, context=note
+            event, team_id=team, bot=bot, names=names, answer_bots=self._settings.answer_bots, viewing=note
         )
         if incoming is None:
             return

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 TITLE_CHARS = 60
 Answer = Callable[[Mapping[str, Any], Mapping[str, Any], AsyncBoltContext, AsyncWebClient, str], Awaitable[None]]
-"""The adapter's answer to a user message: (event, body, context, client, viewing note)."""
+"""The adapter's answer to a user message: (event, body, context, client, viewed channel)."""
 
 
 class RedisThreadContextStore(AsyncAssistantThreadContextStore):
@@ -51,14 +51,12 @@ class RedisThreadContextStore(AsyncAssistantThreadContextStore):
         return AssistantThreadContext(found) if found and found.get("channel_id") else None
 
 
-def viewing_note(context: Mapping[str, Any] | None, dm_channel: str) -> str:
-    """A sentence for the system prompt about the channel the user has open beside the assistant."""
+def viewing_channel(context: Mapping[str, Any] | None, dm_channel: str) -> str:
+    """The channel the user has open beside the assistant, as Slack links it (``<#C0123>``), or ""."""
     channel = (context or {}).get("channel_id")
     if not channel or channel == dm_channel:
         return ""
-    return (
-        f"The user is viewing the Slack channel <#{channel}> beside this conversation; write <#{channel}> to name it."
-    )
+    return f"<#{channel}>"
 
 
 def title_for(text: str) -> str:
@@ -105,7 +103,7 @@ def build_assistant(
                 await set_title(title_for(text))
             except SlackApiError as error:
                 log.warning("assistant.threads.setTitle failed: %s", error.response.get("error"))
-        note = viewing_note(await get_thread_context(), str(payload.get("channel")))
+        note = viewing_channel(await get_thread_context(), str(payload.get("channel")))
         await answer(payload, body, context, client, note)
 
     return assistant

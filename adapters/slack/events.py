@@ -11,10 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.messages import Author, IncomingMessage
+from bot.messages import Author, CommandStyle, IncomingMessage
 from bot.threads import ThreadKey
 
 PLATFORM = "slack"
+SLASH = "/parley"
+"""The slash command, as the manifest declares it."""
 DM_THREAD = "dm"
 """The thread id of a DM channel's top-level messages: one running conversation per DM."""
 ANSWERED_SUBTYPES = (None, "file_share", "thread_broadcast")
@@ -26,6 +28,12 @@ _SPECIAL = re.compile(r"<!(here|channel|everyone)(?:\|[^>]*)?>")
 _SUBTEAM = re.compile(r"<!subteam\^[A-Z0-9]+(?:\|([^>]*))?>")
 _OTHER_SPECIAL = re.compile(r"<!([^>|]+)(?:\|([^>]*))?>")
 _LINK = re.compile(r"<((?:https?|mailto|tel):[^>|]+)(?:\|([^>]*))?>")
+
+
+COMMAND_STYLE = CommandStyle(prefix=f"{SLASH} ", reset="@parley reset")
+"""Commands in Slack: ``/parley show``; a thread is reset by mentioning the bot in it with "reset" (a slash
+command carries no thread). The mention is plain text, named as slack/manifest.yml names the bot, so that
+it also reads right in the code blocks command answers are shown in."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +126,7 @@ def to_incoming(
     bot: BotIdentity,
     names: Mapping[str, str],
     answer_bots: bool = False,
-    context: str = "",
+    viewing: str = "",
 ) -> Incoming | None:
     """The core's view of a message event, or None when parley should not even ask the core."""
     if ignored_reason(event, bot, answer_bots=answer_bots) is not None:
@@ -149,6 +157,7 @@ def to_incoming(
         event_id=f"{team_id}:{channel}:{ts}",
         mentioned=mentioned,
         is_dm=dm,
-        context=context,
+        viewing=viewing,
+        style=COMMAND_STYLE,
     )
     return Incoming(message, channel, reply_to)

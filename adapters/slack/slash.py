@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.events import PLATFORM
+from adapters.slack.events import COMMAND_STYLE, PLATFORM
 from adapters.slack.people import People
 from bot.commands import Command
 from bot.config import Config
@@ -15,7 +15,6 @@ from bot.conversation import Conversation
 from bot.messages import Author
 from bot.threads import ThreadKey
 
-SLASH = "/parley"
 SUBCOMMANDS = ("show", "set", "unset", "models", "usage", "help")
 SLACK_HELP = (
     "In Slack: /parley show | set KEY VALUE | unset KEY | models | usage [YYYY-MM-DD] | help, answered only to you. "
@@ -52,7 +51,7 @@ class Slash:
         user_id = str(command.get("user_id") or "")
         thread = ThreadKey(PLATFORM, team_id, str(command.get("channel_id") or ""), SLASH_THREAD)
         author = Author(user_id, str(command.get("user_name") or ""), await self._is_admin(parsed, user_id, client))
-        answer = await self._conversation.commands.run(parsed, thread, author)
+        answer = await self._conversation.commands.run(parsed, thread, author, COMMAND_STYLE)
         if parsed.name == "help":
             return f"{SLACK_HELP}\n{as_code(answer)}"
         return as_code(answer)
