@@ -29,7 +29,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 from redis.asyncio.connection import parse_url
 
-from bot.llm.models import context_window_for
+from bot.context_windows import context_window_for
 from bot.settings import ChannelSettings, Layer, validate_patch
 from bot.threads import ChannelKey
 
@@ -144,7 +144,7 @@ class BackendConfig(BaseModel):
     thinking_budget: int | None = Field(None, ge=1024)
     """Anthropic: let the model think this many tokens before it answers (extended thinking); None: no thinking."""
     context_window: int = Field(8192, ge=256)
-    """Without it in the config: from ``bot.llm.models`` for a well-known model, else 8192."""
+    """Without it in the config: from ``bot.context_windows`` for a well-known model, else 8192."""
     connect_timeout: float = Field(10.0, gt=0)
     read_timeout: float = Field(120.0, gt=0)
     first_token_timeout: float | None = Field(None, gt=0)

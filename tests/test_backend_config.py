@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import ANTHROPIC_URL, OPENAI_URL, Config, ConfigError, load_config
-from bot.llm.models import CONTEXT_WINDOWS, DEFAULT_CONTEXT_WINDOW, context_window_for
+from bot.context_windows import CONTEXT_WINDOWS, DEFAULT_CONTEXT_WINDOW, context_window_for
 
 
 def load(tmp_path: Path, text: str) -> Config:
