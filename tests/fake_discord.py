@@ -15,11 +15,11 @@ gives a thread opened from a message that message's id, sends THREAD_CREATE,
 answers RESUME with RESUMED on READY's ``resume_gateway_url``, and applies
 ``allowed_mentions`` to compute who a message would ping (``Sent.pinged``).
 
-Faults: ``refuse_intents`` (close 4014 on IDENTIFY), ``drop()`` (close the
-socket with 4000, a resumable code), ``go_silent()`` (stop acknowledging heartbeats),
-``rate_limit_edits`` (answer the next edits with 429, ``Via`` header and JSON ``retry_after``, as
-Discord does), ``fail`` (answer the next matching REST call with a Discord error: 403 50013,
-404 10008, 400 50035...).
+Faults: ``refuse_intents`` (close 4014 on IDENTIFY; ``identify_gate`` holds the answer until a
+test sets it), ``drop()`` (close the socket with 4000, a resumable code), ``go_silent()`` (stop
+acknowledging heartbeats), ``rate_limit_edits`` (answer the next edits with 429, ``Via`` header and
+JSON ``retry_after``, as Discord does), ``fail`` (answer the next matching REST call with a Discord
+error: 403 50013, 404 10008, 400 50035...).
 Users can also edit (``user_edit``: MESSAGE_UPDATE) and delete (``delete``: MESSAGE_DELETE) messages.
 """
 
@@ -62,6 +62,7 @@ class FakeDiscord(DiscordWorld):
         self.heartbeats: list[tuple[Any, int]] = []  # (the sequence number sent, the last one dispatched)
         self._silent: web.WebSocketResponse | None = None
         self.refuse_intents = False
+        self.identify_gate: asyncio.Event | None = None  # when set up, IDENTIFY is answered only once it is set
         self.refuse_threads = False
         self.thread_race = False  # someone else opens the thread from the message just before the bot
         self.rate_limit_edits: list[float] = []
@@ -296,6 +297,8 @@ class FakeDiscord(DiscordWorld):
     async def _identify(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> None:
         self.identifies += 1
         self.intents = int(data["intents"])
+        if self.identify_gate is not None:
+            await asyncio.wait_for(self.identify_gate.wait(), PATIENCE)
         if self.refuse_intents:
             await ws.close(code=INTENT_REFUSED, message=b"Disallowed intent(s).")
             return

@@ -81,6 +81,8 @@ class FakeSlack:
         self._sockets: list[web.WebSocketResponse] = []
         self.connections = 0
         """Websockets opened so far (the newest one gets the envelopes)."""
+        self.socket_closes: list[int | None] = []
+        """The close code of each Socket Mode websocket that ended (1000: the app closed it normally)."""
         self._connected = asyncio.Event()
         self._acked: dict[str, asyncio.Event] = {}
         self._runner: web.AppRunner | None = None
@@ -228,6 +230,7 @@ class FakeSlack:
                 self.acks.append(ack)
                 if ack.get("envelope_id") in self._acked:
                     self._acked[ack["envelope_id"]].set()
+        self.socket_closes.append(socket.close_code)
         self._sockets.remove(socket)
         if not self._sockets:
             self._connected.clear()

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
+import pytest_asyncio
 from aiohttp import web
 from conftest import free_port
 from fake_slack import BOT_USER, TEAM, FakeSlack
@@ -189,3 +190,17 @@ async def serve_slack(core: Conversation, slack: FakeSlack, **extra_env: str) ->
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await runner.cleanup()
+
+
+@pytest_asyncio.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    """FakeSlack as it starts: one workspace, no faults (import it into a test module to use it)."""
+    async with FakeSlack() as server:
+        yield server
+
+
+@pytest_asyncio.fixture
+async def running(core: Conversation, slack: FakeSlack) -> AsyncIterator[Running]:
+    """The adapter in HTTP mode on a loopback port, talking to ``slack``."""
+    async with serve_slack(core, slack) as running:
+        yield running

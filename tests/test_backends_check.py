@@ -11,7 +11,7 @@ import pytest_asyncio
 from conftest import TEST_KEY, free_port
 from fake_anthropic import FakeAnthropic
 from fake_openai import FakeOpenAI
-from test_cli import parley
+from parley_process import parley
 
 from bot.llm.base import BackendError
 from bot.llm.check import reason

@@ -4,49 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from pathlib import Path
 
-import pytest
 from conftest import TEST_KEY, TEST_KEY_ENV
 from fake_openai import FakeOpenAI, HTTPError, Reply
-from redis.asyncio import Redis
+from parley_process import PARLEY, env, parley
 
 from bot.redis_server import SOCKET_NAME
 
-PARLEY = str(Path(sys.executable).parent / "parley")
-
-
-async def parley(*args: str, env: dict[str, str], stdin: str = "", cwd: Path | None = None) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        PARLEY,
-        *args,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-        cwd=cwd or env["HOME"],  # never a developer's own ./parley.toml
-    )
-    out, err = await asyncio.wait_for(process.communicate(stdin.encode()), timeout=60)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
-
-
-@pytest.fixture
-def env(redis_url: str, redis: Redis, prefix: str, fake: FakeOpenAI, tmp_path: Path) -> dict[str, str]:
-    """A user's environment: just a base URL and a key, Redis given by REDIS_URL.
-
-    (``redis`` is here for its clean-up: the keys the processes wrote go when the test ends.)
-    """
-    return {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "REDIS_URL": redis_url,
-        "PARLEY_REDIS_PREFIX": prefix,
-        "PARLEY_DATA_DIR": str(tmp_path / "data"),
-        "OPENAI_BASE_URL": fake.url,
-        "OPENAI_API_KEY": TEST_KEY,
-    }
+__all__ = ["env"]
 
 
 async def test_chat_reads_piped_lines_and_streams_replies(env: dict[str, str], fake: FakeOpenAI) -> None:

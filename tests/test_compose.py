@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shlex
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from aiohttp import web
+from conftest import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -19,6 +23,15 @@ README = ROOT / "README.md"
 README_COMMANDS = (
     "docker compose up -d redis",
     "docker compose run --rm parley chat",
+    "docker compose up -d bot",
+)
+BOT_PASSTHROUGH = (
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "DISCORD_BOT_TOKEN",
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
 )
 
 
@@ -83,8 +96,8 @@ def _dockerfile_instructions() -> list[tuple[str, str]]:
     return result
 
 
-def test_services_are_redis_and_parley(services: dict[str, Any]) -> None:
-    assert set(services) == {"redis", "parley"}
+def test_services_are_redis_parley_and_bot(services: dict[str, Any]) -> None:
+    assert set(services) == {"redis", "parley", "bot"}
 
 
 def test_no_obsolete_version_key(compose: dict[str, Any]) -> None:
@@ -112,22 +125,25 @@ def test_redis_has_ping_healthcheck(services: dict[str, Any]) -> None:
     assert "redis-cli" in joined and "ping" in joined
 
 
-def test_parley_builds_from_repo_root(services: dict[str, Any]) -> None:
-    build = services["parley"]["build"]
+@pytest.mark.parametrize("name", ["parley", "bot"])
+def test_parley_builds_from_repo_root(services: dict[str, Any], name: str) -> None:
+    build = services[name]["build"]
     context = build if isinstance(build, str) else build.get("context", ".")
     assert context in {".", "./"}
 
 
-def test_parley_redis_url_points_at_redis_service(services: dict[str, Any]) -> None:
-    url = _environment(services["parley"])["REDIS_URL"]
+@pytest.mark.parametrize("name", ["parley", "bot"])
+def test_parley_redis_url_points_at_redis_service(services: dict[str, Any], name: str) -> None:
+    url = _environment(services[name])["REDIS_URL"]
     assert url is not None
     parts = urlsplit(url)
     assert parts.scheme == "redis"
     assert parts.hostname == "redis"
 
 
-def test_parley_depends_on_healthy_redis(services: dict[str, Any]) -> None:
-    depends = services["parley"]["depends_on"]
+@pytest.mark.parametrize("name", ["parley", "bot"])
+def test_parley_depends_on_healthy_redis(services: dict[str, Any], name: str) -> None:
+    depends = services[name]["depends_on"]
     assert "redis" in depends
     if isinstance(depends, dict):
         assert depends["redis"].get("condition") == "service_healthy"
@@ -137,6 +153,72 @@ def test_parley_is_interactive(services: dict[str, Any]) -> None:
     parley = services["parley"]
     assert parley.get("stdin_open") is True
     assert parley.get("tty") is True
+
+
+def test_bot_runs_every_configured_platform(services: dict[str, Any]) -> None:
+    """``parley run`` with no platform named: Slack, Discord or both, whichever tokens are set."""
+    assert _command_tokens(services["bot"]["command"]) == ["run"]
+    assert services["bot"].get("restart") == "unless-stopped"
+    assert not services["bot"].get("tty") and not services["bot"].get("stdin_open")
+
+
+def test_bot_publishes_port_3000(services: dict[str, Any]) -> None:
+    published = set()
+    for port in services["bot"]["ports"]:
+        if isinstance(port, dict):
+            published.add((str(port.get("published")), str(port["target"])))
+        else:
+            host, _, container = str(port).rpartition(":")
+            published.add((host.rpartition(":")[2], container.split("/")[0]))
+    assert ("3000", "3000") in published, "parley run listens on 3000 by default (Slack's Events API, /healthz)"
+
+
+@pytest.mark.parametrize("variable", BOT_PASSTHROUGH)
+def test_bot_passes_secrets_through_from_the_shell(services: dict[str, Any], variable: str) -> None:
+    value = _environment(services["bot"]).get(variable, "missing")
+    assert value is None or re.fullmatch(rf"\$\{{{variable}(:-)?\}}", value), f"{variable}: {value}"
+
+
+def _healthcheck_command(services: dict[str, Any]) -> list[str]:
+    test = services["bot"]["healthcheck"]["test"]
+    assert isinstance(test, list) and test[0] == "CMD", "exec form: the image has no shell tools to rely on"
+    return [str(token) for token in test[1:]]
+
+
+def test_bot_healthcheck_uses_only_python(services: dict[str, Any]) -> None:
+    command = _healthcheck_command(services)
+    assert command[0] == "python", "the image has Python, not curl or wget"
+    assert "http://127.0.0.1:3000/healthz" in " ".join(command)
+
+
+async def test_bot_healthcheck_fails_unless_healthz_answers_200(services: dict[str, Any]) -> None:
+    """The healthcheck's own command, run here against a loopback /healthz: 200 passes, 503 or no server fails."""
+    status = {"code": 200}
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"ok": status["code"] == 200}, status=status["code"])
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    command = [part.replace("127.0.0.1:3000", f"127.0.0.1:{port}") for part in _healthcheck_command(services)]
+    command[0] = sys.executable
+
+    async def exit_status() -> int:
+        process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.DEVNULL,
+                                                       stderr=asyncio.subprocess.DEVNULL)  # fmt: skip
+        return await asyncio.wait_for(process.wait(), 30)
+
+    try:
+        assert await exit_status() == 0
+        status["code"] = 503  # Redis unreachable
+        assert await exit_status() != 0
+    finally:
+        await runner.cleanup()
+    assert await exit_status() != 0, "nothing listening"
 
 
 def test_dockerfile_base_is_slim_python_311() -> None:
@@ -175,8 +257,9 @@ def test_readme_names_every_service(readme: str, services: dict[str, Any]) -> No
     assert not missing, f"README.md does not mention services: {missing}"
 
 
-def test_readme_names_every_parley_env_var(readme: str, services: dict[str, Any]) -> None:
-    missing = [name for name in _environment(services["parley"]) if name not in readme]
+@pytest.mark.parametrize("name", ["parley", "bot"])
+def test_readme_names_every_parley_env_var(readme: str, services: dict[str, Any], name: str) -> None:
+    missing = [variable for variable in _environment(services[name]) if variable not in readme]
     assert not missing, f"README.md does not mention environment variables: {missing}"
 
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import pytest
-from conftest import TEST_KEY
 from discord_harness import bot, discord_config, discord_fake, running
 from fake_discord import TOKEN, FakeDiscord
 from fake_openai import FakeOpenAI, Reply
+from parley_process import parley, user_env
 from redis.asyncio import Redis
-from test_cli import parley
 
 from adapters.discord import create
 from bot.config import Config, ConfigError
@@ -119,16 +117,7 @@ async def test_parley_run_discord_exits_with_the_portal_switch(
     redis_url: str, redis: Redis, prefix: str, fake: FakeOpenAI, discord_fake: FakeDiscord, tmp_path: Path
 ) -> None:
     discord_fake.refuse_intents = True
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "REDIS_URL": redis_url,
-        "PARLEY_REDIS_PREFIX": prefix,
-        "PARLEY_DATA_DIR": str(tmp_path / "data"),
-        "OPENAI_BASE_URL": fake.url,
-        "OPENAI_API_KEY": TEST_KEY,
-        **discord_fake.environ(),
-    }
+    env = user_env(redis_url, prefix, fake, tmp_path, **discord_fake.environ())
     code, _, err = await parley("run", "discord", "-vv", "--host", "127.0.0.1", "--port", "0", env=env)
     assert code == 2, err
     assert "Privileged Gateway Intents -> Message Content Intent" in err

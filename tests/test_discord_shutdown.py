@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import signal
 from pathlib import Path
 
-from conftest import TEST_KEY
 from discord_harness import discord_fake
 from fake_discord import TOKEN, FakeDiscord
 from fake_openai import FakeOpenAI, Reply
+from parley_process import assert_clean_exit, sigterm, start, user_env
 from redis.asyncio import Redis
-from test_cli import PARLEY
 
 __all__ = ["discord_fake"]
 
@@ -20,32 +17,9 @@ __all__ = ["discord_fake"]
 async def test_debug_log_holds_no_token_and_sigterm_mid_reply_closes_the_gateway_cleanly(
     redis_url: str, redis: Redis, prefix: str, fake: FakeOpenAI, discord_fake: FakeDiscord, tmp_path: Path
 ) -> None:
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "REDIS_URL": redis_url,
-        "PARLEY_REDIS_PREFIX": prefix,
-        "PARLEY_DATA_DIR": str(tmp_path / "data"),
-        "OPENAI_BASE_URL": fake.url,
-        "OPENAI_API_KEY": TEST_KEY,
-        "PYTHONWARNINGS": "default",  # unclosed sockets and sessions show as ResourceWarnings
-        **discord_fake.environ(),
-    }
-    process = await asyncio.create_subprocess_exec(
-        PARLEY,
-        "run",
-        "discord",
-        "-vv",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-        cwd=tmp_path,
-    )
+    # PYTHONWARNINGS=default: unclosed sockets and sessions show as ResourceWarnings
+    env = user_env(redis_url, prefix, fake, tmp_path, PYTHONWARNINGS="default", **discord_fake.environ())
+    process = await start("run", "discord", "-vv", "--host", "127.0.0.1", "--port", "0", env=env)
     try:
         await discord_fake.wait_connected()
         interaction = await discord_fake.slash(discord_fake.general, discord_fake.alice, "help")  # answered in two
@@ -53,15 +27,11 @@ async def test_debug_log_holds_no_token_and_sigterm_mid_reply_closes_the_gateway
         fake.queue(Reply("slow " * 400, chunk_size=5, delay=0.05))
         mid = await discord_fake.user_message(discord_fake.general, discord_fake.alice, f"{discord_fake.mention} go")
         await discord_fake.wait_for(lambda: len(discord_fake.bot_texts(mid)) == 1, what="the reply to start")
-        process.send_signal(signal.SIGTERM)
-        _, err = await asyncio.wait_for(process.communicate(), 60)
     finally:
-        if process.returncode is None:
-            process.kill()
-    text = err.decode()
+        _, text = await sigterm(process)
     assert process.returncode == 128 + signal.SIGTERM, text
-    for warning in ("unclosed", "task was destroyed", "traceback", "never awaited", TOKEN.lower()):
-        assert warning not in text.lower(), text
+    assert_clean_exit(text, TOKEN)
+    assert TOKEN.lower() not in text.lower()
     assert f"/interactions/{interaction}/***/callback" in text, "discord.py's debug log showed the URL, masked"
     assert "interaction-token-" not in text, "an interaction token answers as the bot: never in the log"
     assert discord_fake.gateway_closes == [1000], "the gateway was closed normally (the bot goes offline at once)"

@@ -4,36 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
 from conftest import make_config
 from fake_openai import FakeOpenAI, HTTPError, Reply
 from fake_slack import BOT_ID, BOT_USER, TEAM, FakeSlack
-from slack_harness import CHANNEL, DM, Running, mention, message, serve_slack, until
+from slack_harness import CHANNEL, DM, Running, mention, message, running, slack, until
 
 from bot.config import Config, SlackConfig
 from bot.conversation import Conversation
 from bot.store import Store
 from bot.threads import ThreadKey
 
+__all__ = ["running", "slack"]
+
 
 @pytest.fixture
 def config(fake: FakeOpenAI, prefix: str) -> Config:
     return make_config(fake.url, prefix, admins=["slack:U0ADMIN"], slack=SlackConfig(edit_interval=0.05))
-
-
-@pytest_asyncio.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as server:
-        yield server
-
-
-@pytest_asyncio.fixture
-async def running(core: Conversation, slack: FakeSlack) -> AsyncIterator[Running]:
-    async with serve_slack(core, slack) as running:
-        yield running
 
 
 def finished(slack: FakeSlack, channel: str, thread_ts: str | None, text: str) -> bool:

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from conftest import make_config
 from fake_openai import FakeOpenAI, Reply
 from fake_slack import TEAM, FakeSlack
-from slack_harness import DM, USER, Running, message, new_ts, serve_slack, until
+from slack_harness import DM, USER, Running, message, new_ts, running, slack, until
 
 from bot.config import Config, SlackConfig, SlackPrompt
-from bot.conversation import Conversation
+
+__all__ = ["running", "slack"]
+
 
 PROMPTS = [SlackPrompt(title="Release notes", message="Draft release notes for me.")]
 
@@ -22,18 +22,6 @@ PROMPTS = [SlackPrompt(title="Release notes", message="Draft release notes for m
 def config(fake: FakeOpenAI, prefix: str) -> Config:
     slack = SlackConfig(edit_interval=0.05, assistant_greeting="Hello from parley!", suggested_prompts=PROMPTS)
     return make_config(fake.url, prefix, slack=slack)
-
-
-@pytest_asyncio.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as server:
-        yield server
-
-
-@pytest_asyncio.fixture
-async def running(core: Conversation, slack: FakeSlack) -> AsyncIterator[Running]:
-    async with serve_slack(core, slack) as running:
-        yield running
 
 
 def thread_event(kind: str, thread_ts: str, viewing: str | None) -> dict[str, Any]:

@@ -3,36 +3,23 @@
 from __future__ import annotations
 
 import html
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
 from conftest import make_config
 from fake_openai import FakeOpenAI, Reply
 from fake_slack import TEAM, FakeSlack
-from slack_harness import CHANNEL, Running, mention, serve_slack, until
+from slack_harness import CHANNEL, Running, mention, running, slack, until
 
 from bot.config import Config, SlackConfig
-from bot.conversation import Conversation
 from bot.store import Store
 from bot.threads import ThreadKey
+
+__all__ = ["running", "slack"]
 
 
 @pytest.fixture
 def config(fake: FakeOpenAI, prefix: str) -> Config:
     return make_config(fake.url, prefix, slack=SlackConfig(edit_interval=0.05))
-
-
-@pytest_asyncio.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as server:
-        yield server
-
-
-@pytest_asyncio.fixture
-async def running(core: Conversation, slack: FakeSlack) -> AsyncIterator[Running]:
-    async with serve_slack(core, slack) as running:
-        yield running
 
 
 MARKDOWN = """# Plan

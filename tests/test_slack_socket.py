@@ -19,6 +19,7 @@ from slack_harness import (
     mention,
     message,
     serve_slack,
+    slack,
     slack_environ,
     slash_fields,
     until,
@@ -30,16 +31,12 @@ from bot.conversation import Conversation
 from bot.store import Store
 from bot.threads import ChannelKey
 
+__all__ = ["slack"]
+
 
 @pytest.fixture
 def config(fake: FakeOpenAI, prefix: str) -> Config:
     return make_config(fake.url, prefix, admins=[f"slack:{ADMIN}"], slack=SlackConfig(edit_interval=0.05))
-
-
-@pytest_asyncio.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as server:
-        yield server
 
 
 @pytest_asyncio.fixture

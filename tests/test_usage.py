@@ -11,8 +11,8 @@ import pytest
 import pytest_asyncio
 from conftest import make_config
 from fake_openai import FakeOpenAI, HTTPError, Reply
+from parley_process import env, parley  # noqa: F401  (env is a fixture)
 from recording_sink import RecordingSink
-from test_cli import env, parley  # noqa: F401  (env is a fixture)
 from test_conversation import THREAD, msg
 
 from bot.config import Config
