@@ -181,7 +181,7 @@ class SlackAdapter:
     async def _on_message(
         self, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
-        await self._answer(event, body, context, client, assistant=False, note="")
+        await self._answer(event, body, context, client, assistant=False, viewing="")
 
     async def _answer_assistant(
         self,
@@ -189,9 +189,9 @@ class SlackAdapter:
         body: Mapping[str, Any],
         context: AsyncBoltContext,
         client: AsyncWebClient,
-        note: str,
+        viewing: str,
     ) -> None:
-        await self._answer(event, body, context, client, assistant=True, note=note)
+        await self._answer(event, body, context, client, assistant=True, viewing=viewing)
 
     async def _answer(
         self,
@@ -201,7 +201,7 @@ class SlackAdapter:
         client: AsyncWebClient,
         *,
         assistant: bool,
-        note: str,
+        viewing: str,
     ) -> None:
         bot = events.BotIdentity(context.bot_user_id, context.bot_id)
         reason = events.ignored_reason(event, bot, answer_bots=self._settings.answer_bots)
@@ -217,7 +217,7 @@ class SlackAdapter:
             log.exception("Slack: looking up mentioned users' names failed; their ids are shown")
             names = {}
         incoming = events.to_incoming(
-            event, team_id=team, bot=bot, names=names, answer_bots=self._settings.answer_bots, viewing=note
+            event, team_id=team, bot=bot, names=names, answer_bots=self._settings.answer_bots, viewing=viewing
         )
         if incoming is None:
             return

@@ -103,8 +103,8 @@ def build_assistant(
                 await set_title(title_for(text))
             except SlackApiError as error:
                 log.warning("assistant.threads.setTitle failed: %s", error.response.get("error"))
-        note = viewing_channel(await get_thread_context(), str(payload.get("channel")))
-        await answer(payload, body, context, client, note)
+        viewing = viewing_channel(await get_thread_context(), str(payload.get("channel")))
+        await answer(payload, body, context, client, viewing)
 
     return assistant
 
