@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import inspect
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -33,13 +34,20 @@ CHANNEL = "C0GENERAL"
 DM = "D0DIRECT"
 
 
-async def until(check: Callable[[], bool], *, limit: float = 30, what: str = "the expected side effect") -> None:
+async def until(
+    check: Callable[[], bool | Awaitable[bool]], *, limit: float = 30, what: str = "the expected side effect"
+) -> None:
     """Wait (generously) for something the adapter does after it acknowledged the event."""
     deadline = time.monotonic() + limit
-    while not check():
+    while not await _holds(check):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.02)
+
+
+async def _holds(check: Callable[[], bool | Awaitable[bool]]) -> bool:
+    result = check()
+    return await result if inspect.isawaitable(result) else result
 
 
 _ts = iter(range(1, 1_000_000))

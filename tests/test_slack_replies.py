@@ -108,7 +108,8 @@ async def test_a_reply_whose_message_was_deleted_goes_on_in_a_new_one(
     (reply,) = slack.thread(CHANNEL, event["ts"])
     assert len(reply.edits) >= 2, "one new message, edited on as the reply streams (not a message per edit)"
     assert not any("went wrong" in m.text for m in slack.messages.values())
-    assert await store.has_history(ThreadKey("slack", TEAM, CHANNEL, event["ts"])), "the turn is remembered"
+    thread = ThreadKey("slack", TEAM, CHANNEL, event["ts"])
+    await until(lambda: store.has_history(thread), what="the turn remembered (stored after its last edit)")
 
 
 async def test_the_limit_holds_for_the_mrkdwn_sent_not_the_markdown(
