@@ -277,6 +277,8 @@ class FakeOpenAI:
         self.requests = []
         self.headers = []
         self.paths: list[str] = []
+        self.model_lists = 0
+        """How many times ``GET /models`` was asked."""
         self.models = list(models) if models is not None else ["fake-model"]
         self.deployments = ["fake-deployment"]
         self.api_versions = list(AZURE_API_VERSIONS)
@@ -339,6 +341,7 @@ class FakeOpenAI:
     # -- handlers ----------------------------------------------------------
 
     async def _list_models(self, request: web.Request) -> web.Response:
+        self.model_lists += 1
         return web.json_response(
             {
                 "object": "list",

@@ -380,3 +380,13 @@ async def test_the_backend_reports_the_usage_the_server_counted(fake: FakeOpenAI
         assert "stream_options" not in fake.requests[1]
     finally:
         await backend.aclose()
+
+
+async def test_a_backend_without_a_model_asks_the_server_once(fake: FakeOpenAI) -> None:
+    backend = OpenAIBackend("fake", BackendConfig(base_url=fake.url), None)
+    try:
+        models = await asyncio.gather(*(backend.default_model() for _ in range(5)))
+        assert models == ["fake-model"] * 5
+        assert fake.model_lists == 1, "messages arriving together share one lookup"
+    finally:
+        await backend.aclose()

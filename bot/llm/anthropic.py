@@ -42,7 +42,16 @@ from httpx_sse import EventSource
 from bot.config import BackendConfig
 from bot.llm.base import BackendError, ChatRequest, FailureKind, Reasoning, StreamItem, Usage
 from bot.llm.text import TextJoiner, valid_text
-from bot.llm.transport import Opener, json_object, list_model_ids, reading, redacted_url, status_failure
+from bot.llm.transport import (
+    DefaultModel,
+    Opener,
+    http_client,
+    json_object,
+    list_model_ids,
+    reading,
+    redacted_url,
+    status_failure,
+)
 from bot.messages import ChatMessage
 
 log = logging.getLogger(__name__)
@@ -179,16 +188,12 @@ class AnthropicBackend:
         self.name = name
         self.context_window = config.context_window
         self._config = config
-        self._model = config.model
         self._has_key = bool(api_key)
         headers = {"anthropic-version": config.api_version or ""}
         if api_key:
             headers["x-api-key"] = api_key
-        self._client = httpx.AsyncClient(
-            base_url=f"{config.base_url}/",
-            headers=headers,
-            timeout=httpx.Timeout(config.read_timeout, connect=config.connect_timeout),
-        )
+        self._client = http_client(config, headers)
+        self._default_model = DefaultModel(name, config.model, self.list_models)
         self._opener = Opener(
             self._client,
             max_retries=config.max_retries,
@@ -200,13 +205,7 @@ class AnthropicBackend:
         await self._client.aclose()
 
     async def default_model(self) -> str:
-        if self._model is None:
-            models = await self.list_models()
-            if not models:
-                raise BackendError("rejected", f"backend {self.name!r} names no model and Anthropic lists none")
-            log.info("backend %s: no model configured, using %s", self.name, models[0])
-            self._model = models[0]
-        return self._model
+        return await self._default_model.get()
 
     async def list_models(self) -> list[str]:
         """``GET /v1/models``: the models this key may use, newest first."""

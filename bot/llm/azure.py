@@ -16,17 +16,14 @@ import httpx
 
 from bot.config import BackendConfig
 from bot.llm.openai import OpenAIBackend
+from bot.llm.transport import http_client
 
 
 class AzureOpenAIBackend(OpenAIBackend):
     @staticmethod
     def _make_client(config: BackendConfig, api_key: str | None) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            base_url=f"{config.base_url}/openai/",
-            headers={"api-key": api_key} if api_key else {},
-            params={"api-version": config.api_version or ""},
-            timeout=httpx.Timeout(config.read_timeout, connect=config.connect_timeout),
-        )
+        headers = {"api-key": api_key} if api_key else {}
+        return http_client(config, headers, path="openai/", params={"api-version": config.api_version or ""})
 
     def _chat_path(self, model: str) -> str:
         return f"deployments/{quote(model, safe='')}/chat/completions"

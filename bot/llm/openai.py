@@ -25,7 +25,16 @@ from httpx_sse import EventSource
 from bot.config import BackendConfig
 from bot.llm.base import BackendError, ChatRequest, Reasoning, StreamItem, Usage
 from bot.llm.text import TextJoiner, valid_text
-from bot.llm.transport import Opener, json_object, list_model_ids, reading, redacted_url, status_failure
+from bot.llm.transport import (
+    DefaultModel,
+    Opener,
+    http_client,
+    json_object,
+    list_model_ids,
+    reading,
+    redacted_url,
+    status_failure,
+)
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +91,9 @@ class OpenAIBackend:
         self.name = name
         self.context_window = config.context_window
         self._config = config
-        self._model = config.model
         self._has_key = bool(api_key)
         self._client = self._make_client(config, api_key)
+        self._default_model = DefaultModel(name, config.model, self.list_models)
         self._opener = Opener(
             self._client,
             max_retries=config.max_retries,
@@ -95,12 +104,7 @@ class OpenAIBackend:
     # -- what a variant of the API (Azure) changes -------------------------------
     @staticmethod
     def _make_client(config: BackendConfig, api_key: str | None) -> httpx.AsyncClient:
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        return httpx.AsyncClient(
-            base_url=f"{config.base_url}/",
-            headers=headers,
-            timeout=httpx.Timeout(config.read_timeout, connect=config.connect_timeout),
-        )
+        return http_client(config, {"Authorization": f"Bearer {api_key}"} if api_key else {})
 
     def _chat_path(self, model: str) -> str:
         """Where a chat request goes, relative to the client's base URL."""
@@ -111,24 +115,11 @@ class OpenAIBackend:
         await self._client.aclose()
 
     async def default_model(self) -> str:
-        if self._model is None:
-            self._model = await self._first_listed_model()
-        return self._model
+        return await self._default_model.get()
 
     async def list_models(self) -> list[str]:
         self._check_key()
         return await list_model_ids(self._client, self._config.base_url, status_error)
-
-    async def _first_listed_model(self) -> str:
-        models = await self.list_models()
-        if not models:
-            raise BackendError(
-                "rejected",
-                f"backend {self.name!r} names no model and its server lists none: "
-                f"set model in [backends.{self.name}] or PARLEY_DEFAULTS__MODEL",
-            )
-        log.info("backend %s: no model configured, using %s", self.name, models[0])
-        return models[0]
 
     def _check_key(self) -> None:
         if self._config.api_key_env and not self._has_key:

@@ -8,10 +8,11 @@ connection into a BackendError.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -26,6 +27,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from bot.config import BackendConfig
 from bot.llm.base import BackendError
 
 log = logging.getLogger(__name__)
@@ -199,3 +201,44 @@ def _log_retry(state: RetryCallState) -> None:
     error = state.outcome.exception() if state.outcome else None
     wait = state.next_action.sleep if state.next_action else 0.0
     log.warning("model call failed (%s); retry %d in %.1fs", error, state.attempt_number, wait)
+
+
+def http_client(
+    config: BackendConfig, headers: Mapping[str, str], *, path: str = "", params: Mapping[str, str] | None = None
+) -> httpx.AsyncClient:
+    """The backend's HTTP client: its base URL (plus ``path``), headers and the configured timeouts."""
+    return httpx.AsyncClient(
+        base_url=f"{config.base_url}/{path}",
+        headers=dict(headers),
+        params=dict(params or {}),
+        timeout=httpx.Timeout(config.read_timeout, connect=config.connect_timeout),
+    )
+
+
+class DefaultModel:
+    """A backend's model when a channel names none: the configured one, else the first its server lists.
+
+    The server is asked once per process, however many messages arrive together.
+    """
+
+    def __init__(self, backend: str, configured: str | None, list_models: Callable[[], Awaitable[list[str]]]) -> None:
+        self._backend = backend
+        self._model = configured
+        self._list_models = list_models
+        self._lock = asyncio.Lock()
+
+    async def get(self) -> str:
+        if self._model is not None:
+            return self._model
+        async with self._lock:
+            if self._model is None:
+                models = await self._list_models()
+                if not models:
+                    raise BackendError(
+                        "rejected",
+                        f"backend {self._backend!r} names no model and its server lists none: "
+                        f"set model in [backends.{self._backend}] or PARLEY_DEFAULTS__MODEL",
+                    )
+                log.info("backend %s: no model configured, using %s", self._backend, models[0])
+                self._model = models[0]
+            return self._model
