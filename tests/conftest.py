@@ -3,33 +3,25 @@
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import pytest
 import pytest_asyncio
-from fake_openai import FakeOpenAI
-from recording_sink import RecordingSink
 from redis.asyncio import Redis
 
-from bot.config import BackendConfig, Config
+from bot.config import Config
 from bot.conversation import Conversation
 from bot.llm.registry import open_backends
 from bot.redis_server import RedisServer
 from bot.store import Store
+from tests.support.config import TEST_KEY, TEST_KEY_ENV, make_config
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.net import free_port
+from tests.support.recording_sink import RecordingSink
 
-TEST_KEY_ENV = "PARLEY_TEST_API_KEY"
-TEST_KEY = "sk-test-0123456789-SECRET-abcdef"
 REDIS_TARGETS = ["throwaway"] + (["external"] if os.environ.get("PARLEY_TEST_REDIS_URL") else [])
 OUTSIDE_ENV = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "REDIS_URL")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(autouse=True)
@@ -77,19 +69,6 @@ async def store(redis: Redis, prefix: str) -> Store:
 async def fake() -> AsyncIterator[FakeOpenAI]:
     async with FakeOpenAI() as server:
         yield server
-
-
-def make_config(fake_url: str, prefix: str, *, backend: dict[str, Any] | None = None, **fields: Any) -> Config:
-    settings = {
-        "base_url": fake_url,
-        "api_key_env": TEST_KEY_ENV,
-        "model": "fake-model",
-        "read_timeout": 2.0,
-        "connect_timeout": 2.0,
-        "max_retries": 2,
-        **(backend or {}),
-    }
-    return Config(redis_prefix=prefix, backends={"fake": BackendConfig(**settings)}, **fields)
 
 
 @pytest.fixture
