@@ -1,5 +1,7 @@
 """One reply from the models: the primary, then fallbacks, with time limits and reasoning kept apart.
 
+``Responder.fold_summary`` first folds the turns the prompt leaves out into the
+thread's running summary (``bot/summary.py``), when the channel wants one.
 ``Responder.run`` tries the channel's backends in order (``bot/fallback.py``).
 Each attempt streams through ``deadlines.timed`` (first-token timeout, total
 cap), splits reasoning from the answer (``bot/reasoning.py``) and shows what
@@ -22,10 +24,11 @@ from bot.fallback import Target, capped_note, fallback_note, falls_back, targets
 from bot.llm.base import Backend, BackendError, ChatRequest, FailureKind, Reasoning, Usage
 from bot.messages import ChatMessage
 from bot.prompt import Prompt, PromptTooLong, build_prompt, group_turns
-from bot.reasoning import Folded, Piece, ThinkFilter
+from bot.reasoning import Piece, ReasoningQuote, ThinkFilter
 from bot.settings import ChannelSettings
+from bot.store import Store
 from bot.streaming import ReplyStreamer
-from bot.summary import with_summary
+from bot.summary import SummaryFold, fold, turns_to_fold, with_summary
 from bot.threads import ThreadKey
 from bot.usage import estimate
 
@@ -62,19 +65,19 @@ class _Display:
 
     def begin(self) -> None:
         """A new attempt: nothing of it collected yet."""
-        self._fold = Folded()
+        self._quote = ReasoningQuote()
         self._held = ""
-        self.answer: list[str] = []
-        self.reasoning: list[str] = []
+        self.answer_parts: list[str] = []
+        self.reasoning_parts: list[str] = []
 
     async def piece(self, piece: Piece) -> None:
         if piece.reasoning:
-            self.reasoning.append(piece.text)
+            self.reasoning_parts.append(piece.text)
             if self._show_reasoning:
-                await self._feed(self._fold.reasoning(piece.text))
+                await self._feed(self._quote.reasoning(piece.text))
         else:
-            self.answer.append(piece.text)
-            await self._feed(self._fold.answer(piece.text))
+            self.answer_parts.append(piece.text)
+            await self._feed(self._quote.answer(piece.text))
 
     async def note(self, text: str) -> None:
         await self._streamer.feed(text)
@@ -89,7 +92,7 @@ class _Display:
 
 
 class Responder:
-    """The models' side of one turn of a thread."""
+    """The models' side of one turn of a thread: its targets, the history and summary its prompts are built from."""
 
     def __init__(
         self,
@@ -107,14 +110,14 @@ class Responder:
         self._settings = settings
         self.thread = thread
         self._text = text
-        self.history = list(history)
-        self.summary = summary
+        self._history = list(history)
+        self._summary = summary
         primary = settings.backend or config.default_backend
-        self.targets = targets(primary, settings.model, settings.fallbacks)
-        self.deadline = asyncio.get_running_loop().time() + settings.reply_timeout_seconds
+        self._targets = targets(primary, settings.model, settings.fallbacks)
+        self._deadline = asyncio.get_running_loop().time() + settings.reply_timeout_seconds
         """When the reply's time cap passes: counted from the start of the turn, a summary call included."""
 
-    def first_token_timeout(self, target: Target) -> float | None:
+    def _first_token_timeout(self, target: Target) -> float | None:
         found = self._config.backends.get(target.backend)
         return found.first_token_timeout if found else None
 
@@ -123,8 +126,8 @@ class Responder:
         """The prompt for one backend's context window (raises PromptTooLong)."""
         settings = self._settings
         return build_prompt(
-            with_summary(settings.system_prompt, self.summary),
-            self.history,
+            with_summary(settings.system_prompt, self._summary),
+            self._history,
             self._text,
             context_window=self._backends[target.backend].context_window,
             max_tokens=settings.max_tokens,
@@ -133,11 +136,11 @@ class Responder:
         )
 
     def first_prompt(self) -> Prompt:
-        return self.prompt(self.targets[0])
+        return self.prompt(self._targets[0])
 
     def _trimmed(self, target: Target, prompt: Prompt) -> Prompt | None:
         """Half the earlier turns of ``prompt``; None if it had none to drop."""
-        kept = len(group_turns(self.history)) - prompt.dropped_turns
+        kept = len(group_turns(self._history)) - prompt.dropped_turns
         return self.prompt(target, history_turns=kept // 2) if kept else None
 
     def _fallback_prompt(self, target: Target) -> Prompt | None:
@@ -147,14 +150,42 @@ class Responder:
             log.warning("%s: fallback %s skipped: %s", self.thread, target, error)
             return None
 
+    # -- the summary ---------------------------------------------------------------
+    async def fold_summary(self, store: Store, prompt: Prompt) -> SummaryFold | None:
+        """With ``summarize``, fold the turns ``prompt`` leaves out into the thread's summary.
+
+        The primary target writes the summary, within the reply's deadline; the
+        summary and what is left of the history are stored, and this responder's
+        prompts are built from them from now on. None: nothing was folded (the
+        setting is off, no turn was left out, or the call failed).
+        """
+        if not self._settings.summarize or not prompt.dropped_turns:
+            return None
+        primary = self._targets[0]
+        folded = await fold(
+            store,
+            self.thread,
+            self._backends[primary.backend],
+            primary.model,
+            history=self._history,
+            summary=self._summary,
+            fold_turns=turns_to_fold(len(group_turns(self._history)), prompt.dropped_turns),
+            ttl_seconds=self._config.history.ttl_seconds,
+            first_within=self._first_token_timeout(primary),
+            deadline=self._deadline,
+        )
+        if folded is not None:
+            self._history, self._summary = folded.history, folded.summary
+        return folded
+
     # -- the attempts -------------------------------------------------------------
     async def run(self, streamer: ReplyStreamer, first_prompt: Prompt) -> Answer:
         """The first backend's answer that shows text; raises ReplyFailed when none does."""
-        deadline = self.deadline
+        deadline = self._deadline
         display = _Display(streamer, self._settings.show_reasoning)
         reason: FailureKind | None = None
         failure: ReplyFailed | None = None
-        for index, target in enumerate(self.targets):
+        for index, target in enumerate(self._targets):
             prompt = first_prompt if index == 0 else self._fallback_prompt(target)
             if prompt is None:
                 continue
@@ -162,7 +193,7 @@ class Responder:
                 answer, model = await self._on_target(target, prompt, display, deadline)
             except ReplyFailed as failed:
                 failure = failed
-                if display.shown or not falls_back(failed.error.kind) or index + 1 == len(self.targets):
+                if display.shown or not falls_back(failed.error.kind) or index + 1 == len(self._targets):
                     raise
                 log.warning("%s: %s; the next fallback answers", self.thread, failed)
                 reason = reason or failed.error.kind
@@ -200,7 +231,7 @@ class Responder:
 
     async def _attempt(self, target: Target, model: str, prompt: Prompt, display: _Display, deadline: float) -> Answer:
         backend = self._backends[target.backend]
-        first_within = self.first_token_timeout(target)
+        first_within = self._first_token_timeout(target)
         display.begin()
         think = ThinkFilter()
         usage: Usage | None = None
@@ -222,7 +253,7 @@ class Responder:
             capped = True
         for piece in think.flush():
             await display.piece(piece)
-        text = "".join(display.answer)
+        text = "".join(display.answer_parts)
         if capped and not (display.shown and text.strip()):
             raise BackendError(
                 "timeout", f"no answer within the reply cap of {self._settings.reply_timeout_seconds:g}s"
@@ -230,7 +261,7 @@ class Responder:
         if not text.strip():
             raise BackendError("empty", "the model's answer had no text")
         if usage is None or capped:
-            usage = estimate(prompt.tokens, text + "".join(display.reasoning))
+            usage = estimate(prompt.tokens, text + "".join(display.reasoning_parts))
         return Answer(text, usage, capped=capped)
 
     def _request(self, model: str, prompt: Prompt) -> ChatRequest:

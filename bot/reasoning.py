@@ -7,8 +7,8 @@ reasoning pieces as it arrives, however the chunks cut it (a tag may be split
 mid-tag across chunks). A block counts only before the answer begins: once the
 answer has started, ``<think>`` is ordinary text (a model explaining the tag).
 
-``Folded`` formats reasoning for a channel that wants to see it: a quoted block
-before the answer, readable in Slack's mrkdwn, Discord's Markdown and a terminal.
+``ReasoningQuote`` formats reasoning for a channel that wants to see it: a quoted
+block before the answer, readable in Slack's mrkdwn, Discord's Markdown and a terminal.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from enum import Enum
 
 OPEN = "<think>"
 CLOSE = "</think>"
-FOLD_HEADER = "> _thinking…_\n> "
-FOLD_END = "\n\n"
+QUOTE_HEADER = "> _thinking…_\n> "
+QUOTE_END = "\n\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +121,7 @@ def strip_reasoning(text: str) -> str:
     return "".join(piece.text for piece in pieces if not piece.reasoning)
 
 
-class Folded:
+class ReasoningQuote:
     """Formats shown reasoning as a quoted block before the answer, a piece at a time."""
 
     def __init__(self) -> None:
@@ -132,7 +132,7 @@ class Folded:
         """Reasoning to show; nothing once the answer has begun (it would land in the middle of it)."""
         if self._answering or not text:
             return ""
-        start = "" if self._quoting else FOLD_HEADER
+        start = "" if self._quoting else QUOTE_HEADER
         self._quoting = True
         return start + text.replace("\n", "\n> ")
 
@@ -140,6 +140,6 @@ class Folded:
         """Answer text to show, after a blank line that ends the quoted block."""
         if not text:
             return ""
-        start = FOLD_END if self._quoting and not self._answering else ""
+        start = QUOTE_END if self._quoting and not self._answering else ""
         self._answering = True
         return start + text

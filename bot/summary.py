@@ -68,11 +68,15 @@ def summary_request(previous: str, turns: Sequence[ChatMessage], context_window:
 
 
 @dataclass(frozen=True, slots=True)
-class Folded:
+class SummaryFold:
+    """One fold of old turns into the thread's summary, as stored."""
+
     history: list[ChatMessage]
     """What is left of the stored history."""
     summary: str
+    """The new running summary."""
     usage: Usage
+    """The summary call's tokens."""
 
 
 async def fold(
@@ -87,7 +91,7 @@ async def fold(
     ttl_seconds: int,
     first_within: float | None = None,
     deadline: float | None = None,
-) -> Folded | None:
+) -> SummaryFold | None:
     """Fold the oldest ``fold_turns`` turns into the summary and store it; None if that failed.
 
     The call gets the backend's first-token timeout for its (whole) answer and
@@ -95,8 +99,8 @@ async def fold(
     (and its fallbacks) for a whole read timeout.
     """
     turns = group_turns(history)[:fold_turns]
-    folded = [message for turn in turns for message in turn]
-    messages = summary_request(summary, folded, backend.context_window)
+    old_messages = [message for turn in turns for message in turn]
+    messages = summary_request(summary, old_messages, backend.context_window)
     usage: Usage | None = None
     parts: list[str] = []
     try:
@@ -129,8 +133,8 @@ async def fold(
             "%s: the summary of %d old turns came back empty; they are left out of the prompt", thread, len(turns)
         )
         return None
-    await store.fold_summary(thread, len(folded), text, ttl_seconds)
+    await store.fold_summary(thread, len(old_messages), text, ttl_seconds)
     log.info("%s: folded %d old turns into the thread's summary", thread, len(turns))
     if usage is None:
         usage = estimate(sum(message_tokens(m) for m in messages), text)
-    return Folded(list(history[len(folded) :]), text, usage)
+    return SummaryFold(list(history[len(old_messages) :]), text, usage)

@@ -263,6 +263,20 @@ async def test_settings_from_chat_reach_the_request(core: Conversation, fake: Fa
     assert "temperature" not in fake.requests[-1]
 
 
+async def test_settings_an_adapter_resolved_are_used_as_given(
+    core: Conversation, fake: FakeOpenAI, sink: RecordingSink
+) -> None:
+    await core.receive(msg("/set temperature 0.9"), sink)
+    resolved = (await core.channels.resolve(THREAD.channel_key)).settings
+    await core.receive(msg("warmer"), sink, resolved.model_copy(update={"temperature": 0.3}))
+    assert fake.requests[-1]["temperature"] == 0.3, "the given settings, not the channel's resolved again"
+    await core.receive(msg("off"), sink, resolved.model_copy(update={"enabled": False}))
+    assert len(fake.requests) == 1
+    await core.receive(msg("as stored"), sink)
+    assert fake.requests[-1]["temperature"] == 0.9
+    assert sink.texts[1:] == ["echo: warmer", "echo: as stored"]
+
+
 @pytest.mark.parametrize(
     ("command", "expected"),
     [

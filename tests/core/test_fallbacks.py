@@ -18,7 +18,7 @@ from bot.config import BackendConfig, Config, ConfigError, load_config
 from bot.conversation import FAILURES, Conversation
 from bot.fallback import capped_note, fallback_note
 from bot.llm.registry import open_backends
-from bot.reasoning import FOLD_HEADER
+from bot.reasoning import QUOTE_HEADER
 from bot.store import Store
 from bot.usage import day_of, utc_now
 from tests.support.config import TEST_KEY_ENV, make_config
@@ -259,13 +259,13 @@ async def test_a_think_block_is_kept_out_of_the_reply_and_the_history(
     assert "Kestrel is short" not in str(fake.requests[-1]["messages"]), "reasoning never goes back to the model"
 
 
-async def test_show_reasoning_shows_it_folded_but_never_stores_it(
+async def test_show_reasoning_shows_it_quoted_but_never_stores_it(
     core: Conversation, fake: FakeOpenAI, store: Store, sink: RecordingSink
 ) -> None:
     await core.receive(msg("/set show_reasoning true"), sink)
     fake.queue(Reply(THINKING, chunk_size=4))
     await core.receive(msg("name a bird"), sink)
-    assert sink.last == f"{FOLD_HEADER}The user wants a bird.\n> Kestrel is short.\n\nKestrel."
+    assert sink.last == f"{QUOTE_HEADER}The user wants a bird.\n> Kestrel is short.\n\nKestrel."
     assert await history(store) == ["name a bird", "Kestrel."]
 
 
@@ -316,13 +316,13 @@ async def test_a_think_block_is_kept_out_of_a_whole_answer_too(
     assert await history(store) == ["name a bird", "Kestrel."]
 
 
-async def test_reasoning_items_are_shown_folded_on_request_and_never_stored(
+async def test_reasoning_items_are_shown_quoted_on_request_and_never_stored(
     core: Conversation, fake: FakeOpenAI, store: Store, sink: RecordingSink
 ) -> None:
     await core.receive(msg("/set show_reasoning true"), sink)
     fake.queue(Reply("It is 42.", reasoning="Six times seven.\nYes, 42.", chunk_size=3))
     await core.receive(msg("6*7?"), sink)
-    assert sink.last == f"{FOLD_HEADER}Six times seven.\n> Yes, 42.\n\nIt is 42."
+    assert sink.last == f"{QUOTE_HEADER}Six times seven.\n> Yes, 42.\n\nIt is 42."
     assert await history(store) == ["6*7?", "It is 42."]
     await core.receive(msg("sure?"), sink)
     assert "Six times seven" not in str(fake.requests[-1]["messages"])

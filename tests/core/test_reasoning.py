@@ -1,10 +1,10 @@
-"""The think-block filter and the folded view of reasoning: pure, so every way of cutting the stream is tried."""
+"""The think-block filter and the quoted view of reasoning: pure, so every way of cutting the stream is tried."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.reasoning import FOLD_HEADER, Folded, Piece, ThinkFilter, strip_reasoning
+from bot.reasoning import QUOTE_HEADER, Piece, ReasoningQuote, ThinkFilter, strip_reasoning
 
 
 def run(chunks: list[str]) -> tuple[str, str]:
@@ -82,14 +82,14 @@ def test_strip_reasoning_of_a_whole_text() -> None:
     assert strip_reasoning("plain") == "plain"
 
 
-def test_folded_reasoning_is_a_quote_before_the_answer() -> None:
-    fold = Folded()
-    shown = fold.reasoning("step one\nstep two") + fold.reasoning(" and three") + fold.answer("The answer.")
-    assert shown == f"{FOLD_HEADER}step one\n> step two and three\n\nThe answer."
+def test_shown_reasoning_is_a_quote_before_the_answer() -> None:
+    quote = ReasoningQuote()
+    shown = quote.reasoning("step one\nstep two") + quote.reasoning(" and three") + quote.answer("The answer.")
+    assert shown == f"{QUOTE_HEADER}step one\n> step two and three\n\nThe answer."
     assert all(line.startswith(">") for line in shown.split("\n\n")[0].splitlines())
-    assert fold.reasoning("late thoughts") == "", "reasoning after the answer began is not shown"
+    assert quote.reasoning("late thoughts") == "", "reasoning after the answer began is not shown"
 
 
-def test_an_answer_without_reasoning_has_no_fold() -> None:
-    fold = Folded()
-    assert fold.answer("Just this.") == "Just this."
+def test_an_answer_without_reasoning_has_no_quote() -> None:
+    quote = ReasoningQuote()
+    assert quote.answer("Just this.") == "Just this."

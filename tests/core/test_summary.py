@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest_asyncio
 
+from bot.answering import Responder
 from bot.conversation import FAILURES, Conversation
 from bot.llm.registry import open_backends
 from bot.messages import ChatMessage
@@ -126,6 +127,42 @@ async def test_a_summary_call_counts_even_when_the_reply_then_fails(
     after, _ = await store.channel_usage(day_of(utc_now()), THREAD.channel_key)
     assert after["prompt"] > before["prompt"] and after["completion"] > before["completion"], "its tokens count"
     assert after["replies"] == before["replies"] == 6, "but no reply was written"
+
+
+async def test_the_responder_owns_the_fold_and_prompts_from_it(
+    small: Conversation, fake: FakeOpenAI, store: Store
+) -> None:
+    history = [m for n in range(6) for m in (ChatMessage("user", f"detail {n}"), ChatMessage("assistant", LONG))]
+    await store.append_turn(THREAD, history, 100, 60)
+    settings = (await small.channels.resolve(THREAD.channel_key)).settings
+
+    def responder(summarize: bool) -> Responder:
+        return Responder(
+            backends=small.backends,
+            config=small.config,
+            settings=settings.model_copy(update={"summarize": summarize}),
+            thread=THREAD,
+            text="next",
+            history=history,
+            summary="",
+        )
+
+    plain = responder(False)
+    prompt = plain.first_prompt()
+    assert prompt.dropped_turns > 0
+    assert await plain.fold_summary(store, prompt) is None, "without summarize nothing is folded"
+    assert fake.requests == []
+
+    folding = responder(True)
+    fake.queue(Reply(SUMMARY))
+    folded = await folding.fold_summary(store, folding.first_prompt())
+    assert folded is not None and folded.summary == SUMMARY
+    assert fake.requests[-1]["stream"] is False
+    assert await store.load_thread(THREAD, 60) == (folded.history, SUMMARY)
+    after = folding.first_prompt()
+    assert after.messages[0].content.endswith(f"\n\n{SUMMARY_HEADING}\n{SUMMARY}")
+    assert after.messages[1].content == folded.history[0].content, "prompts start from what is left"
+    assert after.dropped_turns < prompt.dropped_turns
 
 
 def test_the_summary_request_keeps_the_newest_turns_that_fit() -> None:
