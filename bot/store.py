@@ -1,6 +1,6 @@
-"""All of parley's state, in Redis, behind one small interface.
+"""The conversation's state in Redis: threads, summaries, overrides, usage, event ids, locks.
 
-Nothing outside this module builds a Redis key. Keys, under a configurable prefix:
+Nothing outside this module and ``bot/keyvalue.py`` builds a Redis key. Keys, under a configurable prefix:
 
 - ``{prefix}:history:{thread}``  list of JSON messages, oldest first, with a TTL
 - ``{prefix}:overrides:{channel}``  hash of setting name -> JSON value
@@ -11,11 +11,8 @@ Nothing outside this module builds a Redis key. Keys, under a configurable prefi
 - ``{prefix}:usage-users:{day}:{channel}``  hash ``{user}:prompt`` / ``{user}:completion`` -> tokens
 - ``{prefix}:usage-channels:{day}``  set of the channels with usage that day
 - ``{prefix}:usage-holds:{day}:{channel}``  sorted set of replies in progress, ``{id}:{tokens}`` scored by expiry
-- ``{prefix}:discord-chain:{message id}``  the root message of the Discord reply chain it belongs to
-- ``{prefix}:slack:installation:{enterprise}:{team}``  a Slack workspace's OAuth installation (JSON)
-- ``{prefix}:slack:oauth-state:{state}``  a pending OAuth install, with a TTL
-- ``{prefix}:slack:thread-context:{channel}:{thread_ts}``  what an assistant thread is viewing
-- ``{prefix}:slack:user-name:{team}:{user}``  a Slack user's display name, with a TTL
+- ``{prefix}:{namespace}:{key}``  an adapter's own state (JSON), through ``namespace`` (``bot/keyvalue.py``);
+  the adapter that owns the namespace decides its keys
 """
 
 from __future__ import annotations
@@ -32,12 +29,15 @@ from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
 from redis.exceptions import LockError, RedisError
 
+from bot.keyvalue import Namespace
 from bot.messages import ChatMessage, Role
 from bot.threads import ChannelKey, ThreadKey
 
 log = logging.getLogger(__name__)
 
 ROLES = ("system", "user", "assistant")
+KINDS = ("history", "overrides", "event", "lock", "summary", "usage", "usage-users", "usage-channels", "usage-holds")
+"""The first word of the store's own keys: no namespace may take one."""
 
 _HOLD_BUDGET = """
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
@@ -66,6 +66,12 @@ class Store:
     def _key(self, kind: str, name: object) -> str:
         return f"{self.prefix}:{kind}:{name}"
 
+    def namespace(self, name: str) -> Namespace:
+        """A key-value space of the caller's own, under ``{prefix}:{name}:`` (``name``: one word, no ':')."""
+        if name in KINDS:
+            raise ValueError(f"{name!r} names the store's own keys, not a namespace")
+        return Namespace(self.redis, self.prefix, name)
+
     async def ping(self) -> bool:
         """Whether Redis answers (for health checks); never raises."""
         try:
@@ -79,15 +85,6 @@ class Store:
         return bool(await self.redis.set(self._key("event", event_id), 1, nx=True, ex=ttl_seconds))
 
     # -- history --------------------------------------------------------------
-    async def load_history(self, thread: ThreadKey, ttl_seconds: int) -> list[ChatMessage]:
-        """The thread's stored messages, refreshing its TTL: one round trip."""
-        key = self._key("history", thread)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.lrange(key, 0, -1)
-            pipe.expire(key, ttl_seconds)
-            raw, _ = await pipe.execute()
-        return [_decode(item) for item in raw]
-
     async def append_turn(
         self, thread: ThreadKey, messages: Sequence[ChatMessage], max_messages: int, ttl_seconds: int
     ) -> None:
@@ -101,10 +98,6 @@ class Store:
 
     async def has_history(self, thread: ThreadKey) -> bool:
         return bool(await self.redis.exists(self._key("history", thread)))
-
-    async def history_ttl(self, thread: ThreadKey) -> int:
-        """Seconds left before the thread is forgotten (-2: no such thread)."""
-        return int(await self.redis.ttl(self._key("history", thread)))
 
     async def clear_history(self, thread: ThreadKey) -> None:
         await self.redis.delete(self._key("history", thread), self._key("summary", thread))
@@ -151,10 +144,9 @@ class Store:
         history, summary = self._key("history", thread), self._key("summary", thread)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.lrange(history, 0, -1)
-            pipe.get(summary)
+            pipe.getex(summary, ex=ttl_seconds)
             pipe.expire(history, ttl_seconds)
-            pipe.expire(summary, ttl_seconds)
-            raw, text, _, _ = await pipe.execute()
+            raw, text, _ = await pipe.execute()
         return [_decode(item) for item in raw], _text(text) if text is not None else ""
 
     async def fold_summary(self, thread: ThreadKey, folded_messages: int, summary: str, ttl_seconds: int) -> None:
@@ -199,11 +191,6 @@ class Store:
     async def release_budget(self, day: str, channel: ChannelKey, hold: str) -> None:
         await self.redis.zrem(self._key("usage-holds", f"{day}:{channel}"), hold)
 
-    async def tokens_used(self, day: str, channel: ChannelKey) -> int:
-        """Prompt plus completion tokens the channel used that day."""
-        prompt, completion = await self.redis.hmget(self._key("usage", f"{day}:{channel}"), ["prompt", "completion"])
-        return int(prompt or 0) + int(completion or 0)
-
     async def channel_usage(self, day: str, channel: ChannelKey) -> tuple[dict[str, int], dict[str, int]]:
         """The channel's totals that day, and its users' (``{user}:prompt`` -> tokens): one round trip."""
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -216,63 +203,6 @@ class Store:
         """The channels that used tokens that day."""
         members = await self.redis.smembers(self._key("usage-channels", day))
         return sorted((ChannelKey.parse(_text(member)) for member in members), key=str)
-
-    # -- Discord reply chains ----------------------------------------------------
-    async def link_reply_chain(self, message_id: str, root_id: str, ttl_seconds: int) -> None:
-        """Remember that a Discord message belongs to the reply chain started by ``root_id``."""
-        await self.redis.set(self._key("discord-chain", message_id), root_id, ex=ttl_seconds)
-
-    async def reply_chain_root(self, message_id: str, ttl_seconds: int) -> str | None:
-        """The root of the chain a Discord message belongs to (refreshing the link's TTL), if known."""
-        root = await self.redis.getex(self._key("discord-chain", message_id), ex=ttl_seconds)
-        return None if root is None else _text(root)
-
-    # -- Slack installations ----------------------------------------------------
-    # The OAuth installations of the Slack app (one per workspace), the OAuth
-    # flow's one-time states, and what each assistant thread is looking at.
-    def _slack_team(self, enterprise_id: str | None, team_id: str | None) -> str:
-        return f"{enterprise_id or '-'}:{team_id or '-'}"
-
-    async def save_slack_installation(
-        self, enterprise_id: str | None, team_id: str | None, data: dict[str, Any]
-    ) -> None:
-        """Keep a workspace's installation (bot token and ids) until it is deleted."""
-        key = self._key("slack:installation", self._slack_team(enterprise_id, team_id))
-        await self.redis.set(key, json.dumps(data))
-
-    async def slack_installation(self, enterprise_id: str | None, team_id: str | None) -> dict[str, Any] | None:
-        raw = await self.redis.get(self._key("slack:installation", self._slack_team(enterprise_id, team_id)))
-        return None if raw is None else dict(json.loads(raw))
-
-    async def delete_slack_installation(self, enterprise_id: str | None, team_id: str | None) -> None:
-        await self.redis.delete(self._key("slack:installation", self._slack_team(enterprise_id, team_id)))
-
-    async def issue_slack_oauth_state(self, state: str, ttl_seconds: int) -> None:
-        await self.redis.set(self._key("slack:oauth-state", state), 1, ex=ttl_seconds)
-
-    async def consume_slack_oauth_state(self, state: str) -> bool:
-        """True once for a state this process issued and that has not expired."""
-        return bool(await self.redis.delete(self._key("slack:oauth-state", state)))
-
-    async def save_slack_thread_context(
-        self, channel: str, thread_ts: str, context: dict[str, Any], ttl_seconds: int
-    ) -> None:
-        """What an assistant thread's user is looking at (channel, team), as Slack last reported it."""
-        await self.redis.set(
-            self._key("slack:thread-context", f"{channel}:{thread_ts}"), json.dumps(context), ex=ttl_seconds
-        )
-
-    async def slack_thread_context(self, channel: str, thread_ts: str) -> dict[str, Any] | None:
-        raw = await self.redis.get(self._key("slack:thread-context", f"{channel}:{thread_ts}"))
-        return None if raw is None else dict(json.loads(raw))
-
-    async def save_slack_user_name(self, team_id: str, user_id: str, name: str, ttl_seconds: int) -> None:
-        """A user's display name, looked up with users.info, kept a while (names rarely change)."""
-        await self.redis.set(self._key("slack:user-name", f"{team_id}:{user_id}"), name, ex=ttl_seconds)
-
-    async def slack_user_name(self, team_id: str, user_id: str) -> str | None:
-        raw = await self.redis.get(self._key("slack:user-name", f"{team_id}:{user_id}"))
-        return None if raw is None else _text(raw)
 
 
 class ThreadBusy(Exception):

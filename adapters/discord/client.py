@@ -12,6 +12,7 @@ from discord import app_commands
 from adapters.discord import slash
 from adapters.discord.events import Plan, channel_key, facts_from, ignored, place_of, plan, readable
 from adapters.discord.sink import NO_MENTIONS, Channel, DiscordSink, Target
+from adapters.discord.state import DiscordState
 from bot.config import DiscordConfig
 from bot.conversation import SOMETHING_BROKE, Conversation
 from bot.messages import IncomingMessage
@@ -37,6 +38,7 @@ class ParleyClient(discord.Client):
         super().__init__(intents=intents(), allowed_mentions=discord.AllowedMentions.none(), **options)
         self.conversation = conversation
         self.settings = settings
+        self.state = DiscordState(conversation.store)
         self.tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(self)
         self.tree.add_command(slash.build_group(conversation))
         self._arrival = asyncio.Lock()
@@ -93,7 +95,7 @@ class ParleyClient(discord.Client):
                 return None  # channel chatter: never for the bot, so no Redis round trip for it
             reply_mode = (await self.conversation.channels.resolve(channel_key(facts))).settings.reply_mode
             if reply_mode == "reply" and facts.reference_id is not None:
-                root = await self.conversation.store.reply_chain_root(facts.reference_id, ttl)
+                root = await self.state.reply_chain_root(facts.reference_id, ttl)
         decided = plan(facts, bot_id=me.id, bot_name=me.name, reply_mode=reply_mode, chain_root=root)
         if decided is None:
             return None
@@ -113,12 +115,12 @@ class ParleyClient(discord.Client):
             return DiscordSink(target, edit_interval=interval)
         if decided.delivery == "here":
             return DiscordSink(Target(channel), edit_interval=interval)
-        root, store = decided.root or decided.message.event_id, self.conversation.store
+        root, state = decided.root or decided.message.event_id, self.state
         ttl = self.conversation.config.history.ttl_seconds
-        await store.link_reply_chain(decided.message.event_id, root, ttl)
+        await state.link_reply_chain(decided.message.event_id, root, ttl)
 
         async def link(posted: str) -> None:
-            await store.link_reply_chain(posted, root, ttl)
+            await state.link_reply_chain(posted, root, ttl)
 
         return DiscordSink(Target(channel, reply_to=message), edit_interval=interval, on_posted=link)
 

@@ -36,6 +36,7 @@ from adapters.slack.people import People
 from adapters.slack.redact import mask_tokens
 from adapters.slack.sink import MAX_CHARS, AssistantSink, SlackSink
 from adapters.slack.slash import Slash
+from adapters.slack.state import SlackState
 from bot.config import ConfigError
 from bot.conversation import SOMETHING_BROKE, Conversation
 from bot.sink import SinkLimits
@@ -66,7 +67,8 @@ class SlackAdapter:
         self._env = env
         self._settings = conversation.config.slack
         self._mrkdwn = Mrkdwn()
-        self._people = People(conversation.store)
+        state = SlackState(conversation.store)
+        self._people = People(state)
         self._slash = Slash(conversation, self._people)
         placeholder, measure = self._settings.placeholder.strip() or None, self._mrkdwn.length
         self._limits = SinkLimits(MAX_CHARS, self._settings.edit_interval, placeholder, measure)
@@ -77,12 +79,13 @@ class SlackAdapter:
             logger=mask_tokens(logging.getLogger("parley.slack.bolt")),
             signing_secret=env.signing_secret or "",
             token=None if env.oauth else env.bot_token,
-            oauth_settings=oauth_settings(env, conversation.store),
+            oauth_settings=oauth_settings(env, state),
         )
         configure_client(self.app.client, env)  # Bolt's own client, which its OAuth flow shares
         self.app.assistant(
             build_assistant(
                 store=conversation.store,
+                state=state,
                 config=self._settings,
                 ttl_seconds=conversation.config.history.ttl_seconds,
                 dedup_seconds=conversation.config.dedup_seconds,

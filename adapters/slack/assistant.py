@@ -25,6 +25,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.events import PLATFORM, team_of
+from adapters.slack.state import SlackState
 from bot.config import SlackConfig
 from bot.store import Store
 from bot.threads import ThreadKey
@@ -39,15 +40,15 @@ Answer = Callable[[Mapping[str, Any], Mapping[str, Any], AsyncBoltContext, Async
 class RedisThreadContextStore(AsyncAssistantThreadContextStore):
     """What each assistant thread is looking at, in Redis (Bolt's default re-reads the thread instead)."""
 
-    def __init__(self, store: Store, ttl_seconds: int) -> None:
-        self._store = store
+    def __init__(self, state: SlackState, ttl_seconds: int) -> None:
+        self._state = state
         self._ttl = ttl_seconds
 
     async def save(self, *, channel_id: str, thread_ts: str, context: dict[str, str]) -> None:
-        await self._store.save_slack_thread_context(channel_id, thread_ts, dict(context), self._ttl)
+        await self._state.save_thread_context(channel_id, thread_ts, dict(context), self._ttl)
 
     async def find(self, *, channel_id: str, thread_ts: str) -> AssistantThreadContext | None:
-        found = await self._store.slack_thread_context(channel_id, thread_ts)
+        found = await self._state.thread_context(channel_id, thread_ts)
         return AssistantThreadContext(found) if found and found.get("channel_id") else None
 
 
@@ -65,9 +66,9 @@ def title_for(text: str) -> str:
 
 
 def build_assistant(
-    *, store: Store, config: SlackConfig, ttl_seconds: int, dedup_seconds: int, answer: Answer
+    *, store: Store, state: SlackState, config: SlackConfig, ttl_seconds: int, dedup_seconds: int, answer: Answer
 ) -> AsyncAssistant:
-    assistant = AsyncAssistant(thread_context_store=RedisThreadContextStore(store, ttl_seconds), logger=log)
+    assistant = AsyncAssistant(thread_context_store=RedisThreadContextStore(state, ttl_seconds), logger=log)
 
     @assistant.thread_started
     async def started(
@@ -78,8 +79,9 @@ def build_assistant(
         save_thread_context: AsyncSaveThreadContext,
     ) -> None:
         thread = payload["assistant_thread"]
-        once = f"slack:{team_of(body, None)}:{thread['channel_id']}:{thread['thread_ts']}:started"
-        if not await store.claim_event(once, dedup_seconds):
+        if not await state.claim_greeting(
+            team_of(body, None), thread["channel_id"], thread["thread_ts"], dedup_seconds
+        ):
             return  # a redelivery: the greeting is already there
         if thread.get("context", {}).get("channel_id"):
             await save_thread_context(thread["context"])

@@ -1,4 +1,4 @@
-"""OAuth installation for several workspaces: slack_bolt's flow, with its state in Redis (``Store``)."""
+"""OAuth installation for several workspaces: slack_bolt's flow, with its state in Redis (``SlackState``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 
 from adapters.slack.env import SlackEnv
 from adapters.slack.redact import mask_tokens
-from bot.store import Store
+from adapters.slack.state import SlackState
 
 log = mask_tokens(logging.getLogger(__name__))
 
@@ -36,8 +36,8 @@ STATE_TTL_SECONDS = 600
 class RedisInstallationStore(AsyncInstallationStore):
     """One installation per workspace (or per org for an org-wide install), bot tokens only."""
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    def __init__(self, state: SlackState) -> None:
+        self._state = state
 
     @property
     def logger(self) -> logging.Logger:
@@ -45,7 +45,7 @@ class RedisInstallationStore(AsyncInstallationStore):
 
     async def async_save(self, installation: Installation) -> None:
         team = None if installation.is_enterprise_install else installation.team_id
-        await self._store.save_slack_installation(installation.enterprise_id, team, dict(vars(installation)))
+        await self._state.save_installation(installation.enterprise_id, team, dict(vars(installation)))
         log.warning("Slack app installed in %s", installation.team_name or installation.team_id)
 
     async def async_find_installation(
@@ -56,7 +56,7 @@ class RedisInstallationStore(AsyncInstallationStore):
         user_id: str | None = None,
         is_enterprise_install: bool | None = False,
     ) -> Installation | None:
-        data = await self._store.slack_installation(enterprise_id, None if is_enterprise_install else team_id)
+        data = await self._state.installation(enterprise_id, None if is_enterprise_install else team_id)
         return None if data is None else Installation(**data)
 
     async def async_find_bot(
@@ -70,20 +70,20 @@ class RedisInstallationStore(AsyncInstallationStore):
         return installation.to_bot()
 
     async def async_delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
-        await self._store.delete_slack_installation(enterprise_id, team_id)
+        await self._state.delete_installation(enterprise_id, team_id)
 
     async def async_delete_installation(
         self, *, enterprise_id: str | None, team_id: str | None, user_id: str | None = None
     ) -> None:
         if user_id is None:  # a user's own token is never stored: only the workspace's removal matters
-            await self._store.delete_slack_installation(enterprise_id, team_id)
+            await self._state.delete_installation(enterprise_id, team_id)
 
 
 class RedisStateStore(AsyncOAuthStateStore):
     """The OAuth ``state``: issued when a user starts an install, valid once for ten minutes."""
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    def __init__(self, state: SlackState) -> None:
+        self._state = state
 
     @property
     def logger(self) -> logging.Logger:
@@ -91,14 +91,14 @@ class RedisStateStore(AsyncOAuthStateStore):
 
     async def async_issue(self, *args: Any, **kwargs: Any) -> str:
         state = secrets.token_urlsafe(24)
-        await self._store.issue_slack_oauth_state(state, STATE_TTL_SECONDS)
+        await self._state.issue_oauth_state(state, STATE_TTL_SECONDS)
         return state
 
     async def async_consume(self, state: str) -> bool:
-        return await self._store.consume_slack_oauth_state(state)
+        return await self._state.consume_oauth_state(state)
 
 
-def oauth_settings(env: SlackEnv, store: Store) -> AsyncOAuthSettings | None:
+def oauth_settings(env: SlackEnv, state: SlackState) -> AsyncOAuthSettings | None:
     """OAuth for several workspaces when SLACK_CLIENT_ID and SLACK_CLIENT_SECRET are set; else None."""
     if not env.oauth:
         return None
@@ -110,9 +110,9 @@ def oauth_settings(env: SlackEnv, store: Store) -> AsyncOAuthSettings | None:
         scopes=list(BOT_SCOPES),
         redirect_uri=env.redirect_uri,
         authorization_url=authorize,
-        installation_store=RedisInstallationStore(store),
+        installation_store=RedisInstallationStore(state),
         installation_store_bot_only=True,
-        state_store=RedisStateStore(store),
+        state_store=RedisStateStore(state),
         state_expiration_seconds=STATE_TTL_SECONDS,
         logger=log,
     )

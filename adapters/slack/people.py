@@ -10,7 +10,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.store import Store
+from adapters.slack.state import SlackState
 
 log = logging.getLogger(__name__)
 
@@ -19,20 +19,20 @@ NAME_TTL_SECONDS = 24 * 3600
 
 
 class People:
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    def __init__(self, state: SlackState) -> None:
+        self._state = state
 
     async def names(self, client: AsyncWebClient, team_id: str, user_ids: Iterable[str]) -> dict[str, str]:
         """Display names of the users found; a user that cannot be looked up is left out (shown by id)."""
         found: dict[str, str] = {}
         for user_id in user_ids:
-            name = await self._store.slack_user_name(team_id, user_id)
+            name = await self._state.user_name(team_id, user_id)
             if name is None:
                 user = await self._user(client, user_id)
                 if user is None:
                     continue
                 name = _display_name(user) or user_id
-                await self._store.save_slack_user_name(team_id, user_id, name, NAME_TTL_SECONDS)
+                await self._state.save_user_name(team_id, user_id, name, NAME_TTL_SECONDS)
             found[user_id] = name
         return found
 

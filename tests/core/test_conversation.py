@@ -48,12 +48,12 @@ async def test_history_has_a_ttl_refreshed_on_use_and_a_cap(
     core = Conversation(config=config, store=store, backends=open_backends(config, {"PARLEY_TEST_API_KEY": "k"}))
     for n in range(5):
         await core.receive(msg(f"message {n}"), sink)
-    ttl = await store.history_ttl(THREAD)
+    ttl = await store.redis.ttl(f"{prefix}:history:{THREAD}")
     assert 2 * 86400 - 60 < ttl <= 2 * 86400
     await store.redis.expire(f"{prefix}:history:{THREAD}", 100)
-    await store.load_history(THREAD, 2 * 86400)
-    assert await store.history_ttl(THREAD) > 100
-    history = await store.load_history(THREAD, 2 * 86400)
+    await store.load_thread(THREAD, 2 * 86400)
+    assert await store.redis.ttl(f"{prefix}:history:{THREAD}") > 100
+    history = (await store.load_thread(THREAD, 2 * 86400))[0]
     assert [m.content for m in history] == [
         "message 2", "echo: message 2", "message 3", "echo: message 3", "message 4", "echo: message 4",
     ]  # fmt: skip
@@ -67,12 +67,12 @@ async def test_history_round_trips_do_not_grow_with_the_thread(store: Store) -> 
 
     async def commands_for(thread: ThreadKey) -> int:
         before = (await store.redis.info("stats"))["total_commands_processed"]
-        await store.load_history(thread, 60)
+        await store.load_thread(thread, 60)
         after = (await store.redis.info("stats"))["total_commands_processed"]
         return int(after - before) - 1  # less the INFO call itself
 
     assert await commands_for(short) == await commands_for(long) <= 3
-    assert len(await store.load_history(long, 60)) == 400
+    assert len((await store.load_thread(long, 60))[0]) == 400
 
 
 async def test_old_turns_are_dropped_to_fit_the_budget(
@@ -101,7 +101,7 @@ async def test_a_message_over_the_budget_is_answered_and_not_sent(
     await core.receive(msg("word " * 5000), sink)
     assert "too long" in sink.last and "shorten" in sink.last
     assert fake.requests == []
-    assert await store.load_history(THREAD, 60) == []
+    assert (await store.load_thread(THREAD, 60))[0] == []
 
 
 async def test_two_turns_at_once_are_answered_in_order(
@@ -111,7 +111,7 @@ async def test_two_turns_at_once_are_answered_in_order(
     await asyncio.gather(core.receive(msg("first"), sink), core.receive(msg("second"), sink))
     assert sink.texts == ["first answer", "saw 4 messages"]
     assert roles(fake.requests[1])[1:] == [("user", "first"), ("assistant", "first answer"), ("user", "second")]
-    history = await store.load_history(THREAD, 60)
+    history = (await store.load_thread(THREAD, 60))[0]
     assert [m.content for m in history] == ["first", "first answer", "second", "saw 4 messages"]
 
 
@@ -172,7 +172,7 @@ async def test_a_failed_reply_tells_the_user_and_leaves_history_alone(
     await core.receive(msg("this one fails"), sink)
     assert sink.last == FAILURES[kind].format(model="fake-model")  # type: ignore[index]
     assert len(fake.requests) == 1 + calls
-    assert [m.content for m in await store.load_history(THREAD, 60)] == ["before", "echo: before"]
+    assert [m.content for m in (await store.load_thread(THREAD, 60))[0]] == ["before", "echo: before"]
     assert "Traceback" not in sink.last
     assert any(kind in record.getMessage() for record in caplog.records)
 
@@ -226,7 +226,7 @@ async def test_a_long_reply_is_split_at_boundaries(core: Conversation, fake: Fak
     assert all(open_fence(t) is None for t in sink.texts), "every message closes its code fences"
     assert sum(t.count("```python") for t in sink.texts) >= 2, "a cut fence is reopened with its language"
     assert sink.texts[-1].endswith("Done.")
-    history = await store.load_history(THREAD, 60)
+    history = (await store.load_thread(THREAD, 60))[0]
     assert history[-1].content == text
 
 
@@ -347,7 +347,7 @@ async def test_reset_forgets_the_thread(
     await core.receive(msg("remember me"), sink)
     await core.receive(msg("/reset"), sink)
     assert "forgotten" in sink.last
-    assert await store.load_history(THREAD, 60) == []
+    assert (await store.load_thread(THREAD, 60))[0] == []
     await core.receive(msg("who am I?"), sink)
     assert roles(fake.requests[-1])[1:] == [("user", "who am I?")]
 
@@ -405,7 +405,7 @@ async def test_a_lost_lock_does_not_spoil_a_good_reply(
     await store.redis.delete(f"{store.prefix}:lock:{THREAD}")  # as if it expired, or Redis failed over
     await turn
     assert sink.texts == ["a good answer, slowly"]
-    assert [m.content for m in await store.load_history(THREAD, 60)] == ["hello", "a good answer, slowly"]
+    assert [m.content for m in (await store.load_thread(THREAD, 60))[0]] == ["hello", "a good answer, slowly"]
     assert any("lock" in record.getMessage() for record in caplog.records)
 
 
@@ -425,7 +425,7 @@ async def test_an_emoji_split_between_chunks_arrives_whole(
     fake.queue(Reply("smile \ud83d\ude00 done", chunk_size=1))  # the pair's halves go in two chunks
     await core.receive(msg("smile?"), sink)
     assert sink.texts == ["smile \U0001f600 done"]
-    assert (await store.load_history(THREAD, 60))[-1].content == "smile \U0001f600 done"
+    assert ((await store.load_thread(THREAD, 60))[0])[-1].content == "smile \U0001f600 done"
 
 
 async def test_switching_to_a_smaller_backend_keeps_room_for_the_prompt(

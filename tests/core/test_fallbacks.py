@@ -64,7 +64,7 @@ def open_core(config: Config, store: Store, opened: list[Conversation]) -> Conve
 
 
 async def history(store: Store) -> list[str]:
-    return [m.content for m in await store.load_history(THREAD, 60)]
+    return [m.content for m in (await store.load_thread(THREAD, 60))[0]]
 
 
 # -- fallbacks -----------------------------------------------------------------------------------

@@ -111,7 +111,7 @@ async def test_a_thread_with_claude(
     headers = claude.headers[1]
     assert headers["x-api-key"] == TEST_KEY and headers["anthropic-version"] == "2023-06-01"
     assert "authorization" not in headers
-    history = await store.load_history(THREAD, 60)
+    history = (await store.load_thread(THREAD, 60))[0]
     assert [m.content for m in history][-1] == "Quartz is hard and clear."
 
 
@@ -121,7 +121,7 @@ async def test_thinking_is_kept_out_of_the_reply_and_the_history(
     claude.queue(Reply("The answer is 4.", thinking="Two plus two... carry nothing... four."))
     await core.receive(msg("2+2?"), sink)
     assert sink.texts == ["The answer is 4."]
-    assert [m.content for m in await store.load_history(THREAD, 60)] == ["2+2?", "The answer is 4."]
+    assert [m.content for m in (await store.load_thread(THREAD, 60))[0]] == ["2+2?", "The answer is 4."]
 
 
 async def test_a_reply_cut_at_max_tokens_is_a_complete_reply(
@@ -130,7 +130,7 @@ async def test_a_reply_cut_at_max_tokens_is_a_complete_reply(
     claude.queue(Reply("This sentence stops in the mid", stop_reason="max_tokens"))
     await core.receive(msg("write a long essay"), sink)
     assert sink.texts == ["This sentence stops in the mid"]
-    assert len(await store.load_history(THREAD, 60)) == 2, "stored like OpenAI's finish_reason length"
+    assert len((await store.load_thread(THREAD, 60))[0]) == 2, "stored like OpenAI's finish_reason length"
 
 
 async def test_a_temperature_above_one_is_sent_as_one(
@@ -213,7 +213,7 @@ async def test_a_failure_tells_the_user_and_leaves_history_alone(
     await core.receive(msg("this one fails"), sink)
     assert sink.last == FAILURES[kind].format(model=MODEL)  # type: ignore[index]
     assert len(claude.requests) == 1 + calls
-    assert [m.content for m in await store.load_history(THREAD, 60)] == ["before", "echo: before"]
+    assert [m.content for m in (await store.load_thread(THREAD, 60))[0]] == ["before", "echo: before"]
     assert any(kind in record.getMessage() for record in caplog.records)
     assert TEST_KEY not in caplog.text
 
@@ -237,7 +237,7 @@ async def test_an_overloaded_event_before_the_answer_is_retried(
     await core.receive(msg("hello"), sink)
     assert sink.texts == ["second time lucky"]
     assert len(claude.requests) == 2
-    assert [m.content for m in await store.load_history(THREAD, 60)] == ["hello", "second time lucky"]
+    assert [m.content for m in (await store.load_thread(THREAD, 60))[0]] == ["hello", "second time lucky"]
 
 
 async def test_a_prompt_that_leaves_no_room_for_max_tokens_is_trimmed_and_retried(
@@ -255,7 +255,7 @@ async def test_a_prompt_that_leaves_no_room_for_max_tokens_is_trimmed_and_retrie
     assert input_tokens(refused) < 1500 < input_tokens(refused) + 1000
     assert len(retried["messages"]) == 5 and len(refused["messages"]) == 9, "half the earlier turns"
     assert sink.last == "echo: last " + "word " * 59 + "word"
-    assert [m.content for m in await store.load_history(THREAD, 60)][-2] == "last " + "word " * 59 + "word"
+    assert [m.content for m in (await store.load_thread(THREAD, 60))[0]][-2] == "last " + "word " * 59 + "word"
 
 
 async def test_an_unknown_model_is_named(claude: FakeAnthropic, prefix: str, store: Store, sink: RecordingSink) -> None:

@@ -68,7 +68,7 @@ async def test_a_thread_with_azure(make_core: Any, fake: FakeOpenAI, store: Stor
     assert fake.paths == ["/openai/deployments/fake-deployment/chat/completions?api-version=2024-10-21"] * 2
     assert fake.headers[1]["api-key"] == TEST_KEY and "authorization" not in fake.headers[1]
     assert [m["content"] for m in fake.requests[1]["messages"][1:]] == ["first", "first answer", "second"]
-    assert [m.content for m in await store.load_history(THREAD, 60)][-1] == "second answer"
+    assert [m.content for m in (await store.load_thread(THREAD, 60))[0]][-1] == "second answer"
 
 
 async def test_azure_streams_usage_and_reasoning_like_openai(fake: FakeOpenAI, prefix: str) -> None:
@@ -103,4 +103,4 @@ async def test_azure_failures_tell_the_user(
     fake.queue(*faults)
     await core.receive(msg("hello"), sink)
     assert sink.last == FAILURES[kind].format(model=model)  # type: ignore[index]
-    assert await store.load_history(THREAD, 60) == []
+    assert (await store.load_thread(THREAD, 60))[0] == []

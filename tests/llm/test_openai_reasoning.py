@@ -46,7 +46,7 @@ async def test_reasoning_is_not_posted_nor_stored(
     fake.queue(Reply("It is 42.", reasoning="Let me think: six times seven..."))
     await core.receive(msg("6*7?"), sink)
     assert sink.texts == ["It is 42."]
-    assert [m.content for m in await store.load_history(THREAD, 60)] == ["6*7?", "It is 42."]
+    assert [m.content for m in (await store.load_thread(THREAD, 60))[0]] == ["6*7?", "It is 42."]
     for backend in core.backends.values():
         await backend.aclose()
 
@@ -91,6 +91,6 @@ async def test_a_reply_that_is_only_thinking_is_an_empty_answer(
     await core.receive(msg("6*7?"), sink)
     assert sink.last == FAILURES["empty"]
     assert ("let me count again" in " ".join(sink.texts)) is show, "thinking is shown only when asked for"
-    assert await store.load_history(THREAD, 60) == [], "nothing of it is stored"
+    assert (await store.load_thread(THREAD, 60))[0] == [], "nothing of it is stored"
     for backend in core.backends.values():
         await backend.aclose()

@@ -1,0 +1,27 @@
+"""What the Discord adapter keeps in Redis, in the store's ``discord`` namespace.
+
+Keys, under ``{prefix}:discord:``:
+
+- ``reply-chain:{message id}``  the root message of the reply chain the message belongs to
+  (JSON string), kept as long as the thread's history
+"""
+
+from __future__ import annotations
+
+from bot.store import Store
+
+NAMESPACE = "discord"
+
+
+class DiscordState:
+    def __init__(self, store: Store) -> None:
+        self._space = store.namespace(NAMESPACE)
+
+    async def link_reply_chain(self, message_id: str, root_id: str, ttl_seconds: int) -> None:
+        """Remember that a message belongs to the reply chain started by ``root_id``."""
+        await self._space.set(f"reply-chain:{message_id}", root_id, ttl_seconds)
+
+    async def reply_chain_root(self, message_id: str, ttl_seconds: int) -> str | None:
+        """The root of the chain a message belongs to (refreshing the link's TTL), if known."""
+        root = await self._space.get_refreshing(f"reply-chain:{message_id}", ttl_seconds)
+        return root if isinstance(root, str) else None

@@ -1,0 +1,72 @@
+"""What the Slack adapter keeps in Redis, in the store's ``slack`` namespace.
+
+Keys, under ``{prefix}:slack:``; the first four are the keys parley used before namespaces existed,
+so installations survive an upgrade:
+
+- ``installation:{enterprise}:{team}``  a workspace's OAuth installation (JSON), until it is deleted
+- ``oauth-state:{state}``  a pending OAuth install, for ten minutes
+- ``thread-context:{channel}:{thread_ts}``  what an assistant thread's user is viewing
+- ``user-name:{team}:{user}``  a user's display name, for a day (JSON; a name stored as plain
+  text by an older parley reads as absent and is looked up again)
+- ``greeted:{team}:{channel}:{thread_ts}``  an assistant thread already greeted (redeliveries greet once)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.store import Store
+
+NAMESPACE = "slack"
+
+
+class SlackState:
+    def __init__(self, store: Store) -> None:
+        self._space = store.namespace(NAMESPACE)
+
+    # -- OAuth installations and states ---------------------------------------------
+    async def save_installation(self, enterprise_id: str | None, team_id: str | None, data: dict[str, Any]) -> None:
+        """Keep a workspace's installation (bot token and ids) until it is deleted."""
+        await self._space.set(_installation(enterprise_id, team_id), data)
+
+    async def installation(self, enterprise_id: str | None, team_id: str | None) -> dict[str, Any] | None:
+        found = await self._space.get(_installation(enterprise_id, team_id))
+        return dict(found) if isinstance(found, dict) else None
+
+    async def delete_installation(self, enterprise_id: str | None, team_id: str | None) -> None:
+        await self._space.delete(_installation(enterprise_id, team_id))
+
+    async def issue_oauth_state(self, state: str, ttl_seconds: int) -> None:
+        await self._space.set(f"oauth-state:{state}", 1, ttl_seconds)
+
+    async def consume_oauth_state(self, state: str) -> bool:
+        """True once for a state that was issued and has not expired."""
+        return await self._space.delete(f"oauth-state:{state}")
+
+    # -- the assistant view -----------------------------------------------------------
+    async def save_thread_context(
+        self, channel: str, thread_ts: str, context: dict[str, Any], ttl_seconds: int
+    ) -> None:
+        """What an assistant thread's user is looking at (channel, team), as Slack last reported it."""
+        await self._space.set(f"thread-context:{channel}:{thread_ts}", context, ttl_seconds)
+
+    async def thread_context(self, channel: str, thread_ts: str) -> dict[str, Any] | None:
+        found = await self._space.get(f"thread-context:{channel}:{thread_ts}")
+        return dict(found) if isinstance(found, dict) else None
+
+    async def claim_greeting(self, team_id: str, channel: str, thread_ts: str, ttl_seconds: int) -> bool:
+        """True the first time an assistant thread is to be greeted (until the claim expires)."""
+        return await self._space.claim(f"greeted:{team_id}:{channel}:{thread_ts}", ttl_seconds)
+
+    # -- people -------------------------------------------------------------------------
+    async def save_user_name(self, team_id: str, user_id: str, name: str, ttl_seconds: int) -> None:
+        """A user's display name, looked up with users.info, kept a while (names rarely change)."""
+        await self._space.set(f"user-name:{team_id}:{user_id}", name, ttl_seconds)
+
+    async def user_name(self, team_id: str, user_id: str) -> str | None:
+        found = await self._space.get(f"user-name:{team_id}:{user_id}")
+        return found if isinstance(found, str) else None
+
+
+def _installation(enterprise_id: str | None, team_id: str | None) -> str:
+    return f"installation:{enterprise_id or '-'}:{team_id or '-'}"
