@@ -20,16 +20,16 @@ deltas are yielded as ``Reasoning``, and the usage that message_start
 the end. Any stop reason is a complete answer; ``max_tokens`` is one that was
 cut at the limit, as OpenAI's ``length`` (the log says so).
 
-Opening a request is retried like the OpenAI backend's, on 429, 529
-(overloaded) and other 5xx, honouring Retry-After. The API can also answer 200
-and then send an ``error`` event (typically overloaded_error): if that comes
-before any text or thinking, the request is sent again, with backoff, up to
-``max_retries`` times.
+Starting an answer is retried like the OpenAI backend's (``bot.llm.http_backend``,
+under the one policy of ``bot.llm.retry``), on 429, 529 (overloaded) and other
+5xx, honouring Retry-After. The API can also answer 200 and then send an
+``error`` event (typically overloaded_error): if that comes before any text or
+thinking, it is a retryable failure of the same start, so the request is sent
+again, with backoff, within the same ``max_retries``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
@@ -37,21 +37,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from httpx_sse import EventSource
+from httpx_sse import ServerSentEvent
 
 from bot.config import BackendConfig
 from bot.llm.base import BackendError, ChatRequest, FailureKind, Reasoning, StreamItem, Usage
+from bot.llm.http_backend import HTTPBackend
 from bot.llm.text import TextJoiner, valid_text
-from bot.llm.transport import (
-    DefaultModel,
-    Opener,
-    http_client,
-    json_object,
-    list_model_ids,
-    reading,
-    redacted_url,
-    status_failure,
-)
+from bot.llm.transport import http_client, json_object, status_failure
 from bot.messages import ChatMessage
 
 log = logging.getLogger(__name__)
@@ -183,92 +175,55 @@ def _int(value: object) -> int:
         return 0
 
 
-class AnthropicBackend:
-    def __init__(self, name: str, config: BackendConfig, api_key: str | None) -> None:
-        self.name = name
-        self.context_window = config.context_window
-        self._config = config
-        self._has_key = bool(api_key)
+class AnthropicBackend(HTTPBackend):
+    """The Messages API; ``HTTPBackend`` does the rest (retries, models, the client's life)."""
+
+    KEY_ALWAYS_NEEDED = True
+
+    @staticmethod
+    def _make_client(config: BackendConfig, api_key: str | None) -> httpx.AsyncClient:
         headers = {"anthropic-version": config.api_version or ""}
         if api_key:
             headers["x-api-key"] = api_key
-        self._client = http_client(config, headers)
-        self._default_model = DefaultModel(name, config.model, self.list_models)
-        self._opener = Opener(
-            self._client,
-            max_retries=config.max_retries,
-            max_retry_wait=config.max_retry_wait,
-            classify=status_error,
-        )
+        return http_client(config, headers)
 
-    async def aclose(self) -> None:
-        await self._client.aclose()
+    def _chat_path(self, model: str) -> str:
+        return "messages"
 
-    async def default_model(self) -> str:
-        return await self._default_model.get()
+    def _payload(self, request: ChatRequest) -> dict[str, Any]:
+        return build_payload(request, thinking_budget=self._config.thinking_budget)
 
-    async def list_models(self) -> list[str]:
-        """``GET /v1/models``: the models this key may use, newest first."""
-        self._check_key()
-        return await list_model_ids(self._client, self._config.base_url, status_error)
+    def _status_error(self, status: int, body: bytes, headers: Mapping[str, str], url: str) -> BackendError:
+        return status_error(status, body, headers, url)
 
-    def _check_key(self) -> None:
-        if not self._has_key:
-            raise BackendError("auth", f"backend {self.name}: the variable {self._config.api_key_env} is not set")
-
-    async def generate(self, request: ChatRequest) -> AsyncGenerator[StreamItem, None]:
-        """The answer; a stream that fails retryably (overloaded) before its first item is asked again."""
-        self._check_key()
-        payload = build_payload(request, thinking_budget=self._config.thinking_budget)
-        for attempt in range(self._config.max_retries + 1):
-            response = await self._opener.open(self._client.build_request("POST", "messages", json=payload))
-            started = False
-            try:
-                items = self._read_stream(response) if request.stream else _each(await self._read_whole(response))
-                async for item in items:
-                    started = True
-                    yield item
-                return
-            except BackendError as error:
-                if started or not error.retryable or attempt == self._config.max_retries:
-                    raise
-                wait = min(8.0, 0.5 * 2**attempt)
-                log.warning("model stream failed before its answer (%s); retry %d in %.1fs", error, attempt + 1, wait)
-            finally:
-                await response.aclose()
-            await asyncio.sleep(wait)
-
-    async def _read_stream(self, response: httpx.Response) -> AsyncIterator[StreamItem]:
-        url = redacted_url(response.url)
-        content_type = response.headers.get("content-type", "")
-        if "text/event-stream" not in content_type:
-            raise BackendError("rejected", f"{url} answered {content_type!r}, not an event stream")
+    async def _read_events(self, events: AsyncIterator[ServerSentEvent], url: str) -> AsyncGenerator[StreamItem, None]:
+        """The answer's items. An ``error`` event before any of them is a retryable failure when it says so
+        (overloaded_error, api_error, rate_limit_error): ``HTTPBackend`` then sends the request again."""
         state = _Reading()
-        with reading(url):
-            async for event in EventSource(response).aiter_sse():
-                if event.event == "ping":
-                    continue
-                data = json_object(event.data)
-                kind = data.get("type", event.event)
-                if kind == "error":
-                    raise event_error(data, state.answered, url)
-                if kind == "message_start":
-                    message = data.get("message")
-                    state.count(message.get("usage") if isinstance(message, Mapping) else None, start=True)
-                elif kind == "content_block_start":
-                    block = data.get("content_block") or {}
-                    if item := state.piece(block.get("type"), block.get("text", block.get("thinking"))):
-                        yield item
-                elif kind == "content_block_delta":
-                    delta = data.get("delta") or {}
-                    if item := state.piece(delta.get("type"), delta.get("text", delta.get("thinking"))):
-                        yield item
-                elif kind == "message_delta":
-                    state.stop_reason = (data.get("delta") or {}).get("stop_reason") or state.stop_reason
-                    state.count(data.get("usage"), start=False)
-                elif kind == "message_stop":
-                    state.stopped = True
-                    break
+        async for event in events:
+            if event.event == "ping":
+                continue
+            data = json_object(event.data)
+            kind = data.get("type", event.event)
+            if kind == "error":
+                raise event_error(data, state.answered, url)
+            if kind == "message_start":
+                message = data.get("message")
+                state.count(message.get("usage") if isinstance(message, Mapping) else None, start=True)
+            elif kind == "content_block_start":
+                block = data.get("content_block") or {}
+                if item := state.piece(block.get("type"), block.get("text", block.get("thinking"))):
+                    yield item
+            elif kind == "content_block_delta":
+                delta = data.get("delta") or {}
+                if item := state.piece(delta.get("type"), delta.get("text", delta.get("thinking"))):
+                    yield item
+            elif kind == "message_delta":
+                state.stop_reason = (data.get("delta") or {}).get("stop_reason") or state.stop_reason
+                state.count(data.get("usage"), start=False)
+            elif kind == "message_stop":
+                state.stopped = True
+                break
         if not state.stopped:
             raise BackendError("interrupted", f"the stream from {url} ended without message_stop")
         if rest := state.thinking.rest():
@@ -278,11 +233,7 @@ class AnthropicBackend:
         _note_stop(state.stop_reason, url)
         yield Usage(state.input_tokens, state.output_tokens)
 
-    async def _read_whole(self, response: httpx.Response) -> list[StreamItem]:
-        url = redacted_url(response.url)
-        with reading(url):
-            body = await response.aread()
-        data = json_object(body.decode(errors="replace"))
+    def _read_body(self, data: Mapping[str, Any], url: str) -> list[StreamItem]:
         if data.get("type") == "error":
             raise event_error(data, False, url)
         content = data.get("content")
@@ -296,11 +247,6 @@ class AnthropicBackend:
         usage.count(data.get("usage"), start=True)
         items: list[StreamItem] = [Reasoning(valid_text(thinking))] if thinking else []
         return [*items, valid_text(text), Usage(usage.input_tokens, usage.output_tokens)]
-
-
-async def _each(items: list[StreamItem]) -> AsyncIterator[StreamItem]:
-    for item in items:
-        yield item
 
 
 def _note_stop(reason: object, url: str) -> None:

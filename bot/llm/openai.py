@@ -1,10 +1,10 @@
 """OpenAI-compatible chat completions over httpx: OpenAI, vLLM, Ollama's /v1,
 LM Studio, OpenRouter, Groq and anything else that speaks the same API.
 
-Opening a request is retried with backoff on 429, 5xx and connection errors,
-honouring Retry-After (``bot.llm.transport``). Once the answer has started,
-nothing is retried: a failure part-way raises BackendError and the core keeps
-the thread unchanged.
+Starting an answer is retried with backoff on 429, 5xx and connection errors,
+honouring Retry-After (``bot.llm.http_backend``, ``bot.llm.retry``). Once the
+answer has started, nothing is retried: a failure part-way raises BackendError
+and the core keeps the thread unchanged.
 
 A streamed answer asks for the call's usage (``stream_options.include_usage``)
 unless the backend sets ``stream_usage = false``. Reasoning that a server sends
@@ -20,21 +20,13 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
 import httpx
-from httpx_sse import EventSource
+from httpx_sse import ServerSentEvent
 
 from bot.config import BackendConfig
 from bot.llm.base import BackendError, ChatRequest, Reasoning, StreamItem, Usage
+from bot.llm.http_backend import HTTPBackend
 from bot.llm.text import TextJoiner, valid_text
-from bot.llm.transport import (
-    DefaultModel,
-    Opener,
-    http_client,
-    json_object,
-    list_model_ids,
-    reading,
-    redacted_url,
-    status_failure,
-)
+from bot.llm.transport import http_client, json_object, status_failure
 
 log = logging.getLogger(__name__)
 
@@ -86,20 +78,8 @@ def reasoning_text(fields: Mapping[str, Any]) -> str:
     return ""
 
 
-class OpenAIBackend:
-    def __init__(self, name: str, config: BackendConfig, api_key: str | None) -> None:
-        self.name = name
-        self.context_window = config.context_window
-        self._config = config
-        self._has_key = bool(api_key)
-        self._client = self._make_client(config, api_key)
-        self._default_model = DefaultModel(name, config.model, self.list_models)
-        self._opener = Opener(
-            self._client,
-            max_retries=config.max_retries,
-            max_retry_wait=config.max_retry_wait,
-            classify=status_error,
-        )
+class OpenAIBackend(HTTPBackend):
+    """The OpenAI chat completions API; ``HTTPBackend`` does the rest (retries, models, the client's life)."""
 
     # -- what a variant of the API (Azure) changes -------------------------------
     @staticmethod
@@ -107,78 +87,43 @@ class OpenAIBackend:
         return http_client(config, {"Authorization": f"Bearer {api_key}"} if api_key else {})
 
     def _chat_path(self, model: str) -> str:
-        """Where a chat request goes, relative to the client's base URL."""
         return "chat/completions"
 
-    # -- the Backend protocol -----------------------------------------------------
-    async def aclose(self) -> None:
-        await self._client.aclose()
+    # -- the request, and what its answers mean -----------------------------------
+    def _payload(self, request: ChatRequest) -> dict[str, Any]:
+        return build_payload(request, stream_usage=self._config.stream_usage)
 
-    async def default_model(self) -> str:
-        return await self._default_model.get()
+    def _status_error(self, status: int, body: bytes, headers: Mapping[str, str], url: str) -> BackendError:
+        return status_error(status, body, headers, url)
 
-    async def list_models(self) -> list[str]:
-        self._check_key()
-        return await list_model_ids(self._client, self._config.base_url, status_error)
-
-    def _check_key(self) -> None:
-        if self._config.api_key_env and not self._has_key:
-            raise BackendError("auth", f"backend {self.name}: the variable {self._config.api_key_env} is not set")
-
-    async def generate(self, request: ChatRequest) -> AsyncGenerator[StreamItem, None]:
-        self._check_key()
-        payload = build_payload(request, stream_usage=self._config.stream_usage)
-        response = await self._opener.open(
-            self._client.build_request("POST", self._chat_path(request.model), json=payload)
-        )
-        try:
-            if request.stream:
-                async for item in self._read_stream(response):
-                    yield item
-            else:
-                for item in await self._read_whole(response):
-                    yield item
-        finally:
-            await response.aclose()
-
-    # -- reading ----------------------------------------------------------------
-    async def _read_stream(self, response: httpx.Response) -> AsyncIterator[StreamItem]:
-        url = redacted_url(response.url)
-        content_type = response.headers.get("content-type", "")
-        if "text/event-stream" not in content_type:
-            raise BackendError("rejected", f"{url} answered {content_type!r}, not an event stream")
+    async def _read_events(self, events: AsyncIterator[ServerSentEvent], url: str) -> AsyncGenerator[StreamItem, None]:
         finish: str | None = None
         text, thinking = TextJoiner(), TextJoiner()
-        with reading(url):
-            async for event in EventSource(response).aiter_sse():
-                if event.data.strip() == "[DONE]":
-                    break
-                chunk = json_object(event.data)
-                if chunk.get("error"):
-                    raise BackendError("interrupted", f"error event mid-stream: {chunk['error']}")
-                if usage := _usage(chunk):
-                    yield usage
-                for choice in chunk.get("choices") or []:
-                    delta = choice.get("delta") or {}
-                    if reasoning := thinking.add(reasoning_text(delta)):
-                        yield Reasoning(reasoning)
-                    if piece := text.add(str(delta.get("content") or "")):
-                        yield piece
-                    finish = finish or choice.get("finish_reason")
-            else:
-                if not finish:
-                    raise BackendError("interrupted", f"the stream from {url} ended without [DONE]")
+        async for event in events:
+            if event.data.strip() == "[DONE]":
+                break
+            chunk = json_object(event.data)
+            if chunk.get("error"):
+                raise BackendError("interrupted", f"error event mid-stream: {chunk['error']}")
+            if usage := _usage(chunk):
+                yield usage
+            for choice in chunk.get("choices") or []:
+                delta = choice.get("delta") or {}
+                if reasoning := thinking.add(reasoning_text(delta)):
+                    yield Reasoning(reasoning)
+                if piece := text.add(str(delta.get("content") or "")):
+                    yield piece
+                finish = finish or choice.get("finish_reason")
+        else:
+            if not finish:
+                raise BackendError("interrupted", f"the stream from {url} ended without [DONE]")
         if rest := thinking.rest():
             yield Reasoning(rest)
         if rest := text.rest():
             yield rest
         _note_finish(finish, url)
 
-    async def _read_whole(self, response: httpx.Response) -> list[StreamItem]:
-        url = redacted_url(response.url)
-        with reading(url):
-            body = await response.aread()
-        data = json_object(body.decode(errors="replace"))
+    def _read_body(self, data: Mapping[str, Any], url: str) -> list[StreamItem]:
         try:
             choice = data["choices"][0]
             message = choice["message"]

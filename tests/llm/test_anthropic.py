@@ -240,6 +240,20 @@ async def test_an_overloaded_event_before_the_answer_is_retried(
     assert [m.content for m in (await store.load_thread(THREAD, 60))[0]] == ["hello", "second time lucky"]
 
 
+async def test_overloads_before_the_answer_share_one_retry_budget(
+    core: Conversation, claude: FakeAnthropic, sink: RecordingSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 529 and an overloaded event are retried by one policy: max_retries = 2 is three requests in all."""
+    claude.queue(ErrorEvent(text_before=""), HTTPError(529, "Overloaded", retry_after="0"), ErrorEvent(text_before=""))
+    await core.receive(msg("hello"), sink)
+    assert sink.last == FAILURES["unavailable"].format(model=MODEL)
+    assert len(claude.requests) == 3
+    retries = [r.getMessage() for r in caplog.records if r.getMessage().startswith("model call failed")]
+    assert len(retries) == 2
+    assert "overloaded_error" in retries[0] and "retry 1 in" in retries[0]
+    assert "HTTP 529" in retries[1] and "retry 2 in" in retries[1]
+
+
 async def test_a_prompt_that_leaves_no_room_for_max_tokens_is_trimmed_and_retried(
     claude: FakeAnthropic, prefix: str, store: Store, sink: RecordingSink
 ) -> None:
