@@ -24,8 +24,8 @@ from slack_bolt.middleware.assistant.async_assistant import AsyncAssistant
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.config import SlackConfig
 from adapters.slack.events import PLATFORM, team_of
-from bot.config import SlackConfig
 from bot.store import Store
 from bot.threads import ThreadKey
 
