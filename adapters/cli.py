@@ -13,10 +13,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from adapters import config as parley_config
 from adapters import console, run
 from bot.channels import Channels
 from bot.commands import Command, Commands
-from bot.config import NO_BACKEND_HELP, Config, ConfigError, find_config_file, load_config
+from bot.config import NO_BACKEND_HELP, Config, ConfigError, find_config_file
 from bot.llm.check import check_backends
 from bot.logs import setup_logging
 from bot.messages import Author
@@ -28,9 +29,9 @@ CLI_ADMIN = Author("cli", "command line", is_admin=True)
 
 
 def _load(args: argparse.Namespace) -> Config:
-    config = load_config(find_config_file(args.config, os.environ))
+    config = parley_config.load(find_config_file(args.config, os.environ), os.environ)
     level = "DEBUG" if args.verbose > 1 else "INFO" if args.verbose else config.log_level
-    setup_logging(level, config.secrets())
+    setup_logging(level, config.secrets(os.environ))
     return config
 
 
@@ -101,7 +102,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         path = Path(args.path) if args.path else find_config_file(args.config, os.environ)
         if path is not None and not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
-        config = load_config(path)
+        config = parley_config.load(path, os.environ)
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 1

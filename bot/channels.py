@@ -43,13 +43,13 @@ class Channels:
         return usable
 
     def _check_backend(self, key: str, value: Any) -> None:
+        unknown = self._config.unknown_backend(key, value)
+        if unknown is None:
+            return
         allowed = ", ".join(self._config.backends) or "none are configured"
-        if key == "backend" and value is not None and value not in self._config.backends:
-            raise SettingError(f"backend: unknown backend {value!r}. Allowed: {allowed}.")
-        if key == "fallbacks":
-            for entry in value:
-                if entry.partition(":")[0] not in self._config.backends:
-                    raise SettingError(f"fallbacks: unknown backend in {entry!r}. Allowed: {allowed}.")
+        if key == "backend":
+            raise SettingError(f"backend: unknown backend {unknown!r}. Allowed: {allowed}.")
+        raise SettingError(f"fallbacks: unknown backend in {unknown!r}. Allowed: {allowed}.")
 
     async def set(self, channel: ChannelKey, key: str, raw: str) -> Any:
         """Validate and store an override; nothing is stored when it is refused."""

@@ -22,6 +22,7 @@ import discord
 from aiohttp import web
 
 from adapters.discord.client import ParleyClient
+from adapters.discord.config import DiscordConfig
 from adapters.discord.endpoints import API_ENV, TOKEN_ENV, Endpoints, from_environment
 from bot.config import ConfigError
 from bot.conversation import Conversation
@@ -51,7 +52,7 @@ class DiscordAdapter:
     async def run(self) -> None:
         self._endpoints.apply()
         mask_in_logs(self._endpoints.token)
-        client = ParleyClient(self._conversation, self._conversation.config.discord, **self._options)
+        client = ParleyClient(self._conversation, self._conversation.config.table(DiscordConfig), **self._options)
         self.client = client
         try:
             async with client:

@@ -10,10 +10,10 @@ import discord
 from discord import app_commands
 
 from adapters.discord import slash
+from adapters.discord.config import DiscordConfig
 from adapters.discord.events import Plan, channel_key, facts_from, ignored, place_of, plan, readable
 from adapters.discord.sink import NO_MENTIONS, Channel, DiscordSink, Target
 from adapters.discord.state import DiscordState
-from bot.config import DiscordConfig
 from bot.conversation import SOMETHING_BROKE, Conversation
 from bot.messages import IncomingMessage
 from bot.settings import ReplyMode

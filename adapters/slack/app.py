@@ -28,6 +28,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import events
 from adapters.slack.assistant import build_assistant
+from adapters.slack.config import SlackConfig
 from adapters.slack.env import SlackEnv
 from adapters.slack.inflight import InFlight
 from adapters.slack.mrkdwn import Mrkdwn
@@ -65,7 +66,7 @@ class SlackAdapter:
     def __init__(self, conversation: Conversation, env: SlackEnv) -> None:
         self._conversation = conversation
         self._env = env
-        self._settings = conversation.config.slack
+        self._settings = conversation.config.table(SlackConfig)
         self._mrkdwn = Mrkdwn()
         state = SlackState(conversation.store)
         self._people = People(state)

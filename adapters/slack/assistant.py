@@ -24,9 +24,9 @@ from slack_bolt.middleware.assistant.async_assistant import AsyncAssistant
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.config import SlackConfig
 from adapters.slack.events import PLATFORM, team_of
 from adapters.slack.state import SlackState
-from bot.config import SlackConfig
 from bot.store import Store
 from bot.threads import ThreadKey
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.config import SlackConfig
 from adapters.slack.events import COMMAND_STYLE, PLATFORM
 from adapters.slack.people import People
 from bot.commands import Command
@@ -61,6 +62,6 @@ class Slash:
             return False
         if self._config.is_admin(PLATFORM, user_id):
             return True
-        if self._config.slack.workspace_admins_are_admins:
+        if self._config.table(SlackConfig).workspace_admins_are_admins:
             return await self._people.is_workspace_admin(client, user_id)
         return False

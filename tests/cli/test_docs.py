@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 import pytest
 
-from bot.config import Config, HistoryConfig, load_config
+from adapters.config import ParleyConfig, load
+from bot.config import HistoryConfig
 from bot.settings import KEYS
 
 README = (Path(__file__).parents[2] / "README.md").read_text()
@@ -26,7 +28,7 @@ def test_the_example_config_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert example is not None
     path = tmp_path / "parley.toml"
     path.write_text(example.group(1))
-    config = load_config(path)
+    config = load(path, os.environ)
     assert list(config.backends) == ["openai", "local"]
     assert [rule.match for rule in config.channels] == [
         "slack:T0123ABCD/*",
@@ -39,7 +41,7 @@ def test_the_example_config_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 def test_every_setting_and_config_key_is_documented() -> None:
     for key in KEYS:
         assert f"| `{key}` |" in README, f"setting {key} is missing from the README's table"
-    for key in Config.model_fields:
+    for key in ParleyConfig.model_fields:
         assert f"`{key}`" in README or f"[{key}" in README, f"config key {key} is undocumented"
     for key in HistoryConfig.model_fields:
         assert f"`{key}`" in README

@@ -11,14 +11,13 @@ from pydantic import ValidationError
 
 from bot.config import (
     NO_BACKEND_HELP,
-    OPENAI_DEFAULT_MODEL,
-    OPENAI_URL,
     Config,
     ConfigError,
     find_config_file,
-    format_errors,
     load_config,
 )
+from bot.config_errors import format_errors
+from bot.llm.backend_config import OPENAI_DEFAULT_MODEL, OPENAI_URL
 from bot.settings import KEYS, resolve
 from bot.threads import ChannelKey
 
@@ -76,7 +75,7 @@ def write(tmp_path: Path, text: str, name: str = "config.toml") -> Path:
 
 
 def load(tmp_path: Path, text: str) -> Config:
-    return load_config(write(tmp_path, text))
+    return load_config(write(tmp_path, text), os.environ)
 
 
 def problems(tmp_path: Path, text: str) -> str:
@@ -134,11 +133,11 @@ def test_layers_for_a_channel_follow_the_file(tmp_path: Path) -> None:
 
 def test_secrets_are_read_from_the_named_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MY_OPENAI_KEY", "sk-from-env")
-    assert load(tmp_path, EXAMPLE).secrets() == ["sk-from-env"]
+    assert load(tmp_path, EXAMPLE).secrets(os.environ) == ["sk-from-env"]
 
 
 def test_no_file_gives_defaults() -> None:
-    config = load_config(None)
+    config = load_config(None, os.environ)
     assert config.backends == {}
     assert config.channels == [] and config.defaults == {} and config.admins == []
     assert config.history.ttl_days == 30
@@ -172,9 +171,9 @@ def test_env_values_are_checked_like_file_values(tmp_path: Path, monkeypatch: py
 
 def test_env_stop_may_be_one_string_or_a_json_list(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PARLEY_DEFAULTS__STOP", "END")
-    assert load_config(None).defaults["stop"] == ["END"]
+    assert load_config(None, os.environ).defaults["stop"] == ["END"]
     monkeypatch.setenv("PARLEY_DEFAULTS__STOP", '["END", "###"]')
-    assert load_config(None).defaults["stop"] == ["END", "###"]
+    assert load_config(None, os.environ).defaults["stop"] == ["END", "###"]
 
 
 @pytest.mark.parametrize("name", ["PARLEY_DEFAULTS__TEMPERATURE", "PARLEY_HISTORY__TTL_DAYS", "REDIS_URL"])
@@ -189,7 +188,7 @@ def test_empty_env_vars_are_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 def test_parley_config_in_env_is_not_taken_for_a_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(tmp_path, EXAMPLE)
     monkeypatch.setenv("PARLEY_CONFIG", str(path))
-    assert load_config(find_config_file(None, os.environ)).defaults["temperature"] == 0.2
+    assert load_config(find_config_file(None, os.environ), os.environ).defaults["temperature"] == 0.2
 
 
 # --- refused, with the place in the file ---------------------------------------------------------
@@ -316,7 +315,7 @@ def test_invalid_toml_says_so(tmp_path: Path) -> None:
 
 def test_unreadable_file_says_so(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
-        load_config(tmp_path)
+        load_config(tmp_path, os.environ)
 
 
 def test_format_errors_directly() -> None:
@@ -326,7 +325,7 @@ def test_format_errors_directly() -> None:
     }
     with pytest.raises(ValidationError) as error:
         Config(**data)  # type: ignore[arg-type]
-    text = format_errors("parley.toml", error.value, data)
+    text = format_errors("parley.toml", error.value, data, Config, os.environ)
     assert text.splitlines()[0] == "parley.toml: 2 problem(s):"
     assert "  [backends.local] base_url: 'ftp://x' must start with http:// or https://" in text.splitlines()
     assert any(line.startswith("  [[channels]] #2 (match = 'slack:*'): top_p:") for line in text.splitlines())
@@ -335,7 +334,7 @@ def test_format_errors_directly() -> None:
 def test_env_only_errors_say_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PARLEY_HISTORY__TTL_DAYS", "-1")
     with pytest.raises(ConfigError) as error:
-        load_config(None)
+        load_config(None, os.environ)
     assert str(error.value).startswith("environment: 1 problem(s):")
     assert "[history] ttl_days" in str(error.value)
 
@@ -345,30 +344,30 @@ def test_env_only_errors_say_environment(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_openai_api_key_alone_gives_the_openai_backend(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-zero-config")
-    config = load_config(None)
+    config = load_config(None, os.environ)
     assert list(config.backends) == ["openai"]
     backend = config.backends["openai"]
     assert backend.base_url == OPENAI_URL == "https://api.openai.com/v1"
     assert backend.api_key_env == "OPENAI_API_KEY"
     assert backend.model == OPENAI_DEFAULT_MODEL == "gpt-4o-mini"
     assert config.default_backend == "openai"
-    assert config.secrets() == ["sk-zero-config"]
+    assert config.secrets(os.environ) == ["sk-zero-config"]
 
 
 def test_openai_base_url_alone_gives_a_keyless_backend(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_BASE_URL", "http://localhost:11434/v1/")
-    config = load_config(None)
+    config = load_config(None, os.environ)
     backend = config.backends["openai"]
     assert backend.base_url == "http://localhost:11434/v1"
     assert backend.api_key_env is None
     assert backend.model is None, "the server's first model is used"
-    assert config.secrets() == []
+    assert config.secrets(os.environ) == []
 
 
 def test_key_and_base_url_together(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
     monkeypatch.setenv("OPENAI_BASE_URL", "https://proxy.example/v1")
-    backend = load_config(None).backends["openai"]
+    backend = load_config(None, os.environ).backends["openai"]
     assert (backend.base_url, backend.api_key_env, backend.model) == (
         "https://proxy.example/v1",
         "OPENAI_API_KEY",
@@ -379,12 +378,12 @@ def test_key_and_base_url_together(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_base_url_of_openai_itself_keeps_the_default_model(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
     monkeypatch.setenv("OPENAI_BASE_URL", "https://api.openai.com/v1/")
-    backend = load_config(None).backends["openai"]
+    backend = load_config(None, os.environ).backends["openai"]
     assert (backend.base_url, backend.model) == (OPENAI_URL, OPENAI_DEFAULT_MODEL)
 
 
 def test_neither_gives_no_backend_and_a_helpful_error() -> None:
-    config = load_config(None)
+    config = load_config(None, os.environ)
     assert config.backends == {}
     with pytest.raises(ConfigError) as error:
         _ = config.default_backend
@@ -395,7 +394,7 @@ def test_neither_gives_no_backend_and_a_helpful_error() -> None:
 def test_empty_openai_variables_count_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "")
     monkeypatch.setenv("OPENAI_BASE_URL", "")
-    assert load_config(None).backends == {}
+    assert load_config(None, os.environ).backends == {}
 
 
 def test_backends_in_the_file_win_over_zero_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -413,7 +412,7 @@ def test_zero_config_backend_can_be_named_by_rules(tmp_path: Path, monkeypatch: 
 def test_bad_openai_base_url_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_BASE_URL", "localhost:11434")
     with pytest.raises(ConfigError) as error:
-        load_config(None)
+        load_config(None, os.environ)
     assert "OPENAI_BASE_URL" in str(error.value)
     assert "http://" in str(error.value)
 

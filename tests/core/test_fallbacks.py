@@ -293,16 +293,16 @@ def test_fallbacks_in_the_config_file_are_checked(tmp_path: Path) -> None:
     backend = '[backends.main]\nbase_url = "http://127.0.0.1:9/v1"\nmodel = "m"\n\n'
     path.write_text(backend + '[[channels]]\nmatch = "slack:*"\nfallbacks = ["main", "nope:big"]\n')
     with pytest.raises(ConfigError) as raised:
-        load_config(path)
+        load_config(path, os.environ)
     assert "[[channels]] #1 (match = 'slack:*') fallbacks: unknown backend 'nope'; configured backends: main" in str(
         raised.value
     )
     path.write_text(backend + '[defaults]\nfallbacks = ["two words"]\n')
     with pytest.raises(ConfigError, match="'two words' is not a backend name or NAME:MODEL"):
-        load_config(path)
+        load_config(path, os.environ)
     path.write_text(backend + '[defaults]\nfallbacks = ["main:other-model"]\nreply_timeout_seconds = 0\n')
     with pytest.raises(ConfigError, match="reply_timeout_seconds"):
-        load_config(path)
+        load_config(path, os.environ)
 
 
 async def test_a_think_block_is_kept_out_of_a_whole_answer_too(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -9,7 +10,9 @@ from pathlib import Path
 import discord
 import pytest
 
-from bot.config import ConfigError, DiscordConfig, load_config
+from adapters.config import load
+from adapters.discord.config import DiscordConfig
+from bot.config import ConfigError
 
 README = (Path(__file__).parents[2] / "README.md").read_text()
 NEEDED = discord.Permissions(
@@ -44,10 +47,10 @@ def test_a_server_id_must_be_digits(tmp_path: Path) -> None:
     path = tmp_path / "parley.toml"
     path.write_text('[discord]\nguilds = ["my-server"]\n')
     with pytest.raises(ConfigError, match=r"\[discord\] guilds: 'my-server' is not a Discord server id"):
-        load_config(path)
+        load(path, os.environ)
 
 
 def test_a_server_id_may_be_written_as_a_number(tmp_path: Path) -> None:
     path = tmp_path / "parley.toml"
     path.write_text("[discord]\nguilds = [1234567890123456789]\n")
-    assert load_config(path).discord.guilds == ["1234567890123456789"]
+    assert load(path, os.environ).table(DiscordConfig).guilds == ["1234567890123456789"]

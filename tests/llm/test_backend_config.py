@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 import pytest
 
-from bot.config import ANTHROPIC_URL, OPENAI_URL, Config, ConfigError, load_config
+from bot.config import Config, ConfigError, load_config
 from bot.context_windows import CONTEXT_WINDOWS, DEFAULT_CONTEXT_WINDOW, context_window_for
+from bot.llm.backend_config import ANTHROPIC_URL, OPENAI_URL
 
 
 def load(tmp_path: Path, text: str) -> Config:
     path = tmp_path / "parley.toml"
     path.write_text(text)
-    return load_config(path)
+    return load_config(path, os.environ)
 
 
 def problems(tmp_path: Path, text: str) -> str:

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from bot.config import Config, SlackConfig
+from adapters.slack.config import SlackConfig
+from bot.config import Config
 from bot.conversation import Conversation
 from bot.store import Store
 from bot.threads import ThreadKey

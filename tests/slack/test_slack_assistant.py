@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from bot.config import Config, SlackConfig, SlackPrompt
+from adapters.slack.config import SlackConfig, SlackPrompt
+from bot.config import Config
 from tests.support.config import make_config
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.fake_slack import TEAM, FakeSlack

@@ -6,7 +6,8 @@ import html
 
 import pytest
 
-from bot.config import Config, SlackConfig
+from adapters.slack.config import SlackConfig
+from bot.config import Config
 from bot.store import Store
 from bot.threads import ThreadKey
 from tests.support.config import make_config

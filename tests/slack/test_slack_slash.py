@@ -8,7 +8,8 @@ import pytest
 import pytest_asyncio
 from redis.asyncio import Redis
 
-from bot.config import Config, SlackConfig
+from adapters.slack.config import SlackConfig
+from bot.config import Config
 from bot.conversation import Conversation
 from bot.store import Store
 from bot.threads import ChannelKey

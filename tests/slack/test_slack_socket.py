@@ -8,7 +8,8 @@ import pytest
 import pytest_asyncio
 
 from adapters.slack import create
-from bot.config import Config, ConfigError, SlackConfig
+from adapters.slack.config import SlackConfig
+from bot.config import Config, ConfigError
 from bot.conversation import Conversation
 from bot.store import Store
 from bot.threads import ChannelKey

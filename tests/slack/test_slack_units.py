@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -9,11 +10,13 @@ from typing import Any
 import pytest
 import yaml
 
+from adapters.config import load
+from adapters.slack.config import SlackConfig
 from adapters.slack.env import SlackEnv
 from adapters.slack.events import BotIdentity, ignored_reason, render, strip_bot_mention, to_incoming
 from adapters.slack.mrkdwn import Mrkdwn
 from adapters.slack.oauth import BOT_SCOPES
-from bot.config import ConfigError, SlackConfig, load_config
+from bot.config import ConfigError
 
 BOT = BotIdentity("U0BOT", "B0BOT")
 MANIFEST = Path(__file__).parents[2] / "slack" / "manifest.yml"
@@ -154,7 +157,7 @@ def test_the_readme_documents_every_slack_setting_and_its_example_loads(tmp_path
     assert example is not None
     path = tmp_path / "parley.toml"
     path.write_text(example.group(1))
-    config = load_config(path).slack
+    config = load(path, os.environ).table(SlackConfig)
     assert config.workspace_admins_are_admins
     assert [prompt.title for prompt in config.suggested_prompts] == ["Summarise", "Explain"]
 

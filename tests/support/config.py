@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from adapters.config import ParleyConfig
 from bot.config import BackendConfig, Config
 
 TEST_KEY_ENV = "PARLEY_TEST_API_KEY"
@@ -20,4 +21,4 @@ def make_config(fake_url: str, prefix: str, *, backend: dict[str, Any] | None = 
         "max_retries": 2,
         **(backend or {}),
     }
-    return Config(redis_prefix=prefix, backends={"fake": BackendConfig(**settings)}, **fields)
+    return ParleyConfig(redis_prefix=prefix, backends={"fake": BackendConfig(**settings)}, **fields)
