@@ -91,7 +91,7 @@ def _module(name: str) -> _AdapterModule:
 
 def _healthz(conversation: Conversation, names: list[str]) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def healthz(request: web.Request) -> web.Response:
-        redis = await conversation.store.ping()
+        redis = await conversation.ping()
         status = 200 if redis else 503
         return web.json_response({"ok": redis, "redis": redis, "platforms": names}, status=status)
 

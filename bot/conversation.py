@@ -19,10 +19,11 @@ import logging
 
 from bot.answering import Answer, ReplyFailed, Responder
 from bot.channels import Channels
-from bot.commands import Commands, parse_command
+from bot.commands import Command, Commands, parse_command
 from bot.config import Config
+from bot.keyvalue import Namespace
 from bot.llm.base import Backend
-from bot.messages import ChatMessage, CommandStyle, IncomingMessage
+from bot.messages import TERMINAL_STYLE, Author, ChatMessage, CommandStyle, IncomingMessage
 from bot.notices import FAILURES, SOMETHING_BROKE, THREAD_BUSY, too_long_text
 from bot.ordering import ArrivalOrder
 from bot.prompt import Prompt, PromptTooLong
@@ -31,6 +32,7 @@ from bot.sink import ReplySink
 from bot.store import Store, ThreadBusy
 from bot.streaming import ReplyStreamer
 from bot.summary import SummaryFold
+from bot.threads import ChannelKey, ThreadKey
 from bot.usage import BudgetCheck, Clock, ReplyCost, UsageBook, add, utc_now
 
 # The notices stay importable from here while adapters still import them from this module.
@@ -42,12 +44,35 @@ log = logging.getLogger(__name__)
 class Conversation:
     def __init__(self, *, config: Config, store: Store, backends: dict[str, Backend], clock: Clock = utc_now) -> None:
         self.config = config
-        self.store = store
         self.backends = backends
-        self.channels = Channels(config, store)
-        self.usage = UsageBook(store, clock)
-        self.commands = Commands(config, store, self.channels, self.usage)
+        self._store = store
+        self._channels = Channels(config, store)
+        self._usage = UsageBook(store, clock)
+        self._commands = Commands(config, store, self._channels, self._usage)
         self._order = ArrivalOrder()
+
+    # -- what an adapter asks of the core besides receive (see bot/api.py) ----------------
+    async def settings_for(self, channel: ChannelKey) -> ChannelSettings:
+        """A channel's settings in effect (the config's layers, then its runtime overrides)."""
+        return (await self._channels.resolve(channel)).settings
+
+    async def run_command(
+        self, command: Command, thread: ThreadKey, author: Author, style: CommandStyle = TERMINAL_STYLE
+    ) -> str:
+        """A command's answer (``/show``, ``/set``...), phrased as this platform's users type commands."""
+        return await self._commands.run(command, thread, author, style)
+
+    def state(self, namespace: str) -> Namespace:
+        """A key-value store of the adapter's own, under its namespace (``slack``, ``discord``)."""
+        return self._store.namespace(namespace)
+
+    async def has_history(self, thread: ThreadKey) -> bool:
+        """Whether parley remembers turns of this thread."""
+        return await self._store.has_history(thread)
+
+    async def ping(self) -> bool:
+        """Whether the core's Redis answers (for health checks); never raises."""
+        return await self._store.ping()
 
     async def receive(self, message: IncomingMessage, sink: ReplySink, settings: ChannelSettings | None = None) -> None:
         """Accept and handle one incoming message; never raises.
@@ -73,20 +98,20 @@ class Conversation:
 
     async def accept(self, message: IncomingMessage) -> bool:
         """Dedup: true if this event is new; false for a redelivery."""
-        return await self.store.claim_event(f"{message.thread.platform}:{message.event_id}", self.config.dedup_seconds)
+        return await self._store.claim_event(f"{message.thread.platform}:{message.event_id}", self.config.dedup_seconds)
 
     async def handle(self, message: IncomingMessage, sink: ReplySink, settings: ChannelSettings | None = None) -> None:
         """Decide, then lock, answer and store: one turn (or a command) of an accepted message."""
         command = parse_command(message.text)
         if command is not None:
-            await sink.post(await self.commands.run(command, message.thread, message.author, message.style))
+            await sink.post(await self._commands.run(command, message.thread, message.author, message.style))
             return
         if settings is None:
-            settings = (await self.channels.resolve(message.thread.channel_key)).settings
+            settings = (await self._channels.resolve(message.thread.channel_key)).settings
         if not await self._decide(message, settings):
             return
         try:
-            async with self.store.thread_lock(message.thread):
+            async with self._store.thread_lock(message.thread):
                 await self._answer(message, settings, sink)
         except ThreadBusy as busy:
             log.warning("%s", busy)
@@ -98,7 +123,7 @@ class Conversation:
             return False
         if message.is_dm or message.mentioned:
             return True
-        return settings.trigger == "thread" and await self.store.has_history(message.thread)
+        return settings.trigger == "thread" and await self._store.has_history(message.thread)
 
     async def _answer(self, message: IncomingMessage, settings: ChannelSettings, sink: ReplySink) -> None:
         """Answer, then store the turn; the budget held for the reply is released however the turn ends."""
@@ -114,14 +139,14 @@ class Conversation:
             return
         try:
             answer, summary_fold = await self._reply(responder, prompt, sink, message.style)
-            await self._store(message, answer, summary_fold)
+            await self._remember(message, answer, summary_fold)
         finally:
             if budget.hold is not None:
-                await self.usage.release(message.thread.channel_key, budget.hold)
+                await self._usage.release(message.thread.channel_key, budget.hold)
 
     async def _responder(self, message: IncomingMessage, settings: ChannelSettings) -> Responder:
         """The models' side of this turn, given the thread's history and running summary."""
-        history, summary = await self.store.load_thread(message.thread, self.config.history.ttl_seconds)
+        history, summary = await self._store.load_thread(message.thread, self.config.history.ttl_seconds)
         if message.viewing:  # for this turn only
             viewing = f"The user is looking at the channel {message.viewing} beside this conversation."
             settings = settings.model_copy(update={"system_prompt": f"{settings.system_prompt}\n\n{viewing}"})
@@ -139,7 +164,7 @@ class Conversation:
         """The channel's daily token budget: room for this reply (held while it is written), or a refusal."""
         budget = settings.daily_token_budget
         seconds = settings.reply_timeout_seconds + 60
-        check = await self.usage.hold(message.thread.channel_key, budget, tokens, seconds)
+        check = await self._usage.hold(message.thread.channel_key, budget, tokens, seconds)
         if not check.allowed:
             log.info("%s: daily token budget of %s: the model is not called (%s)", message.thread, budget,
                      check.refusal)  # fmt: skip
@@ -153,7 +178,7 @@ class Conversation:
         await streamer.start()
         summary_fold: SummaryFold | None = None
         try:
-            summary_fold = await responder.fold_summary(self.store, prompt)
+            summary_fold = await responder.fold_summary(self._store, prompt)
             if summary_fold is not None:
                 prompt = responder.first_prompt()
             answer = await responder.run(streamer, prompt)
@@ -168,12 +193,14 @@ class Conversation:
             await streamer.aclose()
         return None, summary_fold
 
-    async def _store(self, message: IncomingMessage, answer: Answer | None, summary_fold: SummaryFold | None) -> None:
+    async def _remember(
+        self, message: IncomingMessage, answer: Answer | None, summary_fold: SummaryFold | None
+    ) -> None:
         """An answered turn into the thread's history (a failed one leaves it as it was); its tokens into usage."""
         if answer is not None:
             history = self.config.history
             turn = [ChatMessage("user", message.text.strip()), ChatMessage("assistant", answer.text)]
-            await self.store.append_turn(message.thread, turn, 2 * history.max_turns, history.ttl_seconds)
+            await self._store.append_turn(message.thread, turn, 2 * history.max_turns, history.ttl_seconds)
         await self._record_usage(message, answer, summary_fold)
 
     async def _record_usage(
@@ -187,4 +214,4 @@ class Conversation:
             cost = ReplyCost(summary_fold.usage, answered=False)
         else:
             return
-        await self.usage.record(message.thread.channel_key, message.author.id, cost)
+        await self._usage.record(message.thread.channel_key, message.author.id, cost)

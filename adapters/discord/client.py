@@ -13,6 +13,7 @@ from adapters.discord import slash
 from adapters.discord.config import DiscordConfig
 from adapters.discord.events import Plan, channel_key, facts_from, ignored, place_of, plan, readable
 from adapters.discord.sink import NO_MENTIONS, Channel, DiscordSink, Target
+from adapters.discord.state import NAMESPACE as STATE_NAMESPACE
 from adapters.discord.state import DiscordState
 from bot.conversation import SOMETHING_BROKE, Conversation
 from bot.messages import IncomingMessage
@@ -38,7 +39,7 @@ class ParleyClient(discord.Client):
         super().__init__(intents=intents(), allowed_mentions=discord.AllowedMentions.none(), **options)
         self.conversation = conversation
         self.settings = settings
-        self.state = DiscordState(conversation.store)
+        self.state = DiscordState(conversation.state(STATE_NAMESPACE))
         self.tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(self)
         self.tree.add_command(slash.build_group(conversation))
         self._arrival = asyncio.Lock()
@@ -93,7 +94,7 @@ class ParleyClient(discord.Client):
         if place_of(channel) == "text":
             if not facts.mentions_bot and facts.reference_id is None:
                 return None  # channel chatter: never for the bot, so no Redis round trip for it
-            reply_mode = (await self.conversation.channels.resolve(channel_key(facts))).settings.reply_mode
+            reply_mode = (await self.conversation.settings_for(channel_key(facts))).reply_mode
             if reply_mode == "reply" and facts.reference_id is not None:
                 root = await self.state.reply_chain_root(facts.reference_id, ttl)
         decided = plan(facts, bot_id=me.id, bot_name=me.name, reply_mode=reply_mode, chain_root=root)

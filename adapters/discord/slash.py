@@ -51,7 +51,7 @@ async def answer(interaction: Interaction, conversation: Conversation, command: 
     try:
         me = interaction.client.user
         style = command_style(me.name if me else "parley")
-        text = await conversation.commands.run(command, thread_of(interaction), author_of(interaction), style)
+        text = await conversation.run_command(command, thread_of(interaction), author_of(interaction), style)
         if command.name in ("show", "models", "usage", "help"):
             text = as_code(text)
     except Exception:  # e.g. Redis unreachable: without an answer Discord shows "The application did not respond"

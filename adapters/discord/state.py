@@ -8,14 +8,15 @@ Keys, under ``{prefix}:discord:``:
 
 from __future__ import annotations
 
-from bot.store import Store
+from bot.api import Namespace
 
 NAMESPACE = "discord"
 
 
 class DiscordState:
-    def __init__(self, store: Store) -> None:
-        self._space = store.namespace(NAMESPACE)
+    def __init__(self, space: Namespace) -> None:
+        self._space = space
+        """The core's ``discord`` namespace: ``DiscordState(conversation.state(NAMESPACE))``."""
 
     async def link_reply_chain(self, message_id: str, root_id: str, ttl_seconds: int) -> None:
         """Remember that a message belongs to the reply chain started by ``root_id``."""

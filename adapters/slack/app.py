@@ -37,6 +37,7 @@ from adapters.slack.people import People
 from adapters.slack.redact import mask_tokens
 from adapters.slack.sink import MAX_CHARS, AssistantSink, SlackSink
 from adapters.slack.slash import Slash
+from adapters.slack.state import NAMESPACE as STATE_NAMESPACE
 from adapters.slack.state import SlackState
 from bot.config import ConfigError
 from bot.conversation import SOMETHING_BROKE, Conversation
@@ -68,7 +69,7 @@ class SlackAdapter:
         self._env = env
         self._settings = conversation.config.table(SlackConfig)
         self._mrkdwn = Mrkdwn()
-        state = SlackState(conversation.store)
+        state = SlackState(conversation.state(STATE_NAMESPACE))
         self._people = People(state)
         self._slash = Slash(conversation, self._people)
         placeholder, measure = self._settings.placeholder.strip() or None, self._mrkdwn.length
@@ -85,7 +86,7 @@ class SlackAdapter:
         configure_client(self.app.client, env)  # Bolt's own client, which its OAuth flow shares
         self.app.assistant(
             build_assistant(
-                store=conversation.store,
+                has_history=conversation.has_history,
                 state=state,
                 config=self._settings,
                 ttl_seconds=conversation.config.history.ttl_seconds,

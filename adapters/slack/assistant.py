@@ -27,7 +27,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.config import SlackConfig
 from adapters.slack.events import PLATFORM, team_of
 from adapters.slack.state import SlackState
-from bot.store import Store
 from bot.threads import ThreadKey
 
 log = logging.getLogger(__name__)
@@ -66,7 +65,13 @@ def title_for(text: str) -> str:
 
 
 def build_assistant(
-    *, store: Store, state: SlackState, config: SlackConfig, ttl_seconds: int, dedup_seconds: int, answer: Answer
+    *,
+    has_history: Callable[[ThreadKey], Awaitable[bool]],
+    state: SlackState,
+    config: SlackConfig,
+    ttl_seconds: int,
+    dedup_seconds: int,
+    answer: Answer,
 ) -> AsyncAssistant:
     assistant = AsyncAssistant(thread_context_store=RedisThreadContextStore(state, ttl_seconds), logger=log)
 
@@ -100,7 +105,7 @@ def build_assistant(
         get_thread_context: AsyncGetThreadContext,
     ) -> None:
         text = str(payload.get("text") or "").strip()
-        if text and not await store.has_history(_thread_of(body, context, payload)):
+        if text and not await has_history(_thread_of(body, context, payload)):
             try:
                 await set_title(title_for(text))
             except SlackApiError as error:

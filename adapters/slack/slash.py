@@ -52,7 +52,7 @@ class Slash:
         user_id = str(command.get("user_id") or "")
         thread = ThreadKey(PLATFORM, team_id, str(command.get("channel_id") or ""), SLASH_THREAD)
         author = Author(user_id, str(command.get("user_name") or ""), await self._is_admin(parsed, user_id, client))
-        answer = await self._conversation.commands.run(parsed, thread, author, COMMAND_STYLE)
+        answer = await self._conversation.run_command(parsed, thread, author, COMMAND_STYLE)
         if parsed.name == "help":
             return f"{SLACK_HELP}\n{as_code(answer)}"
         return as_code(answer)

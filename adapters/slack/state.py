@@ -15,14 +15,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.store import Store
+from bot.api import Namespace
 
 NAMESPACE = "slack"
 
 
 class SlackState:
-    def __init__(self, store: Store) -> None:
-        self._space = store.namespace(NAMESPACE)
+    def __init__(self, space: Namespace) -> None:
+        self._space = space
+        """The core's ``slack`` namespace: ``SlackState(conversation.state(NAMESPACE))``."""
 
     # -- OAuth installations and states ---------------------------------------------
     async def save_installation(self, enterprise_id: str | None, team_id: str | None, data: dict[str, Any]) -> None:

@@ -267,7 +267,7 @@ async def test_settings_an_adapter_resolved_are_used_as_given(
     core: Conversation, fake: FakeOpenAI, sink: RecordingSink
 ) -> None:
     await core.receive(msg("/set temperature 0.9"), sink)
-    resolved = (await core.channels.resolve(THREAD.channel_key)).settings
+    resolved = await core.settings_for(THREAD.channel_key)
     await core.receive(msg("warmer"), sink, resolved.model_copy(update={"temperature": 0.3}))
     assert fake.requests[-1]["temperature"] == 0.3, "the given settings, not the channel's resolved again"
     await core.receive(msg("off"), sink, resolved.model_copy(update={"enabled": False}))

@@ -134,7 +134,7 @@ async def test_the_responder_owns_the_fold_and_prompts_from_it(
 ) -> None:
     history = [m for n in range(6) for m in (ChatMessage("user", f"detail {n}"), ChatMessage("assistant", LONG))]
     await store.append_turn(THREAD, history, 100, 60)
-    settings = (await small.channels.resolve(THREAD.channel_key)).settings
+    settings = await small.settings_for(THREAD.channel_key)
 
     def responder(summarize: bool) -> Responder:
         return Responder(

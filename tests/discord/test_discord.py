@@ -6,6 +6,7 @@ import itertools
 import re
 from typing import Any
 
+from bot.channels import Channels
 from bot.config import Config
 from bot.conversation import FAILURES, Conversation
 from bot.store import Store
@@ -49,10 +50,10 @@ async def test_a_mention_opens_a_thread_and_streams_the_reply(
 
 
 async def test_a_follow_up_in_the_thread_sees_the_history_and_the_channel_settings(
-    bot: Conversation, discord_fake: FakeDiscord, fake: FakeOpenAI
+    bot: Conversation, discord_fake: FakeDiscord, fake: FakeOpenAI, store: Store
 ) -> None:
-    await bot.channels.set(channel(discord_fake), "system_prompt", "You are the general channel's bot.")
-    await bot.channels.set(channel(discord_fake), "temperature", "0.3")
+    await Channels(bot.config, store).set(channel(discord_fake), "system_prompt", "You are the general channel's bot.")
+    await Channels(bot.config, store).set(channel(discord_fake), "temperature", "0.3")
     mid = await discord_fake.user_message(discord_fake.general, discord_fake.alice, f"{discord_fake.mention} I am Ada")
     await discord_fake.wait_for(lambda: discord_fake.bot_texts(mid) == ["echo: I am Ada"])
 
@@ -79,9 +80,9 @@ async def test_a_dm_is_answered_and_remembered(bot: Conversation, discord_fake: 
 
 
 async def test_reply_mode_answers_in_place_and_follows_the_chain(
-    bot: Conversation, discord_fake: FakeDiscord, fake: FakeOpenAI
+    bot: Conversation, discord_fake: FakeDiscord, fake: FakeOpenAI, store: Store
 ) -> None:
-    await bot.channels.set(channel(discord_fake), "reply_mode", "reply")
+    await Channels(bot.config, store).set(channel(discord_fake), "reply_mode", "reply")
     general = discord_fake.general
     first = await discord_fake.user_message(general, discord_fake.alice, f"{discord_fake.mention} my name is Ada")
     await discord_fake.wait_for(lambda: discord_fake.bot_texts(general) == ["echo: my name is Ada"])

@@ -33,8 +33,8 @@ async def answers(discord_fake: FakeDiscord, interaction: str, count: int = 1) -
 
 
 async def temperature(conversation: Conversation, discord_fake: FakeDiscord) -> float | None:
-    resolved = await conversation.channels.resolve(ChannelKey("discord", discord_fake.guild, discord_fake.general))
-    return resolved.settings.temperature
+    settings = await conversation.settings_for(ChannelKey("discord", discord_fake.guild, discord_fake.general))
+    return settings.temperature
 
 
 async def test_set_by_an_admin_changes_the_channel_and_its_threads(

@@ -9,7 +9,7 @@ import pytest
 from redis.asyncio import Redis
 
 from adapters.discord import create
-from adapters.discord.state import DiscordState
+from adapters.discord.state import NAMESPACE, DiscordState
 from bot.config import Config, ConfigError
 from bot.conversation import Conversation
 from bot.store import Store
@@ -27,7 +27,7 @@ async def test_it_asks_for_the_intents_it_needs(bot: Conversation, discord_fake:
 
 
 async def test_reply_chain_links_expire_with_the_history(store: Store) -> None:
-    state = DiscordState(store)
+    state = DiscordState(store.namespace(NAMESPACE))
     await state.link_reply_chain("2", "1", ttl_seconds=100)
     assert await state.reply_chain_root("2", ttl_seconds=500) == "1"
     assert 100 < await store.redis.ttl(f"{store.prefix}:discord:reply-chain:2") <= 500, "a look-up refreshes the link"

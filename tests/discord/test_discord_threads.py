@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from adapters.discord import create
+from bot.channels import Channels
 from bot.config import ConfigError
 from bot.conversation import Conversation
+from bot.store import Store
 from bot.threads import ChannelKey
 from tests.support.discord_harness import bot, discord_config, discord_fake
 from tests.support.fake_discord import FakeDiscord
@@ -36,9 +38,11 @@ async def test_a_thread_someone_else_opened_from_the_message_is_used(
 
 
 async def test_a_thread_the_client_has_not_seen_is_looked_up(
-    bot: Conversation, discord_fake: FakeDiscord, fake: FakeOpenAI
+    bot: Conversation, discord_fake: FakeDiscord, fake: FakeOpenAI, store: Store
 ) -> None:
-    await bot.channels.set(ChannelKey("discord", discord_fake.guild, discord_fake.general), "temperature", "0.4")
+    await Channels(bot.config, store).set(
+        ChannelKey("discord", discord_fake.guild, discord_fake.general), "temperature", "0.4"
+    )
     thread = discord_fake.open_thread(discord_fake.general, "older thread")["id"]
     await discord_fake.user_message(thread, discord_fake.bob, f"{discord_fake.mention} anyone here?")
     await discord_fake.wait_for(lambda: discord_fake.bot_texts(thread) == ["echo: anyone here?"])
@@ -52,11 +56,11 @@ async def test_a_thread_the_client_has_not_seen_is_looked_up(
 
 
 async def test_a_thread_whose_parent_channel_is_not_cached_is_answered(
-    bot: Conversation, discord_fake: FakeDiscord, fake: FakeOpenAI
+    bot: Conversation, discord_fake: FakeDiscord, fake: FakeOpenAI, store: Store
 ) -> None:
     unseen = discord_fake.new_id()  # a channel the client never heard of (no GUILD_CREATE or CHANNEL_CREATE had it)
     discord_fake.channels[unseen] = {**discord_fake.channels[discord_fake.general], "id": unseen, "name": "unseen"}
-    await bot.channels.set(ChannelKey("discord", discord_fake.guild, unseen), "temperature", "0.6")
+    await Channels(bot.config, store).set(ChannelKey("discord", discord_fake.guild, unseen), "temperature", "0.6")
     thread = discord_fake.open_thread(unseen, "in the unseen channel")["id"]
     await discord_fake.user_message(thread, discord_fake.alice, f"{discord_fake.mention} hello?")
     await discord_fake.wait_for(lambda: discord_fake.bot_texts(thread) == ["echo: hello?"])
@@ -93,7 +97,7 @@ async def test_mentioning_the_bots_role_counts_as_a_mention(
 
 
 async def test_commands_typed_in_a_thread_use_the_authors_channel_permissions(
-    bot: Conversation, discord_fake: FakeDiscord
+    bot: Conversation, discord_fake: FakeDiscord, store: Store
 ) -> None:
     mid = await discord_fake.user_message(discord_fake.general, discord_fake.alice, f"{discord_fake.mention} hi")
     await discord_fake.wait_for(lambda: discord_fake.bot_texts(mid) == ["echo: hi"])
@@ -104,7 +108,7 @@ async def test_commands_typed_in_a_thread_use_the_authors_channel_permissions(
     await discord_fake.wait_for(lambda: len(discord_fake.bot_texts(mid)) == 3)
     general = ChannelKey("discord", discord_fake.guild, discord_fake.general)
     assert discord_fake.bot_texts(mid)[2] == f"temperature is now 0.5 in {general}."
-    assert (await bot.channels.resolve(general)).settings.temperature == 0.5
+    assert (await Channels(bot.config, store).resolve(general)).settings.temperature == 0.5
 
 
 async def test_an_unreachable_discord_is_a_clear_error(core: Conversation, discord_fake: FakeDiscord) -> None:

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from adapters.slack.config import SlackConfig
+from bot.channels import Channels
 from bot.config import Config
 from bot.conversation import Conversation
 from bot.store import Store
@@ -203,8 +204,8 @@ async def test_a_failed_turn_is_told_and_the_adapter_keeps_serving(
     await until(lambda: finished(slack, CHANNEL, second["ts"], "echo: and now?"))
 
 
-async def test_settings_follow_the_team(running: Running, slack: FakeSlack, core: Conversation) -> None:
-    await core.channels.set(ThreadKey("slack", TEAM, CHANNEL, "x").channel_key, "enabled", "false")
+async def test_settings_follow_the_team(running: Running, slack: FakeSlack, core: Conversation, store: Store) -> None:
+    await Channels(core.config, store).set(ThreadKey("slack", TEAM, CHANNEL, "x").channel_key, "enabled", "false")
     quiet = mention("anyone?")
     await running.event(quiet)
     other = mention("here?", channel="C0OTHER")
@@ -235,9 +236,9 @@ async def test_stopping_finishes_the_replies_in_flight(
 
 
 async def test_with_trigger_mention_only_mentions_are_answered_in_a_thread(
-    running: Running, slack: FakeSlack, fake: FakeOpenAI, core: Conversation
+    running: Running, slack: FakeSlack, fake: FakeOpenAI, core: Conversation, store: Store
 ) -> None:
-    await core.channels.set(ThreadKey("slack", TEAM, CHANNEL, "x").channel_key, "trigger", "mention")
+    await Channels(core.config, store).set(ThreadKey("slack", TEAM, CHANNEL, "x").channel_key, "trigger", "mention")
     first = mention("hello")
     await running.event(first)
     await until(lambda: finished(slack, CHANNEL, first["ts"], "echo: hello"))

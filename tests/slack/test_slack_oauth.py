@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import pytest_asyncio
 
-from adapters.slack.state import SlackState
+from adapters.slack.state import NAMESPACE, SlackState
 from bot.config import Config
 from bot.conversation import Conversation
 from bot.store import Store
@@ -76,7 +76,7 @@ async def test_a_workspace_installs_and_is_answered_with_its_own_token(
     assert status == 200
     (access,) = slack.calls_to("oauth.v2.access")
     assert (access.params["client_id"], access.params["client_secret"]) == ("111.222", "client-secret-xyz")
-    saved = await SlackState(store).installation(None, SECOND)
+    saved = await SlackState(store.namespace(NAMESPACE)).installation(None, SECOND)
     assert saved is not None and saved["bot_token"] == SECOND_TOKEN
 
     event = message("<@U0BOT2> hello second workspace")
@@ -103,4 +103,4 @@ async def test_a_forged_state_installs_nothing(running: Running, slack: FakeSlac
     async with running.session.get(callback, headers={"Cookie": "slack-app-oauth-state=forged"}) as response:
         assert response.status == 401
     assert not slack.calls_to("oauth.v2.access")
-    assert await SlackState(store).installation(None, SECOND) is None
+    assert await SlackState(store.namespace(NAMESPACE)).installation(None, SECOND) is None
