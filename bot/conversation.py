@@ -17,9 +17,11 @@ from bot.answering import Answer, ReplyFailed, Responder
 from bot.channels import Channels
 from bot.commands import Commands, parse_command
 from bot.config import Config
-from bot.llm.base import Backend, FailureKind
+from bot.llm.base import Backend, BackendError, FailureKind
 from bot.messages import ChatMessage, CommandStyle, IncomingMessage
+from bot.model_catalog import ModelCatalog
 from bot.ordering import ArrivalOrder
+from bot.outcome import turn_failed
 from bot.prompt import Prompt, PromptTooLong, group_turns
 from bot.settings import ChannelSettings
 from bot.sink import ReplySink
@@ -44,8 +46,19 @@ FAILURES: dict[FailureKind, str] = {
     "interrupted": "The reply was cut off before it finished. Please send your message again.",
     "empty": "The model returned an empty answer. Please try again, or rephrase.",
 }
+UNREACHABLE = (
+    "parley cannot reach the model backend: nothing answers at its address. An admin needs to check "
+    "the backend's base_url and that its server is running (parley backends check)."
+)
 THREAD_BUSY = "Another reply in this thread is still being written. Please send your message again in a moment."
 SOMETHING_BROKE = "Sorry, something went wrong on parley's side. Please try again."
+
+
+def failure_text(error: BackendError, model: str) -> str:
+    """What the user is told: a connection that never opened is the configuration's to fix, not a wait's."""
+    if error.kind == "unavailable" and error.status is None:
+        return UNREACHABLE
+    return FAILURES[error.kind].format(model=model)
 
 
 def too_long_text(error: PromptTooLong) -> str:
@@ -65,7 +78,7 @@ class Conversation:
         self.config = config
         self.store = store
         self.backends = backends
-        self.channels = Channels(config, store)
+        self.channels = Channels(config, store, ModelCatalog(config, backends))
         self.usage = UsageBook(store, clock)
         self.commands = Commands(config, store, self.channels, self.usage)
         self._order = ArrivalOrder()
@@ -81,6 +94,7 @@ class Conversation:
             await self.handle(message, sink)
         except Exception:
             log.exception("handling event %s in %s failed", message.event_id, message.thread)
+            turn_failed(sink)
             try:
                 await sink.post(SOMETHING_BROKE)
             except Exception:
@@ -105,6 +119,7 @@ class Conversation:
                 await self._answer(message, settings, sink)
         except ThreadBusy as busy:
             log.warning("%s", busy)
+            turn_failed(sink)
             await sink.post(message.style.phrase(THREAD_BUSY))
 
     async def _should_answer(self, message: IncomingMessage, settings: ChannelSettings) -> bool:
@@ -133,10 +148,12 @@ class Conversation:
         try:
             prompt = responder.first_prompt()
         except PromptTooLong as error:
+            turn_failed(sink)
             await sink.post(message.style.phrase(too_long_text(error)))
             return
         budget = await self._hold_budget(message, settings, prompt.tokens + settings.max_tokens)
         if not budget.allowed:
+            turn_failed(sink)
             await sink.post(message.style.phrase(budget.refusal))
             return
         try:
@@ -164,10 +181,12 @@ class Conversation:
             await streamer.finish()
             return answer, summarised
         except PromptTooLong as error:
+            turn_failed(sink)
             await streamer.fail(style.phrase(too_long_text(error)))
         except ReplyFailed as failed:
             log.warning("%s: backend %s failed: %s", responder.thread, failed.target, failed.error)
-            await streamer.fail(style.phrase(FAILURES[failed.error.kind].format(model=failed.model)))
+            turn_failed(sink)
+            await streamer.fail(style.phrase(failure_text(failed.error, failed.model)))
         finally:
             await streamer.aclose()
         return None, summarised
