@@ -17,7 +17,7 @@ from bot.answering import Answer, ReplyFailed, Responder
 from bot.channels import Channels
 from bot.commands import Commands, parse_command
 from bot.config import Config
-from bot.llm.base import Backend, BackendError, FailureKind
+from bot.llm.base import Backend, BackendError, FailureKind, Unreachable
 from bot.messages import ChatMessage, CommandStyle, IncomingMessage
 from bot.model_catalog import ModelCatalog
 from bot.ordering import ArrivalOrder
@@ -56,7 +56,7 @@ SOMETHING_BROKE = "Sorry, something went wrong on parley's side. Please try agai
 
 def failure_text(error: BackendError, model: str) -> str:
     """What the user is told: a connection that never opened is the configuration's to fix, not a wait's."""
-    if error.kind == "unavailable" and error.status is None:
+    if isinstance(error, Unreachable):
         return UNREACHABLE
     return FAILURES[error.kind].format(model=model)
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from bot.config import Config
-from bot.llm.base import Backend, BackendError
+from bot.llm.base import Backend, BackendError, Unreachable
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def unreadable(error: BackendError) -> str:
     """Why a backend's list could not be read, in an admin's words."""
     if error.kind == "auth":
         return "the backend refused the API key, or its variable is not set"
-    if error.kind == "unavailable" and error.status is None:
+    if isinstance(error, Unreachable):
         return "nothing answers at the backend's base_url"
     if error.kind == "rejected" and error.status == 404:
         return "the backend serves no model list"

@@ -28,7 +28,7 @@ from tenacity import (
 )
 
 from bot.config import BackendConfig
-from bot.llm.base import BackendError
+from bot.llm.base import BackendError, Unreachable
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,8 @@ async def list_model_ids(client: httpx.AsyncClient, base_url: str, classify: Sta
     """``GET models`` (relative to the client's base URL): the ids of the models the server lists."""
     try:
         response = await client.get("models")
+    except httpx.ConnectError as error:
+        raise Unreachable(f"listing models at {base_url}: {error!r}") from None
     except httpx.HTTPError as error:
         raise BackendError("unavailable", f"listing models at {base_url}: {error!r}") from None
     url = redacted_url(response.url)
@@ -159,6 +161,8 @@ class Opener:
             response = await self._client.send(request, stream=True)
         except httpx.ConnectTimeout as error:
             raise BackendError("unavailable", f"connecting to {url} timed out: {error!r}") from None
+        except httpx.ConnectError as error:
+            raise Unreachable(f"cannot reach {url}: {error!r}") from None
         except httpx.TimeoutException as error:
             raise BackendError("timeout", f"{url} sent no answer in time: {error!r}") from None
         except httpx.TransportError as error:
