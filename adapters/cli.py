@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shlex
 import signal
 import sys
 import uuid
@@ -13,17 +14,25 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from adapters import config as parley_config
 from adapters import console, run
-from bot.channels import Channels
-from bot.commands import Command, Commands
-from bot.config import NO_BACKEND_HELP, Config, ConfigError, find_config_file
-from bot.llm.check import check_backends
-from bot.logs import setup_logging
-from bot.messages import Author
-from bot.runtime import open_conversation, open_store
-from bot.threads import ChannelKey, ThreadKey
-from bot.usage import UsageBook, parse_day
+from bot.api import (
+    NO_BACKEND_HELP,
+    Author,
+    ChannelKey,
+    Command,
+    Config,
+    ConfigError,
+    ThreadKey,
+    check_backends,
+    find_config_file,
+    open_commands,
+    open_conversation,
+    parse_day,
+    setup_logging,
+)
 
 CLI_ADMIN = Author("cli", "command line", is_admin=True)
 
@@ -35,7 +44,15 @@ def _load(args: argparse.Namespace) -> Config:
     return config
 
 
+PATTERN_CHARACTERS = "*?["
+
+
 def _channel(text: str) -> ChannelKey:
+    if any(character in text for character in PATTERN_CHARACTERS):
+        raise ConfigError(
+            f"{text!r} is a pattern, not a channel: name one channel (platform:workspace/channel). "
+            f'Settings for every channel a pattern matches belong in the config file: [[channels]] match = "{text}"'
+        )
     try:
         return ChannelKey.parse(text)
     except ValueError as error:
@@ -49,15 +66,17 @@ def cmd_chat(args: argparse.Namespace) -> int:
         raise ConfigError(NO_BACKEND_HELP)
     thread = args.thread or f"chat-{datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:4]}"
     hint = " /help lists commands; Ctrl-D quits." if sys.stdin.isatty() else ""
-    print(f"parley: thread {thread!r} (continue it later: parley chat --thread {thread}).{hint}", file=sys.stderr)
+    later = f"parley chat --thread {shlex.quote(thread)}"
+    print(f"parley: thread {thread!r} (continue it later: {later}).{hint}", file=sys.stderr)
     with console.terminal_restored():
         return run_until_signal(_chat(config, thread))
 
 
 async def _chat(config: Config, thread: str) -> int:
+    """0 when every turn got an answer; 1 when one got a notice instead (a script can tell)."""
     async with open_conversation(config, os.environ) as conversation:
-        await console.chat(conversation, thread, read_line=console.terminal_reader("you> "), out=sys.stdout)
-    return 0
+        failed = await console.chat(conversation, thread, read_line=console.terminal_reader("you> "), out=sys.stdout)
+    return 1 if failed else 0
 
 
 def run_until_signal(main: Coroutine[Any, Any, int]) -> int:
@@ -154,17 +173,24 @@ def _run_command(args: argparse.Namespace, command: Command) -> int:
     if not config.backends:
         raise ConfigError(NO_BACKEND_HELP)
     channel = _channel(args.channel)
-    answer = asyncio.run(_command(config, channel, command))
+    answer = _with_redis(_command(config, channel, command))
     failed = answer.startswith(("Not changed", "Usage"))
     print(answer, file=sys.stderr if failed else sys.stdout)
     return 1 if failed else 0
 
 
 async def _command(config: Config, channel: ChannelKey, command: Command) -> str:
-    async with open_store(config) as store:
-        commands = Commands(config, store, Channels(config, store))
+    async with open_commands(config, os.environ) as commands:
         thread = ThreadKey(channel.platform, channel.workspace, channel.channel, "")
         return await commands.run(command, thread, CLI_ADMIN)
+
+
+def _with_redis(main: Coroutine[Any, Any, str]) -> str:
+    """Run an admin command; Redis going away under it (a parley it joined stopped) is said in one line."""
+    try:
+        return asyncio.run(main)
+    except (RedisError, OSError) as error:
+        raise ConfigError(f"lost the connection to Redis: {error}") from None
 
 
 # -- parley usage ------------------------------------------------------------------
@@ -172,15 +198,15 @@ def cmd_usage(args: argparse.Namespace) -> int:
     """Token totals of a day (default: today, UTC): one channel's, or every channel's and user's."""
     config = _load(args)
     channel = _channel(args.channel) if args.channel else None
-    print(asyncio.run(_usage(config, channel, args.date)))
+    print(_with_redis(_usage(config, channel, args.date)))
     return 0
 
 
 async def _usage(config: Config, channel: ChannelKey | None, day: str | None) -> str:
-    async with open_store(config) as store:
+    async with open_commands(config, os.environ) as commands:
         if channel is None:
-            return await UsageBook(store).day_report(day)
-        return await Commands(config, store, Channels(config, store)).usage(channel, day or "")
+            return await commands.day_report(day)
+        return await commands.usage(channel, day or "")
 
 
 def _day(text: str) -> str:
@@ -191,12 +217,23 @@ def _day(text: str) -> str:
 
 
 # -- the parser -------------------------------------------------------------------
+CONFIG_HELP = "config file (default: $PARLEY_CONFIG, else ./parley.toml)"
+VERBOSE_HELP = "log more (-vv: debug)"
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """``--config`` and ``-v`` go before or after the command (``parley -v chat``, ``parley chat -v``).
+
+    Before it they land in ``top_config``/``top_verbose``: a subcommand's own
+    defaults would otherwise overwrite them; ``parse_args`` joins the two.
+    """
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="PATH", help="config file (default: $PARLEY_CONFIG, else ./parley.toml)")
-    common.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
+    common.add_argument("--config", metavar="PATH", help=CONFIG_HELP)
+    common.add_argument("-v", "--verbose", action="count", default=0, help=VERBOSE_HELP)
 
     parser = argparse.ArgumentParser(prog="parley", description="An LLM where your team already talks.")
+    parser.add_argument("--config", dest="top_config", metavar="PATH", help=CONFIG_HELP)
+    parser.add_argument("-v", "--verbose", dest="top_verbose", action="count", default=0, help=VERBOSE_HELP)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(parent: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str,
@@ -241,8 +278,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, with ``--config`` and ``-v`` taken from either side of the command."""
     args = build_parser().parse_args(argv)
+    args.config = getattr(args, "config", None) or args.top_config
+    args.verbose = getattr(args, "verbose", 0) + args.top_verbose
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
     try:
         code = args.handler(args)
     except ConfigError as error:

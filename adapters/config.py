@@ -7,7 +7,7 @@ from pathlib import Path
 
 from adapters.discord.config import DiscordConfig
 from adapters.slack.config import SlackConfig
-from bot.config import Config, load_config
+from bot.api import Config, load_config
 
 ParleyConfig = Config.with_tables(SlackConfig, DiscordConfig)
 """``Config`` with ``[slack]`` and ``[discord]``; what ``load`` returns, and what tests build directly."""

@@ -14,10 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import TextIO
 
-from bot.conversation import Conversation
-from bot.messages import Author, IncomingMessage
-from bot.sink import SinkLimits
-from bot.threads import ThreadKey
+from bot.api import Author, Conversation, IncomingMessage, SinkLimits, ThreadKey
 
 PLATFORM = "console"
 WORKSPACE = "local"
@@ -52,6 +49,8 @@ class ConsoleSink:
         self._open = False
         self.closed = False
         """True once the reader went away (``parley chat | head``): the chat then ends."""
+        self.failed_turns = 0
+        """Turns that got a notice instead of an answer (``parley chat`` then exits with 1)."""
 
     def _write(self, text: str) -> None:
         if self.closed:
@@ -83,6 +82,9 @@ class ConsoleSink:
         held = new[unfinished.start() :] if unfinished else ""
         self._write(_CONTROL.sub("", new[: len(new) - len(held)]))
         self._shown[message_id], self._held[message_id] = text, held
+
+    def turn_failed(self) -> None:
+        self.failed_turns += 1
 
     def end_turn(self) -> None:
         if self._open:
@@ -143,8 +145,8 @@ async def chat(
     *,
     read_line: Callable[[], str | None],
     out: TextIO,
-) -> None:
-    """Talk until end of input. ``read_line`` blocks, so it runs in its own thread."""
+) -> int:
+    """Talk until end of input; the number of turns that got no answer. ``read_line`` runs in its own thread."""
     thread = console_thread(thread_name)
     author = Author(local_user(), local_user(), is_admin=True)
     sink = ConsoleSink(out)
@@ -158,7 +160,8 @@ async def chat(
         await conversation.receive(message, sink)
         sink.end_turn()
         if sink.closed:
-            return
+            break
+    return sink.failed_turns
 
 
 def terminal_reader(prompt: str) -> Callable[[], str | None]:

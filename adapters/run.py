@@ -12,9 +12,7 @@ from typing import Protocol, cast
 from aiohttp import web
 
 from adapters.platform import PlatformAdapter
-from bot.config import Config, ConfigError
-from bot.conversation import Conversation
-from bot.runtime import open_conversation
+from bot.api import Config, ConfigError, Conversation, open_conversation
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +63,7 @@ async def serve(config: Config, environ: Mapping[str, str], names: Sequence[str]
                 await web.TCPSite(runner, host, port).start()
             except OSError as error:
                 raise ConfigError(f"cannot listen on {host}:{port}: {error.strerror}; choose another --port") from None
-            log.warning("parley is running %s; HTTP on %s:%d", ", ".join(names), host, port)
+            log.info("parley is running %s; HTTP on %s:%d", ", ".join(names), host, port)
             try:
                 async with asyncio.TaskGroup() as group:
                     for adapter in adapters:

@@ -19,30 +19,30 @@ For a platform adapter:
 - Texts: ``SOMETHING_BROKE`` (the apology when the core cannot be reached), ``HELP`` and
   ``SETTING_KEYS`` (for a platform's command menus), ``split`` (a long text in platform-sized parts).
 
-For the composition root (``adapters/cli.py``, ``adapters/run.py``): loading and checking the
-configuration, logging with secrets masked, opening the core, checking backends, and the admin
-commands of the command line.
+For the composition root (``adapters/cli.py``, ``adapters/run.py``, ``adapters/config.py``): loading
+and checking the configuration (``Config.with_tables`` adds each adapter's ``AdapterTable``), logging
+with secrets masked, opening the core (``open_conversation``), checking backends, and the command
+line's admin commands (``open_commands``: beside a running parley, on its Redis).
 """
 
 from __future__ import annotations
 
-from bot.channels import Channels
-from bot.commands import HELP, Command, Commands, parse_command
+from bot.commands import HELP, Command
 from bot.config import NO_BACKEND_HELP, AdapterTable, Config, find_config_file, load_config
 from bot.config_errors import ConfigError
 from bot.conversation import Conversation
 from bot.keyvalue import Namespace
 from bot.llm.check import check_backends
 from bot.logs import MASK, RedactSecrets, setup_logging
-from bot.messages import TERMINAL_STYLE, Author, CommandStyle, IncomingMessage
+from bot.messages import Author, CommandStyle, IncomingMessage
 from bot.notices import SOMETHING_BROKE
-from bot.runtime import open_conversation, open_store
+from bot.runtime import open_commands, open_conversation
 from bot.settings import KEYS as SETTING_KEYS
 from bot.settings import ChannelSettings, ReplyMode
 from bot.sink import ReplySink, SinkLimits, StatusSink
 from bot.split import split
 from bot.threads import ChannelKey, ThreadKey
-from bot.usage import UsageBook, parse_day
+from bot.usage import parse_day
 
 __all__ = [
     "HELP",
@@ -50,15 +50,12 @@ __all__ = [
     "NO_BACKEND_HELP",
     "SETTING_KEYS",
     "SOMETHING_BROKE",
-    "TERMINAL_STYLE",
     "AdapterTable",
     "Author",
     "ChannelKey",
     "ChannelSettings",
-    "Channels",
     "Command",
     "CommandStyle",
-    "Commands",
     "Config",
     "ConfigError",
     "Conversation",
@@ -70,13 +67,11 @@ __all__ = [
     "SinkLimits",
     "StatusSink",
     "ThreadKey",
-    "UsageBook",
     "check_backends",
     "find_config_file",
     "load_config",
+    "open_commands",
     "open_conversation",
-    "open_store",
-    "parse_command",
     "parse_day",
     "setup_logging",
     "split",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from bot.config import Config
+from bot.model_catalog import ModelCatalog
 from bot.settings import Layer, Resolved, SettingError, check_key, parse_value, resolve, validate_patch
 from bot.store import Store
 from bot.threads import ChannelKey
@@ -16,10 +18,19 @@ OVERRIDE = "override (set from chat or `parley channel set`)"
 FIRST_BACKEND = "built-in: the first configured backend"
 
 
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A value ``Channels.set`` stored, and ``note``: why it could not be checked, if it could not."""
+
+    value: Any
+    note: str = ""
+
+
 class Channels:
-    def __init__(self, config: Config, store: Store) -> None:
+    def __init__(self, config: Config, store: Store, catalog: ModelCatalog | None = None) -> None:
         self._config = config
         self._store = store
+        self._catalog = catalog
 
     async def resolve(self, channel: ChannelKey) -> Resolved:
         """Effective settings of a channel, with the source of each; ``backend`` is always set."""
@@ -51,14 +62,27 @@ class Channels:
             raise SettingError(f"backend: unknown backend {unknown!r}. Allowed: {allowed}.")
         raise SettingError(f"fallbacks: unknown backend in {unknown!r}. Allowed: {allowed}.")
 
-    async def set(self, channel: ChannelKey, key: str, raw: str) -> Any:
+    async def set(self, channel: ChannelKey, key: str, raw: str) -> Stored:
         """Validate and store an override; nothing is stored when it is refused."""
         value = parse_value(key, raw)
         self._check_backend(key, value)
         if key in ("backend", "max_tokens"):
             await self._check_room(channel, {key: value})
+        note = await self._check_model(channel, value) if key == "model" and value is not None else ""
         await self._store.set_override(channel, key, value)
-        return value
+        return Stored(value, note)
+
+    async def _check_model(self, channel: ChannelKey, model: str) -> str:
+        """Refuse a model the channel's backend does not list; '' when it lists it, else why it was not checked."""
+        if self._catalog is None:
+            return ""
+        backend = (await self.resolve(channel)).settings.backend or self._config.default_backend
+        check = await self._catalog.check(backend, model)
+        if check.listed is False:
+            raise SettingError(
+                f"model: backend {backend} does not list {model!r}. Allowed: a model it lists: {check.detail}."
+            )
+        return f"not checked: {check.detail}" if check.listed is None else ""
 
     async def _check_room(self, channel: ChannelKey, change: dict[str, Any]) -> None:
         """The channel's max_tokens, after the change, must leave room in its backend's context window."""
@@ -71,7 +95,9 @@ class Channels:
         check_key(key)
         return await self._store.unset_override(channel, key)
 
-    def backend_model(self, backend: str) -> str | None:
-        """The model a backend is configured with, if any (else the first its server lists)."""
+    async def default_model(self, backend: str) -> str | None:
+        """The model a backend uses when a channel names none: configured, else the first its server lists."""
+        if self._catalog is not None:
+            return await self._catalog.default_model(backend)
         found = self._config.backends.get(backend)
         return found.model if found else None

@@ -1,12 +1,13 @@
 """The commands every adapter offers: /reset, /set, /unset, /show, /models, /usage, /help.
 
-Slack and Discord deliver them as slash commands, the terminal as lines that
+Chat platforms deliver them as slash commands, the terminal as lines that
 start with ``/``; all end up in ``Commands.run`` and get a text answer.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from bot.channels import Channels
 from bot.config import Config
@@ -48,22 +49,33 @@ def parse_command(text: str) -> Command | None:
     return Command(name.lower(), args.strip())
 
 
+KEY_WIDTH = max(len(key) for key in KEYS)
+
+
 def help_text() -> str:
     lines = ["Commands:"]
     lines += [f"  /{name:<6} {text}" for name, text in HELP.items()]
     lines.append("Settings:")
-    lines += [f"  {key:<18} {describe(key)}" for key in KEYS]
+    lines += [f"  {key:<{KEY_WIDTH}} {describe(key)}" for key in KEYS]
     return "\n".join(lines)
 
 
 def show_text(title: str, rows: list[tuple[str, str, str]]) -> str:
     width = max(len(row[1]) for row in rows)
     width = min(max(width, 8), 40)
+    key_width = max(len(row[0]) for row in rows)
     lines = [title]
     for key, value, source in rows:
         shown = value if len(value) <= 40 else value[:37] + "..."
-        lines.append(f"  {key:<18} {shown:<{width}}  ({source})")
+        lines.append(f"  {key:<{key_width}} {shown:<{width}}  ({source})")
     return "\n".join(lines)
+
+
+def shown_value(value: Any) -> str:
+    """A setting as /show lists it: a whole number of seconds is 300, not 300.0."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return format_value(value)
 
 
 class Commands:
@@ -103,24 +115,37 @@ class Commands:
         settings = resolved.settings
         rows = []
         for key in KEYS:
-            value = format_value(getattr(settings, key))
+            value = shown_value(getattr(settings, key))
             if key == "model" and settings.model is None and settings.backend:
-                value = self._channels.backend_model(settings.backend) or "(the first the server lists)"
-                rows.append((key, value, f"backend {settings.backend}"))
+                rows.append((key, *await self._backend_model(settings.backend)))
                 continue
             rows.append((key, value, resolved.sources[key]))
         return show_text(f"Settings for {channel}:", rows)
+
+    async def _backend_model(self, backend: str) -> tuple[str, str]:
+        """The model a channel with no model setting gets, and where it comes from."""
+        configured = self._config.backends.get(backend)
+        if configured is not None and configured.model:
+            return configured.model, f"backend {backend}"
+        found = await self._channels.default_model(backend)
+        return found or "(unknown: its server cannot be asked now)", f"backend {backend}: the first its server lists"
 
     async def models(self, channel: ChannelKey) -> str:
         settings = (await self._channels.resolve(channel)).settings
         lines = ["Backends (/set backend NAME, /set model NAME):"]
         for name, backend in self._config.backends.items():
-            model = backend.model or "the first model the server lists"
+            model = backend.model or await self._listed_model(name)
             here = "  <- this channel" if name == settings.backend else ""
             lines.append(f"  {name:<12} {model} at {backend.base_url}{here}")
         if settings.model:
             lines.append(f"This channel uses model {settings.model}.")
         return "\n".join(lines)
+
+    async def _listed_model(self, backend: str) -> str:
+        found = await self._channels.default_model(backend)
+        if found is None:
+            return "the first model the server lists (it does not answer now)"
+        return f"{found} (the first the server lists)"
 
     async def usage(self, channel: ChannelKey, args: str = "") -> str:
         """Today's (or the given day's) token totals of the channel, with its budget."""
@@ -131,6 +156,10 @@ class Commands:
         budget = (await self._channels.resolve(channel)).settings.daily_token_budget
         return await self._usage.report(channel, day, budget)
 
+    async def day_report(self, day: str | None = None) -> str:
+        """Every channel's totals that day (today, UTC, by default), then every user's (``parley usage``)."""
+        return await self._usage.day_report(day)
+
     async def _change(self, command: Command, channel: ChannelKey) -> str:
         key, _, raw = command.args.partition(" ")
         key = key.strip().lower()
@@ -138,8 +167,9 @@ class Commands:
             if command.name == "set":
                 if not key or not raw.strip():
                     return "Usage: /set KEY VALUE, e.g. /set temperature 0.3. /help lists the settings."
-                value = await self._channels.set(channel, key, raw)
-                return f"{key} is now {format_value(value)} in {channel}."
+                stored = await self._channels.set(channel, key, raw)
+                note = f" ({stored.note})" if stored.note else ""
+                return f"{key} is now {format_value(stored.value)} in {channel}{note}."
             if not key:
                 return "Usage: /unset KEY, e.g. /unset temperature."
             removed = await self._channels.unset(channel, key)

@@ -24,8 +24,10 @@ from bot.config import Config
 from bot.keyvalue import Namespace
 from bot.llm.base import Backend
 from bot.messages import TERMINAL_STYLE, Author, ChatMessage, CommandStyle, IncomingMessage
-from bot.notices import FAILURES, SOMETHING_BROKE, THREAD_BUSY, too_long_text
+from bot.model_catalog import ModelCatalog
+from bot.notices import SOMETHING_BROKE, THREAD_BUSY, failure_text, too_long_text
 from bot.ordering import ArrivalOrder
+from bot.outcome import turn_failed
 from bot.prompt import Prompt, PromptTooLong
 from bot.settings import ChannelSettings
 from bot.sink import ReplySink
@@ -35,9 +37,6 @@ from bot.summary import SummaryFold
 from bot.threads import ChannelKey, ThreadKey
 from bot.usage import BudgetCheck, Clock, ReplyCost, UsageBook, add, utc_now
 
-# The notices stay importable from here while adapters still import them from this module.
-__all__ = ["FAILURES", "SOMETHING_BROKE", "THREAD_BUSY", "Conversation", "too_long_text"]
-
 log = logging.getLogger(__name__)
 
 
@@ -46,7 +45,7 @@ class Conversation:
         self.config = config
         self.backends = backends
         self._store = store
-        self._channels = Channels(config, store)
+        self._channels = Channels(config, store, ModelCatalog(config, backends))
         self._usage = UsageBook(store, clock)
         self._commands = Commands(config, store, self._channels, self._usage)
         self._order = ArrivalOrder()
@@ -63,7 +62,7 @@ class Conversation:
         return await self._commands.run(command, thread, author, style)
 
     def state(self, namespace: str) -> Namespace:
-        """A key-value store of the adapter's own, under its namespace (``slack``, ``discord``)."""
+        """A key-value store of the adapter's own, under its namespace (the platform's name)."""
         return self._store.namespace(namespace)
 
     async def has_history(self, thread: ThreadKey) -> bool:
@@ -89,6 +88,7 @@ class Conversation:
             await self.handle(message, sink, settings)
         except Exception:
             log.exception("handling event %s in %s failed", message.event_id, message.thread)
+            turn_failed(sink)
             try:
                 await sink.post(SOMETHING_BROKE)
             except Exception:
@@ -115,6 +115,7 @@ class Conversation:
                 await self._answer(message, settings, sink)
         except ThreadBusy as busy:
             log.warning("%s", busy)
+            turn_failed(sink)
             await sink.post(message.style.phrase(THREAD_BUSY))
 
     async def _decide(self, message: IncomingMessage, settings: ChannelSettings) -> bool:
@@ -131,10 +132,12 @@ class Conversation:
         try:
             prompt = responder.first_prompt()
         except PromptTooLong as error:
+            turn_failed(sink)
             await sink.post(message.style.phrase(too_long_text(error)))
             return
         budget = await self._hold_budget(message, settings, prompt.tokens + settings.max_tokens)
         if not budget.allowed:
+            turn_failed(sink)
             await sink.post(message.style.phrase(budget.refusal))
             return
         try:
@@ -185,10 +188,12 @@ class Conversation:
             await streamer.finish()
             return answer, summary_fold
         except PromptTooLong as error:
+            turn_failed(sink)
             await streamer.fail(style.phrase(too_long_text(error)))
         except ReplyFailed as failed:
             log.warning("%s: backend %s failed: %s", responder.thread, failed.target, failed.error)
-            await streamer.fail(style.phrase(FAILURES[failed.error.kind].format(model=failed.model)))
+            turn_failed(sink)
+            await streamer.fail(style.phrase(failure_text(failed.error, failed.model)))
         finally:
             await streamer.aclose()
         return None, summary_fold

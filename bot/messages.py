@@ -35,7 +35,7 @@ class CommandStyle:
 
     The core's own texts name commands as the terminal writes them (``/reset``,
     ``/show``); ``phrase`` rewrites them for the platform: ``/parley show`` in
-    Slack and Discord, where a thread is reset by mentioning the bot.
+    a chat platform whose slash commands carry no thread, where a thread is reset by mentioning the bot.
     """
 
     prefix: str = "/"
@@ -69,7 +69,7 @@ class IncomingMessage:
     is_dm: bool = False
     viewing: str = ""
     """The channel the user is looking at beside this conversation, as the platform links it
-    (Slack's assistant view: ``<#C0123>``); the core tells the model, for this turn only."""
+    (an assistant side panel: ``<#C0123>``); the core tells the model, for this turn only."""
     style: CommandStyle = TERMINAL_STYLE
     """How this platform's users type commands, for the core's own answers and notices."""
     received_at: datetime = field(default_factory=_now)

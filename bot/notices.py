@@ -6,7 +6,7 @@ phrases it in the message's ``CommandStyle`` before it is shown.
 
 from __future__ import annotations
 
-from bot.llm.base import FailureKind
+from bot.llm.base import BackendError, FailureKind, Unreachable
 from bot.prompt import PromptTooLong
 
 FAILURES: dict[FailureKind, str] = {
@@ -24,6 +24,20 @@ FAILURES: dict[FailureKind, str] = {
     "empty": "The model returned an empty answer. Please try again, or rephrase.",
 }
 """A backend's failure, by kind (``{model}``: the model it was asked for)."""
+
+UNREACHABLE = (
+    "parley cannot reach the model backend: nothing answers at its address. An admin needs to check "
+    "the backend's base_url and that its server is running (parley backends check)."
+)
+"""A connection that never opened (refused, or a host name that does not resolve): the configuration's to fix."""
+
+
+def failure_text(error: BackendError, model: str) -> str:
+    """What the user is told: a connection that never opened is the configuration's to fix, not a wait's."""
+    if isinstance(error, Unreachable):
+        return UNREACHABLE
+    return FAILURES[error.kind].format(model=model)
+
 
 THREAD_BUSY = "Another reply in this thread is still being written. Please send your message again in a moment."
 """Another process holds the thread's lock."""

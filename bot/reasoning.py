@@ -8,7 +8,7 @@ mid-tag across chunks). A block counts only before the answer begins: once the
 answer has started, ``<think>`` is ordinary text (a model explaining the tag).
 
 ``ReasoningQuote`` formats reasoning for a channel that wants to see it: a quoted
-block before the answer, readable in Slack's mrkdwn, Discord's Markdown and a terminal.
+block before the answer, readable in every platform's markup and in a terminal.
 """
 
 from __future__ import annotations

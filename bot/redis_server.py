@@ -77,12 +77,23 @@ class RedisServer:
     socket in ``directory`` that only this user can open, and the directory
     is locked so that two parley processes never run two servers on one
     append-only file. ``persistent`` turns on append-only persistence.
+
+    With ``join``, a directory another parley holds is not refused: this one
+    uses the server that parley runs there (its socket is in ``directory``),
+    and ``stop`` leaves that server alone. Short commands (``parley channel
+    set``) join; long-running ones (``parley chat``, ``parley run``) own
+    their server, so that none stops under another's feet.
     """
 
-    def __init__(self, directory: Path, *, port: int | None = None, persistent: bool = True) -> None:
+    def __init__(
+        self, directory: Path, *, port: int | None = None, persistent: bool = True, join: bool = False
+    ) -> None:
         self.directory = directory
         self.port = port
         self.persistent = persistent
+        self.join = join
+        self.joined = False
+        """True when the server is another parley's: this one only connects to it."""
         self._process: asyncio.subprocess.Process | None = None
         self._lock: int | None = None
         self._adopted = False
@@ -101,7 +112,9 @@ class RedisServer:
     async def _start(self) -> str:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         if self.port is None:
-            self._lock = _exclusive_lock(self.directory / LOCK_NAME)
+            self._lock = await self._lock_or_join()
+            if self._lock is None:
+                return self.url
             state = await _wait_while_loading(self.url, await _probe(self.url))
             if state == "up":
                 log.warning(
@@ -147,8 +160,31 @@ class RedisServer:
             await asyncio.sleep(0.02)
         raise RuntimeError(f"Redis did not start; see {self.directory / 'redis.log'}")
 
+    async def _lock_or_join(self) -> int | None:
+        """Lock the directory; or, with ``join``, None once the server of the parley that holds it answers."""
+        lock_path = self.directory / LOCK_NAME
+        deadline = time.monotonic() + START_SECONDS
+        while (lock := _try_lock(lock_path)) is None:
+            if not self.join:
+                raise RuntimeError(
+                    f"another parley is already using the embedded Redis in {self.directory}. Stop it first, "
+                    "or start a Redis server and set REDIS_URL so that several parley processes share it"
+                )
+            # The parley holding the lock may still be starting its server, or loading its data.
+            if await _wait_while_loading(self.url, await _probe(self.url)) == "up":
+                log.info("using the embedded Redis that another parley runs in %s", self.directory)
+                self.joined = True
+                return None
+            if time.monotonic() >= deadline:
+                raise RuntimeError(
+                    f"another parley holds the embedded Redis in {self.directory}, but its server does not "
+                    f"answer at {self.directory / SOCKET_NAME}; see {self.directory / 'redis.log'}"
+                )
+            await asyncio.sleep(0.05)
+        return lock
+
     async def stop(self) -> None:
-        """Shut the server down (Redis flushes its append-only file first)."""
+        """Shut the server down (Redis flushes its append-only file first); a joined one is left running."""
         process, self._process = self._process, None
         try:
             if self._adopted:
@@ -168,17 +204,14 @@ class RedisServer:
                 self._lock = None
 
 
-def _exclusive_lock(path: Path) -> int:
-    """Hold ``path`` locked for as long as this process uses the directory."""
+def _try_lock(path: Path) -> int | None:
+    """Hold ``path`` locked for as long as this process uses the directory; None if another process holds it."""
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(descriptor)
-        raise RuntimeError(
-            f"another parley is already using the embedded Redis in {path.parent}. Stop it first, "
-            "or start a Redis server and set REDIS_URL so that several parley processes share it"
-        ) from None
+        return None
     return descriptor
 
 

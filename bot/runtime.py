@@ -9,9 +9,12 @@ from contextlib import asynccontextmanager
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from bot.channels import Channels
+from bot.commands import Commands
 from bot.config import Config, ConfigError
 from bot.conversation import Conversation
-from bot.llm.registry import open_backends
+from bot.llm.registry import open_backend, open_backends
+from bot.model_catalog import ModelCatalog
 from bot.redis_server import RedisServer
 from bot.store import Store
 
@@ -27,13 +30,17 @@ def without_password(url: str) -> str:
 
 
 @asynccontextmanager
-async def open_redis(config: Config) -> AsyncIterator[Redis]:
-    """The configured Redis, or a private embedded one with its data in ``data_dir``."""
+async def open_redis(config: Config, *, join: bool = False) -> AsyncIterator[Redis]:
+    """The configured Redis, or a private embedded one with its data in ``data_dir``.
+
+    With ``join`` (the admin commands), the embedded Redis of a parley already
+    running on ``data_dir`` is used rather than refused, and left running.
+    """
     server = None
     url = config.redis_url
     if url is None:
         try:
-            server = RedisServer(config.data_dir / "redis")
+            server = RedisServer(config.data_dir / "redis", join=join)
             url = await server.start()
         except (OSError, ValueError, RuntimeError) as error:
             raise ConfigError(
@@ -57,8 +64,8 @@ async def open_redis(config: Config) -> AsyncIterator[Redis]:
 
 
 @asynccontextmanager
-async def open_store(config: Config) -> AsyncIterator[Store]:
-    async with open_redis(config) as redis:
+async def open_store(config: Config, *, join: bool = False) -> AsyncIterator[Store]:
+    async with open_redis(config, join=join) as redis:
         yield Store(redis, config.redis_prefix)
 
 
@@ -68,6 +75,22 @@ async def open_conversation(config: Config, environ: Mapping[str, str]) -> Async
     try:
         async with open_store(config) as store:
             yield Conversation(config=config, store=store, backends=backends)
+    finally:
+        for backend in backends.values():
+            await backend.aclose()
+
+
+@asynccontextmanager
+async def open_commands(config: Config, environ: Mapping[str, str]) -> AsyncIterator[Commands]:
+    """The in-chat commands, for the command line: beside a running parley, on its embedded Redis.
+
+    The backends are opened only so that a model can be checked against their
+    lists and named in ``show``; one whose key is not set here just cannot list.
+    """
+    backends = {name: open_backend(name, found, found.api_key(environ)) for name, found in config.backends.items()}
+    try:
+        async with open_store(config, join=True) as store:
+            yield Commands(config, store, Channels(config, store, ModelCatalog(config, backends)))
     finally:
         for backend in backends.values():
             await backend.aclose()

@@ -183,7 +183,7 @@ def _parse_stop(text: str) -> Any:
 @dataclass(frozen=True, slots=True)
 class Layer:
     source: str
-    """Where these values come from, as shown to users (``[defaults]``, ``channel rule 2 (slack:*)``)."""
+    """Where these values come from, as shown to users (``[defaults]``, ``channel rule 2 (chat:*)``)."""
     values: Mapping[str, Any]
 
 

@@ -4,7 +4,7 @@ Required: ``limits``, ``post`` and ``edit``. The core decides what to post and
 when; the sink only talks to its platform.
 
 Optional: ``waiting`` (see ``StatusSink``), for a sink that can show the user that
-an answer is on its way (Discord's typing indicator, Slack's assistant status).
+an answer is on its way (a typing indicator, an assistant's status line).
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ from typing import Protocol, runtime_checkable
 @dataclass(frozen=True, slots=True)
 class SinkLimits:
     max_chars: int
-    """The longest message the platform takes (Slack ~3,500 in practice, Discord 2,000)."""
+    """The longest message the platform takes, as ``measure`` counts it."""
     edit_interval: float
     """Seconds to leave between two edits of one message (0: edit on every token)."""
     placeholder: str | None = None
     """Posted at once and then edited into the reply; None: post when the first text arrives."""
     measure: Callable[[str], int] = len
-    """How long the platform counts a text; max_chars holds for that (Slack: the mrkdwn the sink sends)."""
+    """How long the platform counts a text; max_chars holds for that (e.g. the markup the sink really sends)."""
 
 
 class ReplySink(Protocol):

@@ -1,8 +1,8 @@
 """Addresses of channels and threads, the same for every platform.
 
-A channel is written ``platform:workspace/channel`` (``slack:T1/C42``,
-``discord:G7/1234``, ``console:local/terminal``); channel rules in the config
-match that string with shell-style wildcards (``discord:*/1234``, ``console:*``).
+A channel is written ``platform:workspace/channel`` (``chat:T1/C42``,
+``console:local/terminal``); channel rules in the config match that string with
+shell-style wildcards (``chat:*/C42``, ``console:*``).
 A thread lives in a channel and inherits the channel's settings.
 """
 
@@ -22,7 +22,7 @@ class ChannelKey:
         return f"{self.platform}:{self.workspace}/{self.channel}"
 
     def matches(self, pattern: str) -> bool:
-        """Whether a channel rule's pattern (``slack:T1/*``) covers this channel."""
+        """Whether a channel rule's pattern (``chat:T1/*``) covers this channel."""
         return fnmatchcase(str(self), pattern)
 
     @classmethod

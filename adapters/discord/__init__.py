@@ -24,9 +24,7 @@ from aiohttp import web
 from adapters.discord.client import ParleyClient
 from adapters.discord.config import DiscordConfig
 from adapters.discord.endpoints import API_ENV, TOKEN_ENV, Endpoints, from_environment
-from bot.config import ConfigError
-from bot.conversation import Conversation
-from bot.logs import MASK, RedactSecrets
+from bot.api import MASK, ConfigError, Conversation, RedactSecrets
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,7 @@ from adapters.discord.events import Plan, channel_key, facts_from, ignored, plac
 from adapters.discord.sink import NO_MENTIONS, Channel, DiscordSink, Target
 from adapters.discord.state import NAMESPACE as STATE_NAMESPACE
 from adapters.discord.state import DiscordState
-from bot.conversation import SOMETHING_BROKE, Conversation
-from bot.messages import IncomingMessage
-from bot.settings import ReplyMode
+from bot.api import SOMETHING_BROKE, Conversation, IncomingMessage, ReplyMode
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from pydantic import Field, field_validator
 
 from adapters.discord.endpoints import TOKEN_ENV
-from bot.config import AdapterTable
+from bot.api import AdapterTable
 
 
 class DiscordConfig(AdapterTable):

@@ -17,7 +17,7 @@ import yarl
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from bot.config import ConfigError
+from bot.api import ConfigError
 
 TOKEN_ENV = "DISCORD_BOT_TOKEN"
 API_ENV = "DISCORD_API_URL"

@@ -14,9 +14,7 @@ from typing import Literal
 
 import discord
 
-from bot.messages import Author, CommandStyle, IncomingMessage
-from bot.settings import ReplyMode
-from bot.threads import ChannelKey, ThreadKey
+from bot.api import Author, ChannelKey, CommandStyle, IncomingMessage, ReplyMode, ThreadKey
 
 PLATFORM = "discord"
 DM_WORKSPACE = "@dm"

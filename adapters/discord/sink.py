@@ -10,7 +10,7 @@ from typing import TypeAlias
 
 import discord
 
-from bot.sink import SinkLimits
+from bot.api import SinkLimits
 
 log = logging.getLogger(__name__)
 

@@ -10,19 +10,14 @@ from discord import app_commands
 
 from adapters.discord.events import DM_WORKSPACE, PLATFORM, command_style
 from adapters.discord.sink import MAX_CHARS, NO_MENTIONS
-from bot.commands import HELP, Command
-from bot.conversation import SOMETHING_BROKE, Conversation
-from bot.messages import Author
-from bot.settings import KEYS
-from bot.split import split
-from bot.threads import ThreadKey
+from bot.api import HELP, SETTING_KEYS, SOMETHING_BROKE, Author, Command, Conversation, ThreadKey, split
 
 log = logging.getLogger(__name__)
 
 Interaction = discord.Interaction[discord.Client]
 
 MAX_CHOICES = 25  # Discord's limit on an option's choices (a test checks that every setting fits)
-SETTING_CHOICES = [app_commands.Choice(name=key, value=key) for key in KEYS]
+SETTING_CHOICES = [app_commands.Choice(name=key, value=key) for key in SETTING_KEYS]
 
 
 def thread_of(interaction: Interaction) -> ThreadKey:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from adapters.platform import PlatformAdapter
 from adapters.slack.app import SlackAdapter
 from adapters.slack.env import SlackEnv
-from bot.conversation import Conversation
+from bot.api import Conversation
 
 
 def create(conversation: Conversation, environ: Mapping[str, str]) -> PlatformAdapter:

@@ -39,9 +39,7 @@ from adapters.slack.sink import MAX_CHARS, AssistantSink, SlackSink
 from adapters.slack.slash import Slash
 from adapters.slack.state import NAMESPACE as STATE_NAMESPACE
 from adapters.slack.state import SlackState
-from bot.config import ConfigError
-from bot.conversation import SOMETHING_BROKE, Conversation
-from bot.sink import SinkLimits
+from bot.api import SOMETHING_BROKE, ConfigError, Conversation, SinkLimits
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +109,7 @@ class SlackAdapter:
     async def run(self) -> None:
         await self._check_bot_token()
         if self._env.app_token is None:
-            log.warning("Slack: receiving events over HTTP at %s", EVENTS_PATH)
+            log.info("Slack: receiving events over HTTP at %s", EVENTS_PATH)
             try:
                 await asyncio.Event().wait()  # the shared HTTP server does the work
             finally:
@@ -129,17 +127,26 @@ class SlackAdapter:
                 "(xapp-...) with the connections:write scope, and turn Socket Mode on in the app's settings"
             ) from None
         except (aiohttp.ClientError, TimeoutError) as error:
-            log.warning("Slack: cannot reach the Web API yet (%s); retrying", error)
+            await handler.client.close()  # type: ignore[no-untyped-call]
+            raise self._unreachable(error) from None
         try:
             await handler.client.connect()  # type: ignore[no-untyped-call]
-            log.warning("Slack: connected in Socket Mode")
+            log.info("Slack: connected in Socket Mode")
             await asyncio.Event().wait()
         finally:
             await handler.client.close()  # type: ignore[no-untyped-call]
             await self._inflight.drain()
 
+    def _unreachable(self, error: Exception) -> ConfigError:
+        """At start-up, as for Discord: an API nobody answers at stops ``parley run`` (exit 2), saying where."""
+        return ConfigError(
+            f"cannot reach Slack's Web API at {self._env.api_url} ({error.__class__.__name__}: {error}); "
+            "check the network, or SLACK_API_URL if you set it"
+        )
+
     async def _check_bot_token(self) -> None:
-        """A wrong SLACK_BOT_TOKEN is a configuration error now, not a silent failure at the first event."""
+        """A wrong SLACK_BOT_TOKEN, or a Web API nobody answers at, is a configuration error now,
+        not a silent failure at the first event (and a /healthz that says ok meanwhile)."""
         if self._env.oauth:
             return  # each workspace's token comes from its installation
         try:
@@ -154,9 +161,8 @@ class SlackAdapter:
             log.warning("Slack: auth.test failed (%s); going on", code)
             return
         except (aiohttp.ClientError, TimeoutError) as error:
-            log.warning("Slack: cannot reach the Web API yet (%s); going on", error)
-            return
-        log.warning("Slack: signed in as %s in %s", identity.get("user"), identity.get("team"))
+            raise self._unreachable(error) from None
+        log.info("Slack: signed in as %s in %s", identity.get("user"), identity.get("team"))
 
     # -- HTTP ------------------------------------------------------------------------
     async def _http_events(self, request: web.Request) -> web.Response:

@@ -27,7 +27,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.config import SlackConfig
 from adapters.slack.events import PLATFORM, team_of
 from adapters.slack.state import SlackState
-from bot.threads import ThreadKey
+from bot.api import ThreadKey
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.config import AdapterTable
+from bot.api import AdapterTable
 
 
 class SlackPrompt(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bot.config import ConfigError
+from bot.api import ConfigError
 
 DEFAULT_API_URL = "https://slack.com/api/"
 

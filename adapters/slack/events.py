@@ -11,8 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.messages import Author, CommandStyle, IncomingMessage
-from bot.threads import ThreadKey
+from bot.api import Author, CommandStyle, IncomingMessage, ThreadKey
 
 PLATFORM = "slack"
 SLASH = "/parley"

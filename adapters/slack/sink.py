@@ -16,7 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from adapters.slack.mrkdwn import Mrkdwn
-from bot.sink import SinkLimits
+from bot.api import SinkLimits
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.config import SlackConfig
 from adapters.slack.events import COMMAND_STYLE, PLATFORM
 from adapters.slack.people import People
-from bot.commands import Command
-from bot.config import Config
-from bot.conversation import Conversation
-from bot.messages import Author
-from bot.threads import ThreadKey
+from bot.api import Author, Command, Config, Conversation, ThreadKey
 
 SUBCOMMANDS = ("show", "set", "unset", "models", "usage", "help")
 SLACK_HELP = (

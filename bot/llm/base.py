@@ -72,6 +72,17 @@ class BackendError(Exception):
         return self.kind in ("unavailable", "rate_limited")
 
 
+class Unreachable(BackendError):
+    """Nothing answers at the backend's address: a refused connection, a host name that does not resolve.
+
+    ``unavailable`` for retries and fallbacks; but the user is told to have the
+    configuration checked (``base_url``, the server running), since waiting will not help.
+    """
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("unavailable", detail)
+
+
 class Backend(Protocol):
     name: str
     context_window: int

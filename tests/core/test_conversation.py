@@ -11,9 +11,10 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.config import Config
-from bot.conversation import FAILURES, Conversation
+from bot.conversation import Conversation
 from bot.llm.registry import open_backends
 from bot.messages import ChatMessage, CommandStyle
+from bot.notices import FAILURES
 from bot.sink import SinkLimits
 from bot.split import open_fence
 from bot.store import Store

@@ -15,9 +15,10 @@ import pytest
 import pytest_asyncio
 
 from bot.config import BackendConfig, Config, ConfigError, load_config
-from bot.conversation import FAILURES, Conversation
+from bot.conversation import Conversation
 from bot.fallback import capped_note, fallback_note
 from bot.llm.registry import open_backends
+from bot.notices import FAILURES
 from bot.reasoning import QUOTE_HEADER
 from bot.store import Store
 from bot.usage import day_of, utc_now

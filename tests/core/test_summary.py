@@ -9,9 +9,10 @@ from typing import Any
 import pytest_asyncio
 
 from bot.answering import Responder
-from bot.conversation import FAILURES, Conversation
+from bot.conversation import Conversation
 from bot.llm.registry import open_backends
 from bot.messages import ChatMessage
+from bot.notices import FAILURES
 from bot.prompt import estimate_tokens
 from bot.store import Store
 from bot.summary import INSTRUCTIONS, SUMMARY_HEADING, summary_request, turns_to_fold, with_summary

@@ -8,7 +8,8 @@ from typing import Any
 
 from bot.channels import Channels
 from bot.config import Config
-from bot.conversation import FAILURES, Conversation
+from bot.conversation import Conversation
+from bot.notices import FAILURES
 from bot.store import Store
 from bot.threads import ChannelKey
 from tests.support.discord_harness import EDIT_INTERVAL, bot, discord_config, discord_fake, running

@@ -5,7 +5,8 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from bot.config import Config
-from bot.conversation import FAILURES, SOMETHING_BROKE, Conversation
+from bot.conversation import Conversation
+from bot.notices import FAILURES, SOMETHING_BROKE
 from bot.store import Store
 from tests.support.discord_harness import bot, discord_config, discord_fake, running
 from tests.support.fake_discord import FakeDiscord

@@ -12,11 +12,12 @@ import pytest
 import pytest_asyncio
 
 from bot.config import BackendConfig, Config
-from bot.conversation import FAILURES, Conversation
+from bot.conversation import Conversation
 from bot.llm.anthropic import AnthropicBackend, merge_turns
 from bot.llm.base import Backend, BackendError, ChatRequest, Reasoning, StreamItem, Usage
 from bot.llm.registry import open_backends
 from bot.messages import Author, ChatMessage, IncomingMessage
+from bot.notices import FAILURES
 from bot.store import Store
 from bot.threads import ThreadKey
 from tests.support.config import TEST_KEY, TEST_KEY_ENV

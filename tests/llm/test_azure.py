@@ -11,10 +11,11 @@ import pytest
 import pytest_asyncio
 
 from bot.config import BackendConfig, Config
-from bot.conversation import FAILURES, Conversation
+from bot.conversation import Conversation
 from bot.llm.base import ChatRequest, Reasoning, Usage
 from bot.llm.registry import open_backends
 from bot.messages import Author, ChatMessage, IncomingMessage
+from bot.notices import FAILURES
 from bot.store import Store
 from bot.threads import ThreadKey
 from tests.support.config import TEST_KEY, TEST_KEY_ENV

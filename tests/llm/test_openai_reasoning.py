@@ -8,11 +8,12 @@ import uuid
 import pytest
 
 from bot.config import BackendConfig
-from bot.conversation import FAILURES, Conversation
+from bot.conversation import Conversation
 from bot.llm.base import ChatRequest, Reasoning, Usage
 from bot.llm.openai import OpenAIBackend, limit_field
 from bot.llm.registry import open_backends
 from bot.messages import Author, ChatMessage, IncomingMessage
+from bot.notices import FAILURES
 from bot.store import Store
 from bot.threads import ThreadKey
 from tests.support.config import make_config

@@ -59,7 +59,8 @@ async def test_a_non_admin_is_refused_and_nothing_is_stored(running: Running, st
     assert [call.params["user"] for call in slack.calls_to("users.info")] == [USER], "workspace roles were checked"
 
 
-async def test_a_workspace_owner_is_an_admin_when_enabled(running: Running, store: Store) -> None:
+async def test_a_workspace_owner_is_an_admin_when_enabled(running: Running, store: Store, fake: FakeOpenAI) -> None:
+    fake.models.append("gpt-test")  # a model is checked against the backend's list before it is stored
     answer = await running.answer_to("set model gpt-test", user="U0OWNER")
     assert answer == f"model is now gpt-test in slack:{TEAM}/{CHANNEL}."
     assert await store.overrides(HERE) == {"model": "gpt-test"}
