@@ -32,7 +32,7 @@ from adapters.slack.config import SlackConfig
 from adapters.slack.env import SlackEnv
 from adapters.slack.inflight import InFlight
 from adapters.slack.mrkdwn import Mrkdwn
-from adapters.slack.oauth import oauth_settings
+from adapters.slack.oauth import multi_workspace_oauth
 from adapters.slack.people import People
 from adapters.slack.redact import mask_tokens
 from adapters.slack.sink import MAX_CHARS, AssistantSink, SlackSink
@@ -65,28 +65,28 @@ class SlackAdapter:
     def __init__(self, conversation: Conversation, env: SlackEnv) -> None:
         self._conversation = conversation
         self._env = env
-        self._settings = conversation.config.table(SlackConfig)
+        self._config = conversation.config.table(SlackConfig)
         self._mrkdwn = Mrkdwn()
         state = SlackState(conversation.state(STATE_NAMESPACE))
         self._people = People(state)
-        self._slash = Slash(conversation, self._people)
-        placeholder, measure = self._settings.placeholder.strip() or None, self._mrkdwn.length
-        self._limits = SinkLimits(MAX_CHARS, self._settings.edit_interval, placeholder, measure)
-        self._assistant_limits = SinkLimits(MAX_CHARS, self._settings.edit_interval, None, measure)
+        self._slash = Slash(conversation, self._config, self._people)
+        placeholder, measure = self._config.placeholder.strip() or None, self._mrkdwn.length
+        self._limits = SinkLimits(MAX_CHARS, self._config.edit_interval, placeholder, measure)
+        self._assistant_limits = SinkLimits(MAX_CHARS, self._config.edit_interval, None, measure)
         self._inflight = InFlight()
         self.app = AsyncApp(
             name="parley",
             logger=mask_tokens(logging.getLogger("parley.slack.bolt")),
             signing_secret=env.signing_secret or "",
             token=None if env.oauth else env.bot_token,
-            oauth_settings=oauth_settings(env, state),
+            oauth_settings=multi_workspace_oauth(env, state),
         )
         configure_client(self.app.client, env)  # Bolt's own client, which its OAuth flow shares
         self.app.assistant(
             build_assistant(
                 has_history=conversation.has_history,
                 state=state,
-                config=self._settings,
+                config=self._config,
                 ttl_seconds=conversation.config.history.ttl_seconds,
                 dedup_seconds=conversation.config.dedup_seconds,
                 answer=self._answer_assistant,
@@ -215,28 +215,23 @@ class SlackAdapter:
         viewing: str,
     ) -> None:
         bot = events.BotIdentity(context.bot_user_id, context.bot_id)
-        reason = events.ignored_reason(event, bot, answer_bots=self._settings.answer_bots)
-        if reason is not None:
-            log.debug("Slack event %s ignored: %s", body.get("event_id"), reason)
-            return
         team = events.team_of(body, context.team_id)
-        if events.to_incoming(event, team_id=team, bot=bot, names={}, answer_bots=self._settings.answer_bots) is None:
-            return  # channel chatter not for parley: nobody's name is looked up for it
+        classified = events.classify(event, team, bot, answer_bots=self._config.answer_bots)
+        if isinstance(classified, events.Ignored):
+            log.debug("Slack event %s ignored: %s", body.get("event_id"), classified.reason)
+            return
+        log.debug("Slack event %s: a %s in %s", body.get("event_id"), classified.kind.value, classified.thread)
         try:
-            names = await self._people.names(client, team, events.mentioned_users(str(event.get("text") or ""), bot))
+            names = await self._people.names(client, team, classified.users)
         except Exception:  # the name cache (Redis) failing must not silence the reply: the core says what broke
             log.exception("Slack: looking up mentioned users' names failed; their ids are shown")
             names = {}
-        incoming = events.to_incoming(
-            event, team_id=team, bot=bot, names=names, answer_bots=self._settings.answer_bots, viewing=viewing
-        )
-        if incoming is None:
-            return
-        kind = AssistantSink if assistant else SlackSink
+        message = events.incoming_message(classified, names=names, viewing=viewing)
+        sink_type = AssistantSink if assistant else SlackSink
         limits = self._assistant_limits if assistant else self._limits
-        sink = kind(client, incoming.channel, incoming.reply_thread_ts, limits=limits, mrkdwn=self._mrkdwn)
+        sink = sink_type(client, classified.channel, classified.reply_thread_ts, limits=limits, mrkdwn=self._mrkdwn)
         async with self._inflight.track():
-            await self._conversation.receive(incoming.message, sink)
+            await self._conversation.receive(message, sink)
 
     async def _on_slash(
         self,

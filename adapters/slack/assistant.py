@@ -51,9 +51,9 @@ class RedisThreadContextStore(AsyncAssistantThreadContextStore):
         return AssistantThreadContext(found) if found and found.get("channel_id") else None
 
 
-def viewing_channel(context: Mapping[str, Any] | None, dm_channel: str) -> str:
+def viewing_channel(thread_context: Mapping[str, Any] | None, dm_channel: str) -> str:
     """The channel the user has open beside the assistant, as Slack links it (``<#C0123>``), or ""."""
-    channel = (context or {}).get("channel_id")
+    channel = (thread_context or {}).get("channel_id")
     if not channel or channel == dm_channel:
         return ""
     return f"<#{channel}>"

@@ -1,6 +1,9 @@
 """Pure decisions: which Slack message events parley answers, and what the core is told.
 
-No I/O here: the app looks up user names (``mentioned_users``) and passes them in.
+Two steps, each run once per event: ``classify`` says whether an event is for parley (and why not),
+what kind of message it is and where it belongs; the app then looks up the display names of the
+users it mentions (``Addressed.users``) and ``incoming_message`` builds the core's message with them.
+No I/O here.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ import html
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from bot.api import Author, CommandStyle, IncomingMessage, ThreadKey
@@ -43,14 +47,54 @@ class BotIdentity:
     bot_id: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Incoming:
-    """A message to hand to the core, and where in Slack the answer goes."""
+class Kind(Enum):
+    """What an answered message is, for the core."""
 
-    message: IncomingMessage
+    MENTION = "mention"
+    """parley mentioned in a channel, at the top level or in a thread."""
+    DM = "DM"
+    """A direct message, in the DM itself or in one of its threads."""
+    FOLLOW_UP = "thread follow-up"
+    """A reply in a channel thread, no mention: the core answers it in parley's threads (trigger "thread")."""
+    COMMAND = "command"
+    """``reset``, mentioning parley or in a DM (the other commands are the /parley slash command)."""
+
+
+RESET = "/reset"
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """An event parley stays silent on, and why."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Addressed:
+    """A message event for parley, classified; the names of the users it mentions are not filled in yet."""
+
+    thread: ThreadKey
+    event_id: str
+    """The message's identity, whichever event (``app_mention`` or ``message``) carried it."""
     channel: str
     reply_thread_ts: str | None
     """The thread to answer in; None for a top-level DM message (answered in the DM itself)."""
+    user: str
+    text: str
+    """In Slack's markup, parley's own mention taken out; ``/reset`` for the reset command."""
+    users: frozenset[str]
+    """The users the text mentions, other than parley: their display names are looked up."""
+    mentioned: bool
+    dm: bool
+
+    @property
+    def kind(self) -> Kind:
+        if self.text == RESET:
+            return Kind.COMMAND
+        if self.dm:
+            return Kind.DM
+        return Kind.MENTION if self.mentioned else Kind.FOLLOW_UP
 
 
 def team_of(body: Mapping[str, Any], authorized_team: str | None) -> str:
@@ -118,45 +162,51 @@ def _link(url: str, label: str | None) -> str:
     return f"{label} ({target})"
 
 
-def to_incoming(
-    event: Mapping[str, Any],
-    *,
-    team_id: str,
-    bot: BotIdentity,
-    names: Mapping[str, str],
-    answer_bots: bool = False,
-    viewing: str = "",
-) -> Incoming | None:
-    """The core's view of a message event, or None when parley should not even ask the core."""
-    if ignored_reason(event, bot, answer_bots=answer_bots) is not None:
-        return None
+def classify(event: Mapping[str, Any], team_id: str, bot: BotIdentity, *, answer_bots: bool) -> Addressed | Ignored:
+    """Whether parley answers this message event, and if so what it is and where it belongs."""
+    reason = ignored_reason(event, bot, answer_bots=answer_bots)
+    if reason is not None:
+        return Ignored(reason)
     channel, ts = str(event["channel"]), str(event["ts"])
     thread_ts = event.get("thread_ts")
-    raw = str(event.get("text") or "")
-    text, mentioned = strip_bot_mention(raw, bot)
+    text, mentioned = strip_bot_mention(str(event.get("text") or ""), bot)
     mentioned = mentioned or event.get("type") == "app_mention"
     dm = is_dm(event)
     if not dm and not thread_ts and not mentioned:
-        return None  # a top-level channel message not for parley: the core need not see it
-    text = render(text, names)
-    if (mentioned or dm) and text.strip().lower() in ("reset", "/reset"):
-        text = "/reset"
-    if not text.strip():
-        return None
+        return Ignored("a top-level channel message not for parley")  # the core need not see it
+    # A mention renders as "@name" or "@id", never as nothing or as "reset": names cannot change these two.
+    plain = render(text, {}).strip()
+    if (mentioned or dm) and plain.lower() in ("reset", RESET):
+        text = RESET
+    elif not plain:
+        return Ignored("nothing to answer")
     if dm:
-        thread, reply_to = (str(thread_ts), str(thread_ts)) if thread_ts else (DM_THREAD, None)
+        thread_id, reply_to = (str(thread_ts), str(thread_ts)) if thread_ts else (DM_THREAD, None)
     else:
-        thread = str(thread_ts or ts)
-        reply_to = thread
-    user = str(event.get("user") or event.get("bot_id") or "")
-    message = IncomingMessage(
-        thread=ThreadKey(PLATFORM, team_id, channel, thread),
-        author=Author(user, names.get(user, "")),
-        text=text,
+        thread_id = str(thread_ts or ts)
+        reply_to = thread_id
+    return Addressed(
+        thread=ThreadKey(PLATFORM, team_id, channel, thread_id),
         event_id=f"{team_id}:{channel}:{ts}",
+        channel=channel,
+        reply_thread_ts=reply_to,
+        user=str(event.get("user") or event.get("bot_id") or ""),
+        text=text,
+        users=frozenset(mentioned_users(text, bot)),
         mentioned=mentioned,
-        is_dm=dm,
+        dm=dm,
+    )
+
+
+def incoming_message(addressed: Addressed, *, names: Mapping[str, str], viewing: str = "") -> IncomingMessage:
+    """The core's view of a classified message, its mentions shown by the display names found."""
+    return IncomingMessage(
+        thread=addressed.thread,
+        author=Author(addressed.user, names.get(addressed.user, "")),
+        text=render(addressed.text, names),
+        event_id=addressed.event_id,
+        mentioned=addressed.mentioned,
+        is_dm=addressed.dm,
         viewing=viewing,
         style=COMMAND_STYLE,
     )
-    return Incoming(message, channel, reply_to)

@@ -90,15 +90,15 @@ class RedisStateStore(AsyncOAuthStateStore):
         return log
 
     async def async_issue(self, *args: Any, **kwargs: Any) -> str:
-        state = secrets.token_urlsafe(24)
-        await self._state.issue_oauth_state(state, STATE_TTL_SECONDS)
-        return state
+        oauth_state = secrets.token_urlsafe(24)
+        await self._state.issue_oauth_state(oauth_state, STATE_TTL_SECONDS)
+        return oauth_state
 
     async def async_consume(self, state: str) -> bool:
         return await self._state.consume_oauth_state(state)
 
 
-def oauth_settings(env: SlackEnv, state: SlackState) -> AsyncOAuthSettings | None:
+def multi_workspace_oauth(env: SlackEnv, state: SlackState) -> AsyncOAuthSettings | None:
     """OAuth for several workspaces when SLACK_CLIENT_ID and SLACK_CLIENT_SECRET are set; else None."""
     if not env.oauth:
         return None

@@ -10,7 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.config import SlackConfig
 from adapters.slack.events import COMMAND_STYLE, PLATFORM
 from adapters.slack.people import People
-from bot.api import Author, Command, Config, Conversation, ThreadKey
+from bot.api import Author, Command, Conversation, ThreadKey
 
 SUBCOMMANDS = ("show", "set", "unset", "models", "usage", "help")
 SLACK_HELP = (
@@ -33,9 +33,9 @@ def as_code(text: str) -> str:
 
 
 class Slash:
-    def __init__(self, conversation: Conversation, people: People) -> None:
+    def __init__(self, conversation: Conversation, config: SlackConfig, people: People) -> None:
         self._conversation = conversation
-        self._config: Config = conversation.config
+        self._config = config
         self._people = people
 
     async def answer(self, command: Mapping[str, Any], team_id: str, client: AsyncWebClient) -> str:
@@ -56,8 +56,8 @@ class Slash:
     async def _is_admin(self, command: Command, user_id: str, client: AsyncWebClient) -> bool:
         if command.name not in ("set", "unset"):
             return False
-        if self._config.is_admin(PLATFORM, user_id):
+        if self._conversation.config.is_admin(PLATFORM, user_id):
             return True
-        if self._config.table(SlackConfig).workspace_admins_are_admins:
+        if self._config.workspace_admins_are_admins:
             return await self._people.is_workspace_admin(client, user_id)
         return False

@@ -37,12 +37,12 @@ class SlackState:
     async def delete_installation(self, enterprise_id: str | None, team_id: str | None) -> None:
         await self._space.delete(_installation(enterprise_id, team_id))
 
-    async def issue_oauth_state(self, state: str, ttl_seconds: int) -> None:
-        await self._space.set(f"oauth-state:{state}", 1, ttl_seconds)
+    async def issue_oauth_state(self, oauth_state: str, ttl_seconds: int) -> None:
+        await self._space.set(f"oauth-state:{oauth_state}", 1, ttl_seconds)
 
-    async def consume_oauth_state(self, state: str) -> bool:
-        """True once for a state that was issued and has not expired."""
-        return await self._space.delete(f"oauth-state:{state}")
+    async def consume_oauth_state(self, oauth_state: str) -> bool:
+        """True once for an OAuth state that was issued and has not expired."""
+        return await self._space.delete(f"oauth-state:{oauth_state}")
 
     # -- the assistant view -----------------------------------------------------------
     async def save_thread_context(

@@ -92,6 +92,22 @@ async def test_other_users_are_named_not_raw_ids(running: Running, slack: FakeSl
     assert looked_up == ["U0ALICE", "U0GHOST"], "a name is looked up once, then kept; never for chatter"
 
 
+async def test_each_event_looks_each_mentioned_user_up_once(
+    running: Running, slack: FakeSlack, fake: FakeOpenAI
+) -> None:
+    slack.users["U0BOB"] = {"id": "U0BOB", "name": "bob", "profile": {"display_name": "Bob"}}
+    first = mention("<@U0BOB>, <@U0GHOST> and <@U0BOB> again")
+    await running.event(first)
+    await until(lambda: finished(slack, CHANNEL, first["ts"], "echo: @Bob, @U0GHOST and @Bob again"))
+    looked_up = sorted(call.params["user"] for call in slack.calls_to("users.info"))
+    assert looked_up == ["U0BOB", "U0GHOST"], "one look-up per user the event mentions, however often"
+    await running.event(message("edited: <@U0CAROL>", thread_ts=first["ts"], subtype="message_changed"))
+    await running.event(message("<@U0GHOST> and <@U0BOB>?", thread_ts=first["ts"]))
+    await until(lambda: finished(slack, CHANNEL, first["ts"], "echo: @U0GHOST and @Bob?"))
+    looked_up = sorted(call.params["user"] for call in slack.calls_to("users.info"))
+    assert looked_up == ["U0BOB", "U0GHOST", "U0GHOST"], "a user not found is asked again, once; none for an edit"
+
+
 async def test_events_are_acknowledged_before_the_model_answers(
     running: Running, slack: FakeSlack, fake: FakeOpenAI
 ) -> None:

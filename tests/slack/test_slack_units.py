@@ -13,10 +13,21 @@ import yaml
 from adapters.config import load
 from adapters.slack.config import SlackConfig
 from adapters.slack.env import SlackEnv
-from adapters.slack.events import BotIdentity, ignored_reason, render, strip_bot_mention, to_incoming
+from adapters.slack.events import (
+    Addressed,
+    BotIdentity,
+    Ignored,
+    Kind,
+    classify,
+    ignored_reason,
+    incoming_message,
+    render,
+    strip_bot_mention,
+)
 from adapters.slack.mrkdwn import Mrkdwn
 from adapters.slack.oauth import BOT_SCOPES
 from bot.config import ConfigError
+from bot.messages import Author, IncomingMessage
 
 BOT = BotIdentity("U0BOT", "B0BOT")
 MANIFEST = Path(__file__).parents[2] / "slack" / "manifest.yml"
@@ -70,19 +81,47 @@ def test_markup_is_rendered_for_the_model() -> None:
 
 
 def test_threads_and_identity() -> None:
-    top = to_incoming(event("<@U0BOT> hi"), team_id="T1", bot=BOT, names={})
-    assert top is not None and top.reply_thread_ts == "1.000001" and top.message.mentioned
-    assert str(top.message.thread) == "slack:T1/C1#1.000001"
-    assert top.message.event_id == "T1:C1:1.000001", "the message's identity, whichever event carried it"
-    assert to_incoming(event("just chatting"), team_id="T1", bot=BOT, names={}) is None
-    reply = to_incoming(event("more", thread_ts="0.5"), team_id="T1", bot=BOT, names={})
-    assert reply is not None and str(reply.message.thread) == "slack:T1/C1#0.5" and not reply.message.mentioned
-    dm = to_incoming(event("hi", channel="D1", channel_type="im"), team_id="T1", bot=BOT, names={})
-    assert dm is not None and dm.message.is_dm and dm.reply_thread_ts is None
-    assert str(dm.message.thread) == "slack:T1/D1#dm"
-    reset = to_incoming(event("<@U0BOT>  Reset ", thread_ts="0.5"), team_id="T1", bot=BOT, names={})
-    assert reset is not None and reset.message.text == "/reset"
-    assert to_incoming(event("<@U0BOT>"), team_id="T1", bot=BOT, names={}) is None, "nothing to answer"
+    top = classify(event("<@U0BOT> hi"), "T1", BOT, answer_bots=False)
+    assert isinstance(top, Addressed) and top.reply_thread_ts == "1.000001" and message_of(top).mentioned
+    assert str(message_of(top).thread) == "slack:T1/C1#1.000001"
+    assert message_of(top).event_id == "T1:C1:1.000001", "the message's identity, whichever event carried it"
+    assert isinstance(classify(event("just chatting"), "T1", BOT, answer_bots=False), Ignored)
+    reply = classify(event("more", thread_ts="0.5"), "T1", BOT, answer_bots=False)
+    assert isinstance(reply, Addressed) and str(message_of(reply).thread) == "slack:T1/C1#0.5"
+    assert not message_of(reply).mentioned
+    dm = classify(event("hi", channel="D1", channel_type="im"), "T1", BOT, answer_bots=False)
+    assert isinstance(dm, Addressed) and message_of(dm).is_dm and dm.reply_thread_ts is None
+    assert str(message_of(dm).thread) == "slack:T1/D1#dm"
+    reset = classify(event("<@U0BOT>  Reset ", thread_ts="0.5"), "T1", BOT, answer_bots=False)
+    assert isinstance(reset, Addressed) and message_of(reset).text == "/reset"
+    assert isinstance(classify(event("<@U0BOT>"), "T1", BOT, answer_bots=False), Ignored), "nothing to answer"
+
+
+def test_an_event_is_classified_once_then_named() -> None:
+    addressed = classify(
+        event("<@U0BOT> ask <@U2> and <@U2|bo>, not <@U0BOT>", user="U2"), "T1", BOT, answer_bots=False
+    )
+    assert isinstance(addressed, Addressed) and addressed.kind is Kind.MENTION
+    assert addressed.users == {"U2"}, "the users to name, parley left out"
+    message = incoming_message(addressed, names={"U2": "Bo"}, viewing="<#C9>")
+    assert message.text == "ask @Bo and @Bo, not" and message.author == Author("U2", "Bo")
+    assert message.viewing == "<#C9>" and message.style.prefix == "/parley "
+    kinds = {
+        Kind.DM: event("hi", channel="D1", channel_type="im"),
+        Kind.FOLLOW_UP: event("more", thread_ts="0.5"),
+        Kind.COMMAND: event("reset", channel="D1", channel_type="im"),
+    }
+    for kind, each in kinds.items():
+        classified = classify(each, "T1", BOT, answer_bots=False)
+        assert isinstance(classified, Addressed) and classified.kind is kind
+    assert classify(event("hi", subtype="message_changed"), "T1", BOT, answer_bots=False) == Ignored(
+        "subtype 'message_changed'"
+    )
+    assert classify(event("&nbsp;", thread_ts="0.5"), "T1", BOT, answer_bots=False) == Ignored("nothing to answer")
+
+
+def message_of(addressed: Addressed) -> IncomingMessage:
+    return incoming_message(addressed, names={})
 
 
 @pytest.mark.parametrize(
