@@ -4,10 +4,13 @@
 ``import discord`` is discord.py (imports are absolute).
 
 - ``endpoints``: the token and the REST/gateway URLs from the environment.
+- ``config``: the ``[discord]`` table.
 - ``client``: the discord.py client, its intents, and routing messages to the core.
 - ``events``: pure decisions: ignore a message, or which conversation it is.
-- ``sink``: the reply sink (typing, send, edit; never a ping).
-- ``slash``: ``/parley show|set|unset|models|help``.
+- ``turns``: the turns handed to the core that are still running.
+- ``sink``: the reply sink and its destination (typing, send, edit; never a ping).
+- ``state``: what the adapter keeps in Redis (reply chains).
+- ``slash``: ``/parley show|set|unset|models|usage|help``.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import discord
@@ -11,11 +12,12 @@ from discord import app_commands
 
 from adapters.discord import slash
 from adapters.discord.config import DiscordConfig
-from adapters.discord.events import Plan, channel_key, facts_from, ignored, place_of, plan, readable
-from adapters.discord.sink import NO_MENTIONS, Channel, DiscordSink, Target
+from adapters.discord.events import Facts, Plan, channel_key, facts_from, ignored, is_chatter, plan, readable
+from adapters.discord.sink import NO_MENTIONS, Channel, Destination, DiscordSink, thread_name
 from adapters.discord.state import NAMESPACE as STATE_NAMESPACE
 from adapters.discord.state import DiscordState
-from bot.api import SOMETHING_BROKE, Conversation, IncomingMessage, ReplyMode
+from adapters.discord.turns import RunningTurns
+from bot.api import SOMETHING_BROKE, ChannelSettings, Conversation, IncomingMessage, ThreadKey
 
 log = logging.getLogger(__name__)
 
@@ -30,21 +32,31 @@ def intents() -> discord.Intents:
     return wanted
 
 
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """A message for the core, as ``Conversation.receive`` takes it."""
+
+    message: IncomingMessage
+    sink: DiscordSink
+    settings: ChannelSettings | None
+    """The channel's settings, when routing resolved them and they are still the ones to answer with."""
+
+
 class ParleyClient(discord.Client):
-    def __init__(self, conversation: Conversation, settings: DiscordConfig, **options: Any) -> None:
+    def __init__(self, conversation: Conversation, config: DiscordConfig, **options: Any) -> None:
         # parley has no voice: discord.py's start-up warnings about voice libraries would only confuse.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         super().__init__(intents=intents(), allowed_mentions=discord.AllowedMentions.none(), **options)
         self.conversation = conversation
-        self.settings = settings
+        self.config = config
         self.state = DiscordState(conversation.state(STATE_NAMESPACE))
         self.tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(self)
         self.tree.add_command(slash.build_group(conversation))
         self._arrival = asyncio.Lock()
-        self._turns: set[asyncio.Task[None]] = set()
+        self._turns = RunningTurns()
 
     async def setup_hook(self) -> None:
-        await slash.sync(self.tree, self.settings.guilds)
+        await slash.sync(self.tree, self.config.guilds)
 
     async def on_message(self, message: discord.Message) -> None:
         # discord.py runs each event in a task of its own. The lock is FIFO, so messages are
@@ -59,9 +71,8 @@ class ParleyClient(discord.Client):
                 return
             if routed is None:
                 return
-            turn = asyncio.create_task(self.conversation.receive(*routed))
-            self._turns.add(turn)
-            turn.add_done_callback(self._turns.discard)
+            turn = self.conversation.receive(routed.message, routed.sink, routed.settings)
+            self._turns.start(routed.message.thread, turn)
 
     async def _apologize(self, message: discord.Message) -> None:
         """A short reply to a message meant for the bot that could not be handled (nothing for chatter)."""
@@ -74,7 +85,8 @@ class ParleyClient(discord.Client):
         except discord.HTTPException as error:
             log.warning("could not tell the user either: %s", error)
 
-    async def _route(self, message: discord.Message) -> tuple[IncomingMessage, DiscordSink] | None:
+    async def _route(self, message: discord.Message) -> Routed | None:
+        """Classify, resolve a text channel's settings (its reply_mode), find the reply chain's root, plan, sink."""
         me = self.user
         if me is None:
             return None
@@ -82,38 +94,47 @@ class ParleyClient(discord.Client):
         if isinstance(channel, discord.PartialMessageable) and message.guild is not None:
             channel = await self.fetch_channel(channel.id)  # a thread discord.py has not cached
         facts = facts_from(message, channel, me.id)
-        reason = ignored(facts, bot_id=me.id, answer_bots=self.settings.answer_bots)
+        reason = ignored(facts, bot_id=me.id, answer_bots=self.config.answer_bots)
         if reason is not None:
             log.debug("ignoring message %s: %s", message.id, reason)
             return None
-        reply_mode: ReplyMode = "thread"
-        root = None
-        ttl = self.conversation.config.history.ttl_seconds
-        if place_of(channel) == "text":
-            if not facts.mentions_bot and facts.reference_id is None:
-                return None  # channel chatter: never for the bot, so no Redis round trip for it
-            reply_mode = (await self.conversation.settings_for(channel_key(facts))).reply_mode
-            if reply_mode == "reply" and facts.reference_id is not None:
-                root = await self.state.reply_chain_root(facts.reference_id, ttl)
+        if is_chatter(facts):
+            return None
+        settings = await self.conversation.settings_for(channel_key(facts)) if facts.place == "text" else None
+        reply_mode = settings.reply_mode if settings is not None else "thread"  # threads and DMs answer in place
+        root = await self._chain_root(facts) if reply_mode == "reply" else None
         decided = plan(facts, bot_id=me.id, bot_name=me.name, reply_mode=reply_mode, chain_root=root)
         if decided is None:
             return None
         if not isinstance(channel, discord.TextChannel | discord.Thread | discord.DMChannel):
             return None  # place_of() let only these through; this tells the type checker
-        return decided.message, await self._sink(decided, message, channel)
+        sink = await self._sink(decided, message, channel)
+        return Routed(decided.message, sink, self._settings_to_answer_with(decided.message.thread, settings))
+
+    async def _chain_root(self, facts: Facts) -> str | None:
+        """The root of the reply chain the message answers, if it answers one parley knows."""
+        if facts.reference_id is None:
+            return None
+        return await self.state.reply_chain_root(facts.reference_id, self.conversation.config.history.ttl_seconds)
+
+    def _settings_to_answer_with(self, thread: ThreadKey, settings: ChannelSettings | None) -> ChannelSettings | None:
+        """The settings resolved on arrival, unless the turn will wait for earlier turns of its conversation:
+        one of them may change the settings (``@parley /set ...``), and the answer must see that, so then the
+        core resolves them when the turn starts, as it does for threads and DMs."""
+        return None if self._turns.any_in(thread) else settings
 
     async def _sink(self, decided: Plan, message: discord.Message, channel: Channel) -> DiscordSink:
-        interval = self.settings.edit_interval
+        interval = self.config.edit_interval
         if decided.delivery == "new_thread":
-            target = Target(
+            destination = Destination(
                 channel,
                 open_thread_from=message,
-                thread_name=readable(decided.message.text, message),
+                thread_name=thread_name(readable(decided.message.text, message)),
                 fetch_channel=self.fetch_channel,
             )
-            return DiscordSink(target, edit_interval=interval)
+            return DiscordSink(destination, edit_interval=interval)
         if decided.delivery == "here":
-            return DiscordSink(Target(channel), edit_interval=interval)
+            return DiscordSink(Destination(channel), edit_interval=interval)
         root, state = decided.root or decided.message.event_id, self.state
         ttl = self.conversation.config.history.ttl_seconds
         await state.link_reply_chain(decided.message.event_id, root, ttl)
@@ -121,11 +142,9 @@ class ParleyClient(discord.Client):
         async def link(posted: str) -> None:
             await state.link_reply_chain(posted, root, ttl)
 
-        return DiscordSink(Target(channel, reply_to=message), edit_interval=interval, on_posted=link)
+        return DiscordSink(Destination(channel, reply_to=message), edit_interval=interval, on_posted=link)
 
     async def close(self) -> None:
         """Stop the turns still running (their replies could not be sent any more), then disconnect."""
-        for turn in list(self._turns):
-            turn.cancel()
-        await asyncio.gather(*self._turns, return_exceptions=True)
+        await self._turns.cancel()
         await super().close()

@@ -142,6 +142,12 @@ def ignored(facts: Facts, *, bot_id: int | str, answer_bots: bool) -> str | None
     return None
 
 
+def is_chatter(facts: Facts) -> bool:
+    """A text channel's message that neither mentions the bot nor replies to a message: never for the bot,
+    whatever the channel's settings (so it costs no Redis round trip)."""
+    return facts.place == "text" and not facts.mentions_bot and facts.reference_id is None
+
+
 def channel_key(facts: Facts) -> ChannelKey:
     """The channel whose settings apply: a thread's parent, a DM's own channel."""
     if facts.guild_id is None:

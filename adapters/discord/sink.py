@@ -25,8 +25,8 @@ Channel: TypeAlias = discord.TextChannel | discord.Thread | discord.DMChannel | 
 FetchChannel: TypeAlias = Callable[[int], Awaitable[object]]
 
 
-class Target:
-    """Where the answer goes: a channel known now, or a thread opened from a message on first use."""
+class Destination:
+    """Where one reply goes: a channel known now, or a thread opened from a message on first use."""
 
     def __init__(
         self,
@@ -34,7 +34,7 @@ class Target:
         *,
         reply_to: discord.Message | None = None,
         open_thread_from: discord.Message | None = None,
-        thread_name: str = "",
+        thread_name: str = "parley",
         fetch_channel: FetchChannel | None = None,
     ) -> None:
         self._channel = channel
@@ -60,9 +60,8 @@ class Target:
         return self._channel
 
     async def _open_thread(self, starter: discord.Message) -> Channel:
-        name = thread_name(self._thread_name)
         try:
-            return await starter.create_thread(name=name, auto_archive_duration=1440)
+            return await starter.create_thread(name=self._thread_name, auto_archive_duration=1440)
         except discord.NotFound as error:
             if error.code == UNKNOWN_MESSAGE:
                 log.info("message %s was deleted before the answer: not answering it", starter.id)
@@ -98,12 +97,12 @@ class DiscordSink:
 
     def __init__(
         self,
-        target: Target,
+        destination: Destination,
         *,
         edit_interval: float,
         on_posted: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
-        self._target = target
+        self._destination = destination
         self._limits = SinkLimits(max_chars=MAX_CHARS, edit_interval=edit_interval, placeholder=None)
         self._on_posted = on_posted
         self._deleted: set[str] = set()
@@ -113,8 +112,8 @@ class DiscordSink:
         return self._limits
 
     async def post(self, text: str) -> str:
-        channel = await self._target.channel()
-        reference = self._target.reference
+        channel = await self._destination.channel()
+        reference = self._destination.reference
         if reference is not None:
             sent = await channel.send(text, allowed_mentions=NO_MENTIONS, reference=reference, mention_author=False)
         else:
@@ -127,7 +126,7 @@ class DiscordSink:
         """Replace the message's text; a message someone deleted (a moderator) stays deleted."""
         if message_id in self._deleted:
             return
-        channel = await self._target.channel()
+        channel = await self._destination.channel()
         try:
             await channel.get_partial_message(int(message_id)).edit(content=text, allowed_mentions=NO_MENTIONS)
         except discord.NotFound as error:
@@ -139,7 +138,7 @@ class DiscordSink:
     @asynccontextmanager
     async def waiting(self) -> AsyncIterator[None]:
         """Discord's typing indicator until the first text is shown (a failure to show it is only logged)."""
-        channel = await self._target.channel()
+        channel = await self._destination.channel()
         async with AsyncExitStack() as stack:
             try:
                 await stack.enter_async_context(channel.typing())
