@@ -182,7 +182,7 @@ def _run_command(args: argparse.Namespace, command: Command) -> int:
 async def _command(config: Config, channel: ChannelKey, command: Command) -> str:
     async with open_commands(config, os.environ) as commands:
         thread = ThreadKey(channel.platform, channel.workspace, channel.channel, "")
-        return await commands.run(command, thread, CLI_ADMIN)
+        return await commands.run(command, thread, CLI_ADMIN, origin="command line")
 
 
 def _with_redis(main: Coroutine[Any, Any, str]) -> str:
