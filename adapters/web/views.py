@@ -31,6 +31,8 @@ class Views:
         )
         self._env.filters["when"] = _when
         self._env.filters["q"] = _q
+        for name in self._env.list_templates():  # read once, here: no file is read while a request is served
+            self._env.get_template(name)
 
     def render(self, name: str, session: Session | None, **values: Any) -> str:
         return self._env.get_template(name).render(session=session, **values)

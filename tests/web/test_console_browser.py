@@ -71,6 +71,12 @@ async def test_sign_in_set_save_and_a_slack_event_uses_it(served: Served, fake: 
         await sign_in(page, served.url)
         await accessible(page)
         await screenshot(page, "channels")
+        await page.get_by_label("Search channels").fill("C0NOWHERE")
+        await page.get_by_role("button", name="Search").click()
+        await expect(page.get_by_text("No channel matches")).to_be_visible()
+        await page.get_by_label("Search channels").fill("general")
+        await page.get_by_role("button", name="Search").click()
+        await expect(page.get_by_role("heading", name=f"slack:{TEAM}", level=2)).to_be_visible()
         await open_channel(page)
         await accessible(page)
 
@@ -230,3 +236,13 @@ async def test_without_the_token_every_console_path_is_404(
                 assert response.status == 404
     assert any("PARLEY_ADMIN_TOKEN" in record.getMessage() and "turn it on" in record.getMessage()
                for record in caplog.records)  # fmt: skip
+
+
+async def test_the_cookie_is_secure_behind_https(served: Served) -> None:
+    headers = {"X-Forwarded-Proto": "https"}
+    async with aiohttp.ClientSession() as client:
+        sign_in_url = served.url + "/console/sign-in"
+        async with client.post(sign_in_url, data={"token": TOKEN}, headers=headers, allow_redirects=False) as response:
+            cookie = response.headers["Set-Cookie"]
+    assert response.status == 303
+    assert all(part in cookie for part in ("HttpOnly", "SameSite=Strict", "Secure", "Max-Age=28800", "Path=/console"))
