@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 
 from adapters import config as parley_config
 from adapters import console, run
+from adapters.web.serve import serve_console
 from bot.api import (
     NO_BACKEND_HELP,
     Author,
@@ -114,6 +115,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_until_signal(run.serve(config, os.environ, names, args.host, args.port))
 
 
+def cmd_console(args: argparse.Namespace) -> int:
+    config = _load(args)
+    if not config.backends:
+        raise ConfigError(NO_BACKEND_HELP)
+    return run_until_signal(serve_console(config, os.environ, args.host, args.port))
+
+
 # -- parley config ----------------------------------------------------------------
 def cmd_config_check(args: argparse.Namespace) -> int:
     """Exit 0 when the file and environment are usable, 1 with every problem found otherwise."""
@@ -182,7 +190,7 @@ def _run_command(args: argparse.Namespace, command: Command) -> int:
 async def _command(config: Config, channel: ChannelKey, command: Command) -> str:
     async with open_commands(config, os.environ) as commands:
         thread = ThreadKey(channel.platform, channel.workspace, channel.channel, "")
-        return await commands.run(command, thread, CLI_ADMIN)
+        return await commands.run(command, thread, CLI_ADMIN, origin="command line")
 
 
 def _with_redis(main: Coroutine[Any, Any, str]) -> str:
@@ -249,6 +257,11 @@ def build_parser() -> argparse.ArgumentParser:
     run_.add_argument("platform", nargs="?", choices=sorted(run.PLATFORMS), help="only this platform")
     run_.add_argument("--host", default="0.0.0.0", help="address of the HTTP server (default: 0.0.0.0)")
     run_.add_argument("--port", type=int, default=3000, help="port of the HTTP server (default: 3000)")
+
+    console_ = add(commands, "console", "serve only the web console, for local use (needs PARLEY_ADMIN_TOKEN)",
+                   cmd_console)  # fmt: skip
+    console_.add_argument("--host", default="127.0.0.1", help="address of the HTTP server (default: 127.0.0.1)")
+    console_.add_argument("--port", type=int, default=3000, help="port of the HTTP server (default: 3000)")
 
     config = commands.add_parser("config", help="check or explain the configuration")
     config_commands = config.add_subparsers(dest="action", required=True, metavar="ACTION")

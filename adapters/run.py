@@ -12,6 +12,7 @@ from typing import Protocol, cast
 from aiohttp import web
 
 from adapters.platform import PlatformAdapter
+from adapters.web import mount as mount_console
 from bot.api import Config, ConfigError, Conversation, open_conversation
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ async def serve(config: Config, environ: Mapping[str, str], names: Sequence[str]
         app.router.add_get("/healthz", _healthz(conversation, [adapter.name for adapter in adapters]))
         for adapter in adapters:
             adapter.mount(app)
+        mount_console(app, conversation, environ)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         try:

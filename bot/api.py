@@ -12,6 +12,10 @@ For a platform adapter:
 - ``Conversation.settings_for(channel)``: a channel's settings in effect.
 - ``Conversation.state(namespace)``: the adapter's own key-value store in Redis (``Namespace``:
   JSON values with a TTL, delete, claim-once); the adapter names its keys, the core prefixes them.
+- ``Conversation.admin``: what the web console asks (``Admin``: channels seen or named by a rule,
+  settings with sources as form values, checking and saving a settings form as ``/set`` does, a
+  playground turn with unsaved settings, recent threads and their history, forgetting one, the
+  audit of settings changes, usage by day, the backends without their keys).
 - ``Conversation.has_history(thread)``, ``Conversation.ping()``, and ``Conversation.config``
   (``table(...)`` for the adapter's own config table, ``history``, ``dedup_seconds``, ``is_admin``).
 - Types: ``IncomingMessage``, ``Author``, ``CommandStyle``, ``ThreadKey``, ``ChannelKey``,
@@ -27,6 +31,8 @@ line's admin commands (``open_commands``: beside a running parley, on its Redis)
 
 from __future__ import annotations
 
+from bot.admin import Admin, BackendInfo, ChannelInfo, DayUsage, Edited, SettingRow
+from bot.audit import AuditEntry
 from bot.commands import HELP, Command
 from bot.config import NO_BACKEND_HELP, AdapterTable, Config, find_config_file, load_config
 from bot.config_errors import ConfigError
@@ -34,7 +40,7 @@ from bot.conversation import Conversation
 from bot.keyvalue import Namespace
 from bot.llm.check import check_backends
 from bot.logs import MASK, RedactSecrets, setup_logging
-from bot.messages import Author, CommandStyle, IncomingMessage
+from bot.messages import Author, ChatMessage, CommandStyle, IncomingMessage
 from bot.notices import SOMETHING_BROKE
 from bot.runtime import open_commands, open_conversation
 from bot.settings import KEYS as SETTING_KEYS
@@ -51,19 +57,27 @@ __all__ = [
     "SETTING_KEYS",
     "SOMETHING_BROKE",
     "AdapterTable",
+    "Admin",
+    "AuditEntry",
     "Author",
+    "BackendInfo",
+    "ChannelInfo",
     "ChannelKey",
     "ChannelSettings",
+    "ChatMessage",
     "Command",
     "CommandStyle",
     "Config",
     "ConfigError",
     "Conversation",
+    "DayUsage",
+    "Edited",
     "IncomingMessage",
     "Namespace",
     "RedactSecrets",
     "ReplyMode",
     "ReplySink",
+    "SettingRow",
     "SinkLimits",
     "StatusSink",
     "ThreadKey",

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+from bot.audit import UNKNOWN, AuditEntry, Changer
 from bot.config import Config
 from bot.model_catalog import ModelCatalog
-from bot.settings import Layer, Resolved, SettingError, check_key, parse_value, resolve, validate_patch
+from bot.settings import Layer, Resolved, SettingError, check_key, format_value, parse_value, resolve, validate_patch
 from bot.store import Store
 from bot.threads import ChannelKey
 
@@ -62,15 +64,31 @@ class Channels:
             raise SettingError(f"backend: unknown backend {unknown!r}. Allowed: {allowed}.")
         raise SettingError(f"fallbacks: unknown backend in {unknown!r}. Allowed: {allowed}.")
 
-    async def set(self, channel: ChannelKey, key: str, raw: str) -> Stored:
-        """Validate and store an override; nothing is stored when it is refused."""
+    async def set(self, channel: ChannelKey, key: str, raw: str, by: Changer = UNKNOWN) -> Stored:
+        """Validate and store an override, and audit the change; nothing is stored when it is refused."""
+        checked = await self.check(channel, key, raw)
+        old = await self._effective(channel, key)
+        await self._store.set_override(channel, key, checked.value)
+        await self._audit(channel, key, old, by)
+        return checked
+
+    async def check(self, channel: ChannelKey, key: str, raw: str) -> Stored:
+        """What ``set`` would store, checked as ``set`` checks it, without storing it (SettingError if refused)."""
         value = parse_value(key, raw)
         self._check_backend(key, value)
         if key in ("backend", "max_tokens"):
             await self._check_room(channel, {key: value})
         note = await self._check_model(channel, value) if key == "model" and value is not None else ""
-        await self._store.set_override(channel, key, value)
         return Stored(value, note)
+
+    async def _effective(self, channel: ChannelKey, key: str) -> str:
+        return format_value(getattr((await self.resolve(channel)).settings, key))
+
+    async def _audit(self, channel: ChannelKey, key: str, old: str, by: Changer) -> None:
+        moment = datetime.now(UTC)
+        new = await self._effective(channel, key)
+        entry = AuditEntry(moment.isoformat(timespec="seconds"), by.who, by.origin, str(channel), key, old, new)
+        await self._store.add_audit(channel, entry.to_json(), moment.timestamp())
 
     async def _check_model(self, channel: ChannelKey, model: str) -> str:
         """Refuse a model the channel's backend does not list; '' when it lists it, else why it was not checked."""
@@ -91,9 +109,13 @@ class Channels:
         if problem := self._config.room_problem(backend, settings.max_tokens):
             raise SettingError(problem)
 
-    async def unset(self, channel: ChannelKey, key: str) -> bool:
+    async def unset(self, channel: ChannelKey, key: str, by: Changer = UNKNOWN) -> bool:
         check_key(key)
-        return await self._store.unset_override(channel, key)
+        old = await self._effective(channel, key)
+        removed = await self._store.unset_override(channel, key)
+        if removed:
+            await self._audit(channel, key, old, by)
+        return removed
 
     async def default_model(self, backend: str) -> str | None:
         """The model a backend uses when a channel names none: configured, else the first its server lists."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bot.audit import Changer
 from bot.channels import Channels
 from bot.config import Config
 from bot.messages import TERMINAL_STYLE, Author, CommandStyle
@@ -86,12 +87,20 @@ class Commands:
         self._usage = usage or UsageBook(store)
 
     async def run(
-        self, command: Command, thread: ThreadKey, author: Author, style: CommandStyle = TERMINAL_STYLE
+        self,
+        command: Command,
+        thread: ThreadKey,
+        author: Author,
+        style: CommandStyle = TERMINAL_STYLE,
+        origin: str | None = None,
     ) -> str:
-        """The answer to a command, naming other commands as this platform's users type them."""
-        return style.phrase(await self._answer(command, thread, author))
+        """The answer to a command, naming other commands as this platform's users type them.
 
-    async def _answer(self, command: Command, thread: ThreadKey, author: Author) -> str:
+        ``origin``: where a settings change comes from, for the audit (default: ``chat (PLATFORM)``).
+        """
+        return style.phrase(await self._answer(command, thread, author, origin or f"chat ({thread.platform})"))
+
+    async def _answer(self, command: Command, thread: ThreadKey, author: Author, origin: str) -> str:
         channel = thread.channel_key
         if command.name == "reset":
             await self._store.clear_history(thread)
@@ -107,7 +116,8 @@ class Commands:
         if command.name in ("set", "unset"):
             if not (author.is_admin or self._config.is_admin(thread.platform, author.id)):
                 return "Sorry, only admins can change this channel's settings. /show lists them."
-            return await self._change(command, channel)
+            who = f"{author.name} ({author.id})" if author.name and author.name != author.id else author.id
+            return await self._change(command, channel, Changer(who, origin))
         return f"Unknown command /{command.name}.\n{help_text()}"
 
     async def show(self, channel: ChannelKey) -> str:
@@ -160,19 +170,19 @@ class Commands:
         """Every channel's totals that day (today, UTC, by default), then every user's (``parley usage``)."""
         return await self._usage.day_report(day)
 
-    async def _change(self, command: Command, channel: ChannelKey) -> str:
+    async def _change(self, command: Command, channel: ChannelKey, by: Changer) -> str:
         key, _, raw = command.args.partition(" ")
         key = key.strip().lower()
         try:
             if command.name == "set":
                 if not key or not raw.strip():
                     return "Usage: /set KEY VALUE, e.g. /set temperature 0.3. /help lists the settings."
-                stored = await self._channels.set(channel, key, raw)
+                stored = await self._channels.set(channel, key, raw, by)
                 note = f" ({stored.note})" if stored.note else ""
                 return f"{key} is now {format_value(stored.value)} in {channel}{note}."
             if not key:
                 return "Usage: /unset KEY, e.g. /unset temperature."
-            removed = await self._channels.unset(channel, key)
+            removed = await self._channels.unset(channel, key, by)
         except SettingError as error:
             return f"Not changed: {error}"
         resolved = await self._channels.resolve(channel)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 
+from bot.admin import Admin
 from bot.answering import Answer, ReplyFailed, Responder
 from bot.channels import Channels
 from bot.commands import Command, Commands, parse_command
@@ -49,6 +50,8 @@ class Conversation:
         self._usage = UsageBook(store, clock)
         self._commands = Commands(config, store, self._channels, self._usage)
         self._order = ArrivalOrder()
+        self.admin = Admin(config, store, self._channels, self._commands, self._usage, self.receive)
+        """What an admin's tool (the web console) asks of the core."""
 
     # -- what an adapter asks of the core besides receive (see bot/api.py) ----------------
     async def settings_for(self, channel: ChannelKey) -> ChannelSettings:

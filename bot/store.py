@@ -11,6 +11,9 @@ Nothing outside this module and ``bot/keyvalue.py`` builds a Redis key. Keys, un
 - ``{prefix}:usage-users:{day}:{channel}``  hash ``{user}:prompt`` / ``{user}:completion`` -> tokens
 - ``{prefix}:usage-channels:{day}``  set of the channels with usage that day
 - ``{prefix}:usage-holds:{day}:{channel}``  sorted set of replies in progress, ``{id}:{tokens}`` scored by expiry
+- ``{prefix}:seen:channels``  sorted set of the channels with an answered turn or a settings change, by last time
+- ``{prefix}:threads:{channel}``  sorted set of a channel's thread ids, by the time of their last answered turn
+- ``{prefix}:audit:all``, ``{prefix}:audit:{channel}``  lists of settings changes (JSON), newest first, capped
 - ``{prefix}:{namespace}:{key}``  an adapter's own state (JSON), through ``namespace`` (``bot/keyvalue.py``);
   the adapter that owns the namespace decides its keys
 """
@@ -21,9 +24,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
@@ -36,7 +40,10 @@ from bot.threads import ChannelKey, ThreadKey
 log = logging.getLogger(__name__)
 
 ROLES = ("system", "user", "assistant")
-KINDS = ("history", "overrides", "event", "lock", "summary", "usage", "usage-users", "usage-channels", "usage-holds")
+KINDS = ("history", "overrides", "event", "lock", "summary", "usage", "usage-users", "usage-channels", "usage-holds",
+         "seen", "threads", "audit")  # fmt: skip
+AUDIT_KEPT = 1000
+"""How many settings changes the audit keeps, overall and per channel."""
 """The first word of the store's own keys: no namespace may take one."""
 
 _HOLD_BUDGET = """
@@ -94,6 +101,8 @@ class Store:
             pipe.rpush(key, *(_encode(m) for m in messages))
             pipe.ltrim(key, -max_messages, -1)
             pipe.expire(key, ttl_seconds)
+            pipe.zadd(self._key("seen", "channels"), {str(thread.channel_key): time.time()})
+            pipe.zadd(self._key("threads", thread.channel_key), {thread.thread: time.time()})
             await pipe.execute()
 
     async def has_history(self, thread: ThreadKey) -> bool:
@@ -203,6 +212,55 @@ class Store:
         """The channels that used tokens that day."""
         members = await self.redis.smembers(self._key("usage-channels", day))
         return sorted((ChannelKey.parse(_text(member)) for member in members), key=str)
+
+    # -- what the web console reads: channels seen, recent threads, the audit, usage by day ---------
+    async def seen_channels(self) -> dict[ChannelKey, float]:
+        """Every channel with an answered turn or a settings change, and when it last had one (epoch seconds)."""
+        key = self._key("seen", "channels")
+        found = cast(list[tuple[bytes, float]], await self.redis.zrange(key, 0, -1, withscores=True))
+        return {ChannelKey.parse(_text(member)): float(score) for member, score in found}
+
+    async def recent_threads(self, channel: ChannelKey, limit: int = 50) -> list[tuple[ThreadKey, float]]:
+        """The channel's threads that still have history, newest first, with their last answered turn."""
+        key = self._key("threads", channel)
+        found = cast(list[tuple[bytes, float]], await self.redis.zrevrange(key, 0, limit - 1, withscores=True))
+        threads = [(ThreadKey(channel.platform, channel.workspace, channel.channel, _text(m)), s) for m, s in found]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for thread, _ in threads:
+                pipe.exists(self._key("history", thread))
+            alive = await pipe.execute()
+        return [(thread, float(score)) for (thread, score), there in zip(threads, alive, strict=True) if there]
+
+    async def thread_messages(self, thread: ThreadKey) -> list[ChatMessage]:
+        """A thread's stored messages, oldest first, read only (the TTL is left as it is)."""
+        return [_decode(item) for item in await self.redis.lrange(self._key("history", thread), 0, -1)]
+
+    async def forget_thread(self, thread: ThreadKey) -> None:
+        """What ``/reset`` does, and the thread leaves its channel's list of recent threads."""
+        await self.clear_history(thread)
+        await self.redis.zrem(self._key("threads", thread.channel_key), thread.thread)
+
+    async def add_audit(self, channel: ChannelKey, entry: str, at: float) -> None:
+        """One settings change (JSON) into the overall and the channel's audit: one round trip."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for key in (self._key("audit", "all"), self._key("audit", channel)):
+                pipe.lpush(key, entry)
+                pipe.ltrim(key, 0, AUDIT_KEPT - 1)
+            pipe.zadd(self._key("seen", "channels"), {str(channel): at})
+            await pipe.execute()
+
+    async def audit(self, channel: ChannelKey | None = None, limit: int = 200) -> list[str]:
+        """Settings changes (JSON), newest first: the channel's, or every channel's."""
+        key = self._key("audit", channel if channel is not None else "all")
+        return [_text(raw) for raw in await self.redis.lrange(key, 0, limit - 1)]
+
+    async def usage_by_day(self, days: Sequence[str], channel: ChannelKey) -> list[dict[str, int]]:
+        """The channel's totals on each of ``days``: one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for day in days:
+                pipe.hgetall(self._key("usage", f"{day}:{channel}"))
+            found = await pipe.execute()
+        return [_counts(totals) for totals in found]
 
 
 class ThreadBusy(Exception):
