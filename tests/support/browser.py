@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -32,7 +34,9 @@ ARGS = [
     "--disable-sync",
 ]
 TOKEN = "console-test-token-0123456789abcdef"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SCREENSHOTS = Path(os.environ.get("PARLEY_SCREENSHOTS") or Path(tempfile.gettempdir()) / "parley-screenshots")
+"""Where the browser tests save their screenshots: a temporary folder, so a test run changes no tracked file;
+``PARLEY_SCREENSHOTS=docs/screenshots uv run pytest tests/web`` renews the README's pictures."""
 
 
 @asynccontextmanager
@@ -107,5 +111,5 @@ async def serve_all(core: Conversation, slack: FakeSlack, token: str = TOKEN) ->
 
 
 async def screenshot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(SCREENSHOTS.mkdir, parents=True, exist_ok=True)
     await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
