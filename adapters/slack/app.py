@@ -97,6 +97,21 @@ class SlackAdapter:
         self.app.command(events.SLASH)(self._on_slash)
 
     # -- parley run ----------------------------------------------------------------
+    async def run(self) -> None:
+        """Serve with one keep-alive session for every Web API call, of every workspace.
+
+        slack_sdk opens a new session, so a new connection (a TLS handshake), per call without one.
+        Bolt's per-request clients copy ``app.client.session``.
+        """
+        connector = aiohttp.TCPConnector(limit=self._settings.max_connections)
+        timeout = aiohttp.ClientTimeout(total=self.app.client.timeout)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+            self.app.client.session = session
+            try:
+                await self._serve()
+            finally:
+                self.app.client.session = None
+
     def mount(self, app: web.Application) -> None:
         if self._env.signing_secret is None:
             return  # Socket Mode only: without a secret no HTTP request could be verified, so none is taken
@@ -106,7 +121,7 @@ class SlackAdapter:
             app.router.add_get(flow.install_path, self._http_install)
             app.router.add_get(flow.redirect_uri_path, self._http_oauth_redirect)
 
-    async def run(self) -> None:
+    async def _serve(self) -> None:
         await self._check_bot_token()
         if self._env.app_token is None:
             log.info("Slack: receiving events over HTTP at %s", EVENTS_PATH)

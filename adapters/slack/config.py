@@ -35,6 +35,9 @@ class SlackConfig(AdapterTable):
     placeholder: str = Field(
         "_thinking…_", max_length=200, description='posted at once, then edited into the reply ("": none)'
     )
+    max_connections: int = Field(
+        2000, ge=1, le=100_000, description="connections to Slack's Web API at once, shared by every workspace"
+    )
     answer_bots: bool = Field(False, description="answer messages from other bots (never its own)")
     workspace_admins_are_admins: bool = Field(
         False, description="workspace admins and owners (users.info) may change settings too"

@@ -46,6 +46,8 @@ class Call:
     params: dict[str, Any]
     token: str | None
     at: float = field(default_factory=time.monotonic)
+    peer: int = 0
+    """The client's port: calls with the same one came over one kept-alive connection."""
 
 
 @dataclass
@@ -154,7 +156,8 @@ class FakeSlack:
             client_id, _, client_secret = base64.b64decode(auth.removeprefix("Basic ")).decode().partition(":")
             params |= {"client_id": client_id, "client_secret": client_secret}
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else params.get("token")
-        self.calls.append(Call(method, params, token))
+        peername = request.transport.get_extra_info("peername") if request.transport is not None else None
+        self.calls.append(Call(method, params, token, peer=peername[1] if peername else 0))
         if self._faults[method]:
             fault = self._faults[method].popleft()
             if fault.status >= 500:
