@@ -15,7 +15,7 @@ from adapters.discord.events import Plan, channel_key, facts_from, ignored, plac
 from adapters.discord.sink import NO_MENTIONS, Channel, DiscordSink, Target
 from adapters.discord.state import NAMESPACE as STATE_NAMESPACE
 from adapters.discord.state import DiscordState
-from bot.api import SOMETHING_BROKE, Conversation, IncomingMessage, ReplyMode
+from bot.api import SOMETHING_BROKE, Conversation, IncomingMessage, PaceBook, ReplyMode
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ class ParleyClient(discord.Client):
         self.tree.add_command(slash.build_group(conversation))
         self._arrival = asyncio.Lock()
         self._turns: set[asyncio.Task[None]] = set()
+        self._paces = PaceBook()  # the channels' write budgets, shared by the replies in each
 
     async def setup_hook(self) -> None:
         await slash.sync(self.tree, self.settings.guilds)
@@ -103,7 +104,7 @@ class ParleyClient(discord.Client):
         return decided.message, await self._sink(decided, message, channel)
 
     async def _sink(self, decided: Plan, message: discord.Message, channel: Channel) -> DiscordSink:
-        interval = self.settings.edit_interval
+        interval, grace = self.settings.edit_interval, self.settings.first_text_grace
         if decided.delivery == "new_thread":
             target = Target(
                 channel,
@@ -111,9 +112,9 @@ class ParleyClient(discord.Client):
                 thread_name=readable(decided.message.text, message),
                 fetch_channel=self.fetch_channel,
             )
-            return DiscordSink(target, edit_interval=interval)
+            return DiscordSink(target, edit_interval=interval, grace=grace, paces=self._paces)
         if decided.delivery == "here":
-            return DiscordSink(Target(channel), edit_interval=interval)
+            return DiscordSink(Target(channel), edit_interval=interval, grace=grace, paces=self._paces)
         root, state = decided.root or decided.message.event_id, self.state
         ttl = self.conversation.config.history.ttl_seconds
         await state.link_reply_chain(decided.message.event_id, root, ttl)
@@ -121,7 +122,9 @@ class ParleyClient(discord.Client):
         async def link(posted: str) -> None:
             await state.link_reply_chain(posted, root, ttl)
 
-        return DiscordSink(Target(channel, reply_to=message), edit_interval=interval, on_posted=link)
+        return DiscordSink(
+            Target(channel, reply_to=message), edit_interval=interval, on_posted=link, grace=grace, paces=self._paces
+        )
 
     async def close(self) -> None:
         """Stop the turns still running (their replies could not be sent any more), then disconnect."""

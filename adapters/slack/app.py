@@ -22,7 +22,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, AsyncServerErrorRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import AsyncServerErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -33,6 +33,7 @@ from adapters.slack.env import SlackEnv
 from adapters.slack.inflight import InFlight
 from adapters.slack.mrkdwn import Mrkdwn
 from adapters.slack.oauth import oauth_settings
+from adapters.slack.pacing import EDIT_BURST, PacedRateLimitRetryHandler, SlackPaces
 from adapters.slack.people import People
 from adapters.slack.redact import mask_tokens
 from adapters.slack.sink import MAX_CHARS, AssistantSink, SlackSink
@@ -49,13 +50,14 @@ RATE_LIMIT_RETRIES = 5
 SERVER_ERROR_RETRIES = 2
 
 
-def configure_client(client: AsyncWebClient, env: SlackEnv) -> None:
-    """The Web API client: SLACK_API_URL; 429 answers retried after their Retry-After, 500 and 503 twice.
+def configure_client(client: AsyncWebClient, env: SlackEnv, paces: SlackPaces) -> None:
+    """The Web API client: SLACK_API_URL; 429 answers slow the replies' budgets and are retried after
+    their Retry-After, 500 and 503 twice.
 
     (Bolt copies both into the per-workspace clients it makes for listeners.)
     """
     client.base_url = env.api_url
-    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES))
+    client.retry_handlers.append(PacedRateLimitRetryHandler(paces, max_retry_count=RATE_LIMIT_RETRIES))
     client.retry_handlers.append(AsyncServerErrorRetryHandler(max_retry_count=SERVER_ERROR_RETRIES))
 
 
@@ -71,8 +73,10 @@ class SlackAdapter:
         self._people = People(state)
         self._slash = Slash(conversation, self._people)
         placeholder, measure = self._settings.placeholder.strip() or None, self._mrkdwn.length
-        self._limits = SinkLimits(MAX_CHARS, self._settings.edit_interval, placeholder, measure)
-        self._assistant_limits = SinkLimits(MAX_CHARS, self._settings.edit_interval, None, measure)
+        interval, grace = self._settings.edit_interval, self._settings.first_text_grace
+        self._limits = SinkLimits(MAX_CHARS, interval, placeholder, measure, EDIT_BURST, grace)
+        self._assistant_limits = SinkLimits(MAX_CHARS, interval, None, measure, EDIT_BURST, grace)
+        self._paces = SlackPaces(interval, self._settings.updates_per_minute)
         self._inflight = InFlight()
         self.app = AsyncApp(
             name="parley",
@@ -81,7 +85,7 @@ class SlackAdapter:
             token=None if env.oauth else env.bot_token,
             oauth_settings=oauth_settings(env, state),
         )
-        configure_client(self.app.client, env)  # Bolt's own client, which its OAuth flow shares
+        configure_client(self.app.client, env, self._paces)  # Bolt's own client, which its OAuth flow shares
         self.app.assistant(
             build_assistant(
                 has_history=conversation.has_history,
@@ -249,7 +253,8 @@ class SlackAdapter:
             return
         kind = AssistantSink if assistant else SlackSink
         limits = self._assistant_limits if assistant else self._limits
-        sink = kind(client, incoming.channel, incoming.reply_thread_ts, limits=limits, mrkdwn=self._mrkdwn)
+        pace = self._paces.for_reply(client.token, incoming.channel)
+        sink = kind(client, incoming.channel, incoming.reply_thread_ts, limits=limits, mrkdwn=self._mrkdwn, pace=pace)
         async with self._inflight.track():
             await self._conversation.receive(incoming.message, sink)
 

@@ -16,7 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from adapters.slack.mrkdwn import Mrkdwn
-from bot.api import SinkLimits
+from bot.api import Pace, SinkLimits
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,10 @@ class SlackSink:
         *,
         limits: SinkLimits,
         mrkdwn: Mrkdwn,
+        pace: Pace | None = None,
     ) -> None:
         self._client = client
+        self._pace = pace or Pace.every(limits.edit_interval, limits.edit_burst)
         self.channel = channel
         self.thread_ts = thread_ts
         self._limits = limits
@@ -51,6 +53,10 @@ class SlackSink:
     @property
     def limits(self) -> SinkLimits:
         return self._limits
+
+    def pace(self) -> Pace:
+        """The channel's budget, shared with the other replies there, and the workspace's for chat.update."""
+        return self._pace
 
     async def post(self, text: str) -> str:
         response = await self._send(self._client.chat_postMessage, text, channel=self.channel, thread_ts=self.thread_ts)
