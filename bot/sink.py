@@ -5,7 +5,8 @@ when; the sink only talks to its platform.
 
 Optional: ``waiting`` (see ``StatusSink``), for a sink that can show the user that
 an answer is on its way (a typing indicator, an assistant's status line); ``pace``
-(see ``PacedSink``), for a sink whose writes share a rate budget with other replies.
+(see ``PacedSink``), for a sink whose writes share a rate budget with other replies;
+``finished`` (see ``FinishingSink``), for a sink that must close a message it streams.
 """
 
 from __future__ import annotations
@@ -65,4 +66,13 @@ class PacedSink(Protocol):
 
     def pace(self) -> Pace:
         """The budgets the next write takes from (looked up on every write: a thread may open meanwhile)."""
+        ...
+
+
+@runtime_checkable
+class FinishingSink(Protocol):
+    """A sink told when a message shows its final text (a platform's native stream must be stopped)."""
+
+    async def finished(self, message_id: str) -> None:
+        """No more edits of this message: its last text has been sent."""
         ...

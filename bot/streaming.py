@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack, suppress
 
 from bot.pacing import Pace, WriteKind
-from bot.sink import PacedSink, ReplySink, StatusSink
+from bot.sink import FinishingSink, PacedSink, ReplySink, StatusSink
 from bot.split import MIN_LIMIT, cut
 
 LOOKAHEAD = 200
@@ -103,7 +103,12 @@ class ReplyStreamer:
         await self._seal(final=True)
         await self._show(self._pending, wait=True)
         await self._stop_grace()
+        await self._finished(self._message_id)
         return self.text
+
+    async def _finished(self, message_id: str | None) -> None:
+        if message_id is not None and isinstance(self._sink, FinishingSink):
+            await self._sink.finished(message_id)
 
     async def _seal(self, *, final: bool) -> None:
         """Finish messages that are full, cutting where ``split.cut`` chooses.
@@ -117,6 +122,7 @@ class ReplyStreamer:
             if not head.strip():  # only blank lines so far: keep the current message for the text to come
                 continue
             await self._show(head, wait=True)
+            await self._finished(self._message_id)
             self._message_id, self._shown = None, ""
 
     def _settled(self) -> bool:
@@ -152,12 +158,15 @@ class ReplyStreamer:
         await self._seal(final=True)
         if self._pending.strip():
             await self._show(self._pending, wait=True)  # the last edit may be older than the text that came in
-            await self._sink.post(notice)
+            await self._finished(self._message_id)
+            await self._finished(await self._sink.post(notice))
         elif self._message_id is not None and self._shown == self._limits.placeholder:
             await self._show(notice, wait=True)
+            await self._finished(self._message_id)
         else:
+            await self._finished(self._message_id)
             await self._pace().take("post", self._sleep)
-            await self._sink.post(notice)
+            await self._finished(await self._sink.post(notice))
 
     async def aclose(self) -> None:
         """End the status, if one is still shown (a reply that ended in an unexpected error)."""

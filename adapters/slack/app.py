@@ -40,6 +40,7 @@ from adapters.slack.sink import MAX_CHARS, AssistantSink, SlackSink
 from adapters.slack.slash import Slash
 from adapters.slack.state import NAMESPACE as STATE_NAMESPACE
 from adapters.slack.state import SlackState
+from adapters.slack.streams import NativeStreaming, NativeStreams
 from bot.api import SOMETHING_BROKE, ConfigError, Conversation, SinkLimits
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ class SlackAdapter:
         self._limits = SinkLimits(MAX_CHARS, interval, placeholder, measure, EDIT_BURST, grace)
         self._assistant_limits = SinkLimits(MAX_CHARS, interval, None, measure, EDIT_BURST, grace)
         self._paces = SlackPaces(interval, self._settings.updates_per_minute)
+        self._native = NativeStreaming(self._settings.native_streaming)
         self._inflight = InFlight()
         self.app = AsyncApp(
             name="parley",
@@ -252,9 +254,15 @@ class SlackAdapter:
         if incoming is None:
             return
         kind = AssistantSink if assistant else SlackSink
-        limits = self._assistant_limits if assistant else self._limits
-        pace = self._paces.for_reply(client.token, incoming.channel)
-        sink = kind(client, incoming.channel, incoming.reply_thread_ts, limits=limits, mrkdwn=self._mrkdwn, pace=pace)
+        channel, thread_ts = incoming.channel, incoming.reply_thread_ts
+        streams = None
+        if thread_ts is not None and self._native.offered(team):  # a stream needs a thread, and shows no placeholder
+            user = str(event.get("user") or "") or None
+            streams = NativeStreams(client, channel, thread_ts, team=team, recipient=user, streaming=self._native)
+        limits = self._assistant_limits if assistant or streams is not None else self._limits
+        pace, stream_pace = self._paces.for_reply(client.token, channel), self._paces.for_stream(channel)
+        sink = kind(client, channel, thread_ts, limits=limits, mrkdwn=self._mrkdwn, pace=pace, streams=streams,
+                    stream_pace=stream_pace)  # fmt: skip
         async with self._inflight.track():
             await self._conversation.receive(incoming.message, sink)
 

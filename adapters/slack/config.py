@@ -40,6 +40,9 @@ class SlackConfig(AdapterTable):
     first_text_grace: float = Field(
         0.5, ge=0, le=60, description="seconds to wait for the first text before the placeholder or status shows"
     )
+    native_streaming: bool = Field(
+        True, description="stream replies in threads with chat.startStream where the workspace offers it"
+    )
     updates_per_minute: int = Field(
         50, ge=1, le=10_000, description="chat.update calls a workspace allows a minute (Slack's Tier 3: 50+)"
     )

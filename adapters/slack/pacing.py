@@ -47,6 +47,10 @@ class SlackPaces:
         edits = self._book.bucket(updates_bucket(token), per_second=self._updates / 60, burst=self._updates)
         return Pace([writes], edits=[edits])
 
+    def for_stream(self, channel: str) -> Pace:
+        """A natively streamed reply's budget: its channel's only (its appends are no chat.update)."""
+        return Pace([self._book.bucket(channel_bucket(channel), per_second=self._per_second, burst=EDIT_BURST)])
+
     def rate_limited(self, request: HttpRequest, response: HttpResponse) -> None:
         """A 429: nothing more in that channel (and workspace, for chat.update) until Retry-After has passed."""
         retry_after = _seconds(response.headers)

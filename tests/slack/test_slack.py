@@ -24,7 +24,10 @@ __all__ = ["running", "slack"]
 @pytest.fixture
 def config(fake: FakeOpenAI, prefix: str) -> Config:
     return make_config(
-        fake.url, prefix, admins=["slack:U0ADMIN"], slack=SlackConfig(edit_interval=0.05, first_text_grace=0)
+        fake.url,
+        prefix,
+        admins=["slack:U0ADMIN"],
+        slack=SlackConfig(edit_interval=0.05, first_text_grace=0, native_streaming=False),
     )
 
 

@@ -23,7 +23,9 @@ REPLY_METHODS = ("chat.postMessage", "chat.update", "assistant.threads.setStatus
 @pytest.fixture
 def config(fake: FakeOpenAI, prefix: str) -> Config:
     # A grace far longer than the fake takes to answer: whatever the machine's speed, the answer comes within it.
-    return make_config(fake.url, prefix, slack=SlackConfig(edit_interval=1.0, first_text_grace=30))
+    return make_config(
+        fake.url, prefix, slack=SlackConfig(edit_interval=1.0, first_text_grace=30, native_streaming=False)
+    )
 
 
 def calls(slack: FakeSlack) -> list[str]:

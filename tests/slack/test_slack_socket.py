@@ -38,7 +38,10 @@ __all__ = ["slack"]
 @pytest.fixture
 def config(fake: FakeOpenAI, prefix: str) -> Config:
     return make_config(
-        fake.url, prefix, admins=[f"slack:{ADMIN}"], slack=SlackConfig(edit_interval=0.05, first_text_grace=0)
+        fake.url,
+        prefix,
+        admins=[f"slack:{ADMIN}"],
+        slack=SlackConfig(edit_interval=0.05, first_text_grace=0, native_streaming=False),
     )
 
 
