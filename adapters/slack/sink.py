@@ -1,4 +1,5 @@
-"""Reply sinks: how the core's posts and edits become chat.postMessage and chat.update calls.
+"""Reply sinks: how the core's posts and edits become chat.postMessage and chat.update calls
+(or, in a thread of a workspace that offers it, a native stream: ``streams.py``).
 
 The Web API client retries 429 answers after their Retry-After itself
 (``client.web_client`` adds slack_sdk's rate-limit retry handler).
