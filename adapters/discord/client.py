@@ -12,6 +12,7 @@ from discord import app_commands
 from adapters.discord import slash
 from adapters.discord.config import DiscordConfig
 from adapters.discord.events import Plan, channel_key, facts_from, ignored, place_of, plan, readable
+from adapters.discord.pacing import rate_limit_trace
 from adapters.discord.sink import NO_MENTIONS, Channel, DiscordSink, Target
 from adapters.discord.state import NAMESPACE as STATE_NAMESPACE
 from adapters.discord.state import DiscordState
@@ -34,6 +35,8 @@ class ParleyClient(discord.Client):
     def __init__(self, conversation: Conversation, settings: DiscordConfig, **options: Any) -> None:
         # parley has no voice: discord.py's start-up warnings about voice libraries would only confuse.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
+        paces = PaceBook()  # the channels' write budgets, shared by the replies in each; a 429 pauses one
+        options.setdefault("http_trace", rate_limit_trace(paces))
         super().__init__(intents=intents(), allowed_mentions=discord.AllowedMentions.none(), **options)
         self.conversation = conversation
         self.settings = settings
@@ -42,7 +45,7 @@ class ParleyClient(discord.Client):
         self.tree.add_command(slash.build_group(conversation))
         self._arrival = asyncio.Lock()
         self._turns: set[asyncio.Task[None]] = set()
-        self._paces = PaceBook()  # the channels' write budgets, shared by the replies in each
+        self._paces = paces
 
     async def setup_hook(self) -> None:
         await slash.sync(self.tree, self.settings.guilds)

@@ -10,6 +10,7 @@ from typing import TypeAlias
 
 import discord
 
+from adapters.discord.pacing import bucket_name
 from bot.api import Pace, PaceBook, SinkLimits, rate_of
 
 log = logging.getLogger(__name__)
@@ -128,7 +129,7 @@ class DiscordSink:
 
     def pace(self) -> Pace:
         rate = rate_of(self._limits.edit_interval)
-        return Pace([self._paces.bucket(f"discord:{self._target.place_id}", per_second=rate, burst=EDIT_BURST)])
+        return Pace([self._paces.bucket(bucket_name(self._target.place_id), per_second=rate, burst=EDIT_BURST)])
 
     async def post(self, text: str) -> str:
         channel = await self._target.channel()
