@@ -19,7 +19,9 @@ For a platform adapter:
 - ``Conversation.has_history(thread)``, ``Conversation.ping()``, and ``Conversation.config``
   (``table(...)`` for the adapter's own config table, ``history``, ``dedup_seconds``, ``is_admin``).
 - Types: ``IncomingMessage``, ``Author``, ``CommandStyle``, ``ThreadKey``, ``ChannelKey``,
-  ``ReplySink`` with ``SinkLimits`` and the optional ``StatusSink``, ``ChannelSettings``.
+  ``ReplySink`` with ``SinkLimits`` and the optional ``StatusSink`` and ``PacedSink``, ``ChannelSettings``.
+- Rate budgets for a sink's writes, shared by the replies in one channel: ``Pace`` (what one reply takes
+  from), ``PaceBook`` (a process's token buckets by name), ``rate_of`` (``edit_interval`` as a rate).
 - Texts: ``SOMETHING_BROKE`` (the apology when the core cannot be reached), ``HELP`` and
   ``SETTING_KEYS`` (for a platform's command menus), ``split`` (a long text in platform-sized parts).
 
@@ -42,10 +44,11 @@ from bot.llm.check import check_backends
 from bot.logs import MASK, RedactSecrets, setup_logging
 from bot.messages import Author, ChatMessage, CommandStyle, IncomingMessage
 from bot.notices import SOMETHING_BROKE
+from bot.pacing import Pace, PaceBook, rate_of
 from bot.runtime import open_commands, open_conversation
 from bot.settings import KEYS as SETTING_KEYS
 from bot.settings import ChannelSettings, ReplyMode
-from bot.sink import ReplySink, SinkLimits, StatusSink
+from bot.sink import PacedSink, ReplySink, SinkLimits, StatusSink
 from bot.split import split
 from bot.threads import ChannelKey, ThreadKey
 from bot.usage import parse_day
@@ -74,6 +77,9 @@ __all__ = [
     "Edited",
     "IncomingMessage",
     "Namespace",
+    "Pace",
+    "PaceBook",
+    "PacedSink",
     "RedactSecrets",
     "ReplyMode",
     "ReplySink",
@@ -87,6 +93,7 @@ __all__ = [
     "open_commands",
     "open_conversation",
     "parse_day",
+    "rate_of",
     "setup_logging",
     "split",
 ]

@@ -148,6 +148,8 @@ class _Head(BaseModel):
     redis_url: str | None = Field(None, validation_alias=AliasChoices("redis_url", "REDIS_URL", "PARLEY_REDIS_URL"))
     data_dir: Path = Field(default_factory=lambda: platformdirs.user_data_path("parley"))
     redis_prefix: str = "parley"
+    redis_max_connections: int = Field(500, ge=1, le=100_000)
+    """Connections to Redis this process keeps at most; a command waits for a free one rather than failing."""
     event_dedup_hours: float = Field(24.0, gt=0, le=24 * 3650, allow_inf_nan=False)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     admins: list[str] = Field(default_factory=list)

@@ -6,7 +6,7 @@ import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from bot.channels import Channels
@@ -29,6 +29,12 @@ def without_password(url: str) -> str:
     return f"{scheme}{sep}{host}{slash}{path}"
 
 
+def pooled_redis(url: str, max_connections: int) -> Redis:
+    """A client on a pool of at most ``max_connections`` that waits for a free connection when all are busy
+    (redis-py's default pool raises MaxConnectionsError instead). Closing the client closes the pool."""
+    return Redis.from_pool(BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=None))
+
+
 @asynccontextmanager
 async def open_redis(config: Config, *, join: bool = False) -> AsyncIterator[Redis]:
     """The configured Redis, or a private embedded one with its data in ``data_dir``.
@@ -48,7 +54,7 @@ async def open_redis(config: Config, *, join: bool = False) -> AsyncIterator[Red
                 "Set PARLEY_DATA_DIR to another directory, or REDIS_URL to use a Redis server."
             ) from None
     try:
-        client = Redis.from_url(url)
+        client = pooled_redis(url, config.redis_max_connections)
         try:
             await client.ping()
         except (RedisError, OSError) as error:

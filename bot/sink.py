@@ -4,7 +4,9 @@ Required: ``limits``, ``post`` and ``edit``. The core decides what to post and
 when; the sink only talks to its platform.
 
 Optional: ``waiting`` (see ``StatusSink``), for a sink that can show the user that
-an answer is on its way (a typing indicator, an assistant's status line).
+an answer is on its way (a typing indicator, an assistant's status line); ``pace``
+(see ``PacedSink``), for a sink whose writes share a rate budget with other replies;
+``finished`` (see ``FinishingSink``), for a sink that must close a message it streams.
 """
 
 from __future__ import annotations
@@ -14,17 +16,26 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from bot.pacing import Pace
+
 
 @dataclass(frozen=True, slots=True)
 class SinkLimits:
     max_chars: int
     """The longest message the platform takes, as ``measure`` counts it."""
     edit_interval: float
-    """Seconds to leave between two edits of one message (0: edit on every token)."""
+    """Seconds to leave between two edits of one message while it is written (0: edit on every token).
+    Also the rate of the reply's write budget (``edit_burst`` writes, refilled one per interval) when
+    the sink does not share one (``PacedSink``): a last edit waits only when that budget is spent."""
     placeholder: str | None = None
-    """Posted at once and then edited into the reply; None: post when the first text arrives."""
+    """Posted, then edited into the reply, when no text came within ``grace``; None: the first text is posted."""
     measure: Callable[[str], int] = len
     """How long the platform counts a text; max_chars holds for that (e.g. the markup the sink really sends)."""
+    edit_burst: int = 3
+    """Writes the reply's own budget allows at once (1: every write waits out ``edit_interval``)."""
+    grace: float = 0.0
+    """Seconds to wait for the first text before the status and the placeholder are shown (0: at once).
+    A fast answer is then posted as it is, with no placeholder to edit and no status to clear."""
 
 
 class ReplySink(Protocol):
@@ -46,4 +57,22 @@ class StatusSink(Protocol):
 
     def waiting(self) -> AbstractAsyncContextManager[None]:
         """Shown from entry until exit; the core exits when the first text is shown or the reply fails."""
+        ...
+
+
+@runtime_checkable
+class PacedSink(Protocol):
+    """A sink whose writes take from budgets shared with other replies (its channel's, its workspace's)."""
+
+    def pace(self) -> Pace:
+        """The budgets the next write takes from (looked up on every write: a thread may open meanwhile)."""
+        ...
+
+
+@runtime_checkable
+class FinishingSink(Protocol):
+    """A sink told when a message shows its final text (a platform's native stream must be stopped)."""
+
+    async def finished(self, message_id: str) -> None:
+        """No more edits of this message: its last text has been sent."""
         ...

@@ -5,22 +5,30 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, suppress
 
-from bot.sink import ReplySink, StatusSink
+from bot.pacing import Pace, WriteKind
+from bot.sink import FinishingSink, PacedSink, ReplySink, StatusSink
 from bot.split import MIN_LIMIT, cut
 
 LOOKAHEAD = 200
+KEEP_FOR_LAST = 1.0
+"""An edit mid-stream leaves this much of the budget (when it holds more than one) for a last edit;
+a reply's first text is posted whenever a write is left."""
 
 
 class ReplyStreamer:
-    """Shows a reply while it is written, within the sink's limits.
+    """Shows a reply while it is written, within the sink's limits and rate budget.
 
-    Text is shown by posting a message and then editing it, no more often than
-    ``limits.edit_interval``. When the text outgrows ``limits.max_chars`` the
-    message is finished at a paragraph (or code fence) boundary and the rest
-    continues in a new message. Nothing empty is ever posted. A sink that can
-    show a status (``StatusSink``) shows it until the first text is shown.
+    Text is shown by posting a message and then editing it, mid-stream no more often than
+    ``limits.edit_interval`` and only while the budget (``PacedSink.pace``, or the reply's own:
+    ``edit_burst`` writes refilled one per ``edit_interval``) keeps a write to spare for the
+    last edit. That last edit, and a message finished because it is full, go out at once
+    unless the budget is actually spent. When the text outgrows ``limits.max_chars`` the
+    message is finished at a paragraph (or code fence) boundary and the rest continues in a
+    new message. Nothing empty is ever posted. A sink that can show a status
+    (``StatusSink``) shows it until the first text is shown; with ``limits.grace`` the status
+    and the placeholder wait that long for the first text, and a fast answer needs neither.
     """
 
     def __init__(
@@ -40,19 +48,48 @@ class ReplyStreamer:
         self._message_id: str | None = None
         self._last_write = float("-inf")
         self._status = AsyncExitStack()
+        self._own_pace = Pace.every(self._limits.edit_interval, self._limits.edit_burst, clock)
+        self._grace: asyncio.Task[None] | None = None
+        self._graced = False  # the grace is over: the status and placeholder are being shown
 
     @property
     def text(self) -> str:
         return "".join(self._full)
 
     async def start(self) -> None:
+        waits = isinstance(self._sink, StatusSink) or bool(self._limits.placeholder)
+        if waits and self._limits.grace > 0:
+            self._grace = asyncio.create_task(self._after_grace())
+        else:
+            await self._show_waiting()
+
+    async def _after_grace(self) -> None:
+        await self._sleep(self._limits.grace)
+        self._graced = True  # from here on the task is awaited, never cancelled: a post is never cut short
+        await self._show_waiting()
+
+    async def _show_waiting(self) -> None:
         if isinstance(self._sink, StatusSink):
             await self._status.enter_async_context(self._sink.waiting())
         placeholder = self._limits.placeholder
         if placeholder:
+            await self._pace().take("post", self._sleep)
             self._message_id = await self._sink.post(placeholder)
             self._shown = placeholder
             self._last_write = self._clock()
+
+    async def _stop_grace(self) -> None:
+        """The first text is here (or the reply ended): no status or placeholder after all, or the shown one."""
+        task, self._grace = self._grace, None
+        if task is None:
+            return
+        if not self._graced:
+            task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+
+    def _pace(self) -> Pace:
+        return self._sink.pace() if isinstance(self._sink, PacedSink) else self._own_pace
 
     async def feed(self, delta: str) -> None:
         self._full.append(delta)
@@ -65,7 +102,13 @@ class ReplyStreamer:
         """Show the complete text; return the whole reply as the model wrote it."""
         await self._seal(final=True)
         await self._show(self._pending, wait=True)
+        await self._stop_grace()
+        await self._finished(self._message_id)
         return self.text
+
+    async def _finished(self, message_id: str | None) -> None:
+        if message_id is not None and isinstance(self._sink, FinishingSink):
+            await self._sink.finished(message_id)
 
     async def _seal(self, *, final: bool) -> None:
         """Finish messages that are full, cutting where ``split.cut`` chooses.
@@ -79,6 +122,7 @@ class ReplyStreamer:
             if not head.strip():  # only blank lines so far: keep the current message for the text to come
                 continue
             await self._show(head, wait=True)
+            await self._finished(self._message_id)
             self._message_id, self._shown = None, ""
 
     def _settled(self) -> bool:
@@ -109,31 +153,40 @@ class ReplyStreamer:
 
     async def fail(self, notice: str) -> None:
         """Tell the user the reply failed: after all the text received so far, or in place of a bare placeholder."""
+        await self._stop_grace()
         await self._status.aclose()
         await self._seal(final=True)
         if self._pending.strip():
             await self._show(self._pending, wait=True)  # the last edit may be older than the text that came in
-            await self._sink.post(notice)
+            await self._finished(self._message_id)
+            await self._finished(await self._sink.post(notice))
         elif self._message_id is not None and self._shown == self._limits.placeholder:
             await self._show(notice, wait=True)
+            await self._finished(self._message_id)
         else:
-            await self._sink.post(notice)
+            await self._finished(self._message_id)
+            await self._pace().take("post", self._sleep)
+            await self._finished(await self._sink.post(notice))
 
     async def aclose(self) -> None:
         """End the status, if one is still shown (a reply that ended in an unexpected error)."""
+        await self._stop_grace()
         await self._status.aclose()
 
     async def _show(self, text: str, *, wait: bool) -> None:
+        """Write ``text``: with ``wait`` as soon as the budget allows; without, now or not at all."""
         if not text.strip() or text == self._shown:
+            return
+        await self._stop_grace()
+        kind: WriteKind = "post" if self._message_id is None else "edit"
+        if wait:
+            await self._pace().take(kind, self._sleep)
+        elif not self._pace().try_take(kind, keep=KEEP_FOR_LAST if kind == "edit" else 0.0):
             return
         await self._status.aclose()
         if self._message_id is None:
             self._message_id = await self._sink.post(text)
         else:
-            if wait:
-                remaining = self._limits.edit_interval - (self._clock() - self._last_write)
-                if remaining > 0:
-                    await self._sleep(remaining)
             await self._sink.edit(self._message_id, text)
         self._shown = text
         self._last_write = self._clock()

@@ -13,11 +13,12 @@ from discord import app_commands
 from adapters.discord import slash
 from adapters.discord.config import DiscordConfig
 from adapters.discord.events import Facts, Plan, channel_key, facts_from, ignored, is_chatter, plan, readable
+from adapters.discord.pacing import rate_limit_trace
 from adapters.discord.sink import NO_MENTIONS, Channel, Destination, DiscordSink, thread_name
 from adapters.discord.state import NAMESPACE as STATE_NAMESPACE
 from adapters.discord.state import DiscordState
 from adapters.discord.turns import RunningTurns
-from bot.api import SOMETHING_BROKE, ChannelSettings, Conversation, IncomingMessage, ThreadKey
+from bot.api import SOMETHING_BROKE, ChannelSettings, Conversation, IncomingMessage, PaceBook, ThreadKey
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,8 @@ class ParleyClient(discord.Client):
     def __init__(self, conversation: Conversation, config: DiscordConfig, **options: Any) -> None:
         # parley has no voice: discord.py's start-up warnings about voice libraries would only confuse.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
+        paces = PaceBook()  # the channels' write budgets, shared by the replies in each; a 429 pauses one
+        options.setdefault("http_trace", rate_limit_trace(paces))
         super().__init__(intents=intents(), allowed_mentions=discord.AllowedMentions.none(), **options)
         self.conversation = conversation
         self.config = config
@@ -54,6 +57,7 @@ class ParleyClient(discord.Client):
         self.tree.add_command(slash.build_group(conversation))
         self._arrival = asyncio.Lock()
         self._turns = RunningTurns()
+        self._paces = paces
 
     async def setup_hook(self) -> None:
         await slash.sync(self.tree, self.config.guilds)
@@ -124,7 +128,7 @@ class ParleyClient(discord.Client):
         return None if self._turns.any_in(thread) else settings
 
     async def _sink(self, decided: Plan, message: discord.Message, channel: Channel) -> DiscordSink:
-        interval = self.config.edit_interval
+        interval, grace = self.config.edit_interval, self.config.first_text_grace
         if decided.delivery == "new_thread":
             destination = Destination(
                 channel,
@@ -132,9 +136,9 @@ class ParleyClient(discord.Client):
                 thread_name=thread_name(readable(decided.message.text, message)),
                 fetch_channel=self.fetch_channel,
             )
-            return DiscordSink(destination, edit_interval=interval)
+            return DiscordSink(destination, edit_interval=interval, grace=grace, paces=self._paces)
         if decided.delivery == "here":
-            return DiscordSink(Destination(channel), edit_interval=interval)
+            return DiscordSink(Destination(channel), edit_interval=interval, grace=grace, paces=self._paces)
         root, state = decided.root or decided.message.event_id, self.state
         ttl = self.conversation.config.history.ttl_seconds
         await state.link_reply_chain(decided.message.event_id, root, ttl)
@@ -142,7 +146,13 @@ class ParleyClient(discord.Client):
         async def link(posted: str) -> None:
             await state.link_reply_chain(posted, root, ttl)
 
-        return DiscordSink(Destination(channel, reply_to=message), edit_interval=interval, on_posted=link)
+        return DiscordSink(
+            Destination(channel, reply_to=message),
+            edit_interval=interval,
+            on_posted=link,
+            grace=grace,
+            paces=self._paces,
+        )
 
     async def close(self) -> None:
         """Stop the turns still running (their replies could not be sent any more), then disconnect."""

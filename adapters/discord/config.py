@@ -19,6 +19,9 @@ class DiscordConfig(AdapterTable):
     ADMIN_EXAMPLE: ClassVar[str] = "discord:80351110224678912"
 
     edit_interval: float = Field(1.5, ge=0, le=60, description="seconds between two edits of a streamed reply")
+    first_text_grace: float = Field(
+        0.5, ge=0, le=60, description="seconds to wait for the first text before typing is shown"
+    )
     guilds: list[str] = Field(
         default_factory=list,
         description="server (guild) ids to sync /parley to at start-up, instantly; empty: sync globally",

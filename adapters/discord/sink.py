@@ -10,11 +10,14 @@ from typing import TypeAlias
 
 import discord
 
-from bot.api import SinkLimits
+from adapters.discord.pacing import bucket_name
+from bot.api import Pace, PaceBook, SinkLimits, rate_of
 
 log = logging.getLogger(__name__)
 
 MAX_CHARS = 2000
+EDIT_BURST = 3
+"""Writes a channel's budget allows at once (then one per edit_interval): a last edit seldom waits."""
 THREAD_NAME_CHARS = 80
 NO_MENTIONS = discord.AllowedMentions.none()
 """Every send and edit: the model's text can never ping @everyone, @here, a role or a user."""
@@ -47,6 +50,11 @@ class Destination:
     @property
     def reference(self) -> discord.MessageReference | None:
         return self._reference
+
+    @property
+    def place_id(self) -> int:
+        """The channel the messages go to: a thread not yet opened has its starter message's id."""
+        return self._starter.id if self._starter is not None else self._channel.id
 
     async def channel(self) -> Channel:
         if self._starter is None:
@@ -93,7 +101,11 @@ def thread_name(prompt: str) -> str:
 
 
 class DiscordSink:
-    """One reply's messages: posted when the first text arrives, then edited at most every edit_interval."""
+    """One reply's messages: posted when the first text arrives, then edited at most every edit_interval.
+
+    Its writes take from the budget of the channel (or thread) they go to, which ``paces`` shares
+    with the other replies there: ``EDIT_BURST`` at once, refilled one per ``edit_interval``.
+    """
 
     def __init__(
         self,
@@ -101,15 +113,22 @@ class DiscordSink:
         *,
         edit_interval: float,
         on_posted: Callable[[str], Awaitable[None]] | None = None,
+        grace: float = 0.0,
+        paces: PaceBook | None = None,
     ) -> None:
         self._destination = destination
-        self._limits = SinkLimits(max_chars=MAX_CHARS, edit_interval=edit_interval, placeholder=None)
+        self._limits = SinkLimits(MAX_CHARS, edit_interval, None, edit_burst=EDIT_BURST, grace=grace)
         self._on_posted = on_posted
         self._deleted: set[str] = set()
+        self._paces = paces or PaceBook()
 
     @property
     def limits(self) -> SinkLimits:
         return self._limits
+
+    def pace(self) -> Pace:
+        rate = rate_of(self._limits.edit_interval)
+        return Pace([self._paces.bucket(bucket_name(self._destination.place_id), per_second=rate, burst=EDIT_BURST)])
 
     async def post(self, text: str) -> str:
         channel = await self._destination.channel()

@@ -22,7 +22,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, AsyncServerErrorRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import AsyncServerErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -33,12 +33,14 @@ from adapters.slack.env import SlackEnv
 from adapters.slack.inflight import InFlight
 from adapters.slack.mrkdwn import Mrkdwn
 from adapters.slack.oauth import multi_workspace_oauth
+from adapters.slack.pacing import EDIT_BURST, PacedRateLimitRetryHandler, SlackPaces
 from adapters.slack.people import People
 from adapters.slack.redact import mask_tokens
 from adapters.slack.sink import MAX_CHARS, AssistantSink, SlackSink
 from adapters.slack.slash import Slash
 from adapters.slack.state import NAMESPACE as STATE_NAMESPACE
 from adapters.slack.state import SlackState
+from adapters.slack.streams import NativeStreaming, NativeStreams
 from bot.api import SOMETHING_BROKE, ConfigError, Conversation, SinkLimits
 
 log = logging.getLogger(__name__)
@@ -49,13 +51,14 @@ RATE_LIMIT_RETRIES = 5
 SERVER_ERROR_RETRIES = 2
 
 
-def configure_client(client: AsyncWebClient, env: SlackEnv) -> None:
-    """The Web API client: SLACK_API_URL; 429 answers retried after their Retry-After, 500 and 503 twice.
+def configure_client(client: AsyncWebClient, env: SlackEnv, paces: SlackPaces) -> None:
+    """The Web API client: SLACK_API_URL; 429 answers slow the replies' budgets and are retried after
+    their Retry-After, 500 and 503 twice.
 
     (Bolt copies both into the per-workspace clients it makes for listeners.)
     """
     client.base_url = env.api_url
-    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES))
+    client.retry_handlers.append(PacedRateLimitRetryHandler(paces, max_retry_count=RATE_LIMIT_RETRIES))
     client.retry_handlers.append(AsyncServerErrorRetryHandler(max_retry_count=SERVER_ERROR_RETRIES))
 
 
@@ -71,8 +74,11 @@ class SlackAdapter:
         self._people = People(state)
         self._slash = Slash(conversation, self._config, self._people)
         placeholder, measure = self._config.placeholder.strip() or None, self._mrkdwn.length
-        self._limits = SinkLimits(MAX_CHARS, self._config.edit_interval, placeholder, measure)
-        self._assistant_limits = SinkLimits(MAX_CHARS, self._config.edit_interval, None, measure)
+        interval, grace = self._config.edit_interval, self._config.first_text_grace
+        self._limits = SinkLimits(MAX_CHARS, interval, placeholder, measure, EDIT_BURST, grace)
+        self._assistant_limits = SinkLimits(MAX_CHARS, interval, None, measure, EDIT_BURST, grace)
+        self._paces = SlackPaces(interval, self._config.updates_per_minute)
+        self._native = NativeStreaming(self._config.native_streaming)
         self._inflight = InFlight()
         self.app = AsyncApp(
             name="parley",
@@ -81,7 +87,7 @@ class SlackAdapter:
             token=None if env.oauth else env.bot_token,
             oauth_settings=multi_workspace_oauth(env, state),
         )
-        configure_client(self.app.client, env)  # Bolt's own client, which its OAuth flow shares
+        configure_client(self.app.client, env, self._paces)  # Bolt's own client, which its OAuth flow shares
         self.app.assistant(
             build_assistant(
                 has_history=conversation.has_history,
@@ -97,6 +103,21 @@ class SlackAdapter:
         self.app.command(events.SLASH)(self._on_slash)
 
     # -- parley run ----------------------------------------------------------------
+    async def run(self) -> None:
+        """Serve with one keep-alive session for every Web API call, of every workspace.
+
+        slack_sdk opens a new session, so a new connection (a TLS handshake), per call without one.
+        Bolt's per-request clients copy ``app.client.session``.
+        """
+        connector = aiohttp.TCPConnector(limit=self._config.max_connections)
+        timeout = aiohttp.ClientTimeout(total=self.app.client.timeout)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+            self.app.client.session = session
+            try:
+                await self._serve()
+            finally:
+                self.app.client.session = None
+
     def mount(self, app: web.Application) -> None:
         if self._env.signing_secret is None:
             return  # Socket Mode only: without a secret no HTTP request could be verified, so none is taken
@@ -106,7 +127,7 @@ class SlackAdapter:
             app.router.add_get(flow.install_path, self._http_install)
             app.router.add_get(flow.redirect_uri_path, self._http_oauth_redirect)
 
-    async def run(self) -> None:
+    async def _serve(self) -> None:
         await self._check_bot_token()
         if self._env.app_token is None:
             log.info("Slack: receiving events over HTTP at %s", EVENTS_PATH)
@@ -228,8 +249,15 @@ class SlackAdapter:
             names = {}
         message = events.incoming_message(classified, names=names, viewing=viewing)
         sink_type = AssistantSink if assistant else SlackSink
-        limits = self._assistant_limits if assistant else self._limits
-        sink = sink_type(client, classified.channel, classified.reply_thread_ts, limits=limits, mrkdwn=self._mrkdwn)
+        channel, thread_ts = classified.channel, classified.reply_thread_ts
+        streams = None
+        if thread_ts is not None and self._native.offered(team):  # a stream needs a thread, and shows no placeholder
+            recipient = classified.user or None
+            streams = NativeStreams(client, channel, thread_ts, team=team, recipient=recipient, streaming=self._native)
+        limits = self._assistant_limits if assistant or streams is not None else self._limits
+        pace, stream_pace = self._paces.for_reply(client.token, channel), self._paces.for_stream(channel)
+        sink = sink_type(client, channel, thread_ts, limits=limits, mrkdwn=self._mrkdwn, pace=pace, streams=streams,
+                         stream_pace=stream_pace)  # fmt: skip
         async with self._inflight.track():
             await self._conversation.receive(message, sink)
 

@@ -33,7 +33,21 @@ class SlackConfig(AdapterTable):
 
     edit_interval: float = Field(1.0, ge=0, le=60, description="seconds between two edits of a streamed reply")
     placeholder: str = Field(
-        "_thinking…_", max_length=200, description='posted at once, then edited into the reply ("": none)'
+        "_thinking…_",
+        max_length=200,
+        description='posted when no text came within first_text_grace, then edited into the reply ("": none)',
+    )
+    first_text_grace: float = Field(
+        0.5, ge=0, le=60, description="seconds to wait for the first text before the placeholder or status shows"
+    )
+    native_streaming: bool = Field(
+        True, description="stream replies in threads with chat.startStream where the workspace offers it"
+    )
+    updates_per_minute: int = Field(
+        50, ge=1, le=10_000, description="chat.update calls a workspace allows a minute (Slack's Tier 3: 50+)"
+    )
+    max_connections: int = Field(
+        2000, ge=1, le=100_000, description="connections to Slack's Web API at once, shared by every workspace"
     )
     answer_bots: bool = Field(False, description="answer messages from other bots (never its own)")
     workspace_admins_are_admins: bool = Field(

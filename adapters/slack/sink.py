@@ -1,4 +1,5 @@
-"""Reply sinks: how the core's posts and edits become chat.postMessage and chat.update calls.
+"""Reply sinks: how the core's posts and edits become chat.postMessage and chat.update calls
+(or, in a thread of a workspace that offers it, a native stream: ``streams.py``).
 
 The Web API client retries 429 answers after their Retry-After itself
 (``client.web_client`` adds slack_sdk's rate-limit retry handler).
@@ -16,7 +17,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from adapters.slack.mrkdwn import Mrkdwn
-from bot.api import SinkLimits
+from adapters.slack.streams import NativeStreams
+from bot.api import Pace, SinkLimits
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +41,15 @@ class SlackSink:
         *,
         limits: SinkLimits,
         mrkdwn: Mrkdwn,
+        pace: Pace | None = None,
+        streams: NativeStreams | None = None,
+        stream_pace: Pace | None = None,
     ) -> None:
         self._client = client
+        self._pace = pace or Pace.every(limits.edit_interval, limits.edit_burst)
+        self._streams = streams
+        """Slack's native streaming, where the workspace offers it (then messages are streams, not edits)."""
+        self._stream_pace = stream_pace or self._pace
         self.channel = channel
         self.thread_ts = thread_ts
         self._limits = limits
@@ -52,12 +61,23 @@ class SlackSink:
     def limits(self) -> SinkLimits:
         return self._limits
 
+    def pace(self) -> Pace:
+        """The channel's budget, shared with the other replies there, and the workspace's for chat.update."""
+        return self._stream_pace if self._streams is not None and self._streams.offered else self._pace
+
     async def post(self, text: str) -> str:
+        if self._streams is not None and self._streams.offered:
+            started = await self._streams.start(text)
+            if started is not None:
+                return started
         response = await self._send(self._client.chat_postMessage, text, channel=self.channel, thread_ts=self.thread_ts)
         return str(response["ts"])
 
     async def edit(self, message_id: str, text: str) -> None:
         """Edit the message; one that is gone is replaced by a new message, which later edits then change."""
+        streams = self._streams
+        if streams is not None and streams.streams(message_id) and await streams.extend(message_id, text):
+            return
         try:
             current = self._moved.get(message_id, message_id)
             await self._send(self._client.chat_update, text, channel=self.channel, ts=current)
@@ -66,6 +86,14 @@ class SlackSink:
                 raise
             log.warning("Slack: message %s cannot be edited (%s): posting anew", current, error.response["error"])
             self._moved[message_id] = await self.post(text)
+
+    async def finished(self, message_id: str) -> None:
+        """A streamed message is complete: stop its stream (one Slack ended already gets its text by chat.update)."""
+        if self._streams is None:
+            return
+        last = await self._streams.stop(message_id)
+        if last is not None:
+            await self.edit(message_id, last)
 
     async def _send(self, method: Callable[..., Awaitable[AsyncSlackResponse]], text: str, **where: Any) -> Any:
         try:

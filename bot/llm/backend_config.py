@@ -97,8 +97,11 @@ class BackendConfig(BaseModel):
     """Without it in the config: from ``bot.context_windows`` for a well-known model, else 8192."""
     connect_timeout: float = Field(10.0, gt=0)
     read_timeout: float = Field(120.0, gt=0)
-    first_token_timeout: float | None = Field(None, gt=0)
-    """Seconds to wait for the first text before a channel's fallback answers instead (None: read_timeout)."""
+    first_token_timeout: float = Field(45.0, gt=0)
+    """Seconds to wait for the first text (or thinking) before the reply fails as a timeout, or a channel's
+    fallback answers instead: what a person would wait, far less than ``read_timeout``."""
+    max_connections: int = Field(2000, ge=1, le=100_000)
+    """Connections to this backend at once (kept alive between calls); a call waits for a free one."""
     max_retries: int = Field(3, ge=0, le=10)
     max_retry_wait: float = Field(30.0, ge=0)
 

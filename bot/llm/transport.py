@@ -110,10 +110,15 @@ def reading(url: str) -> Iterator[None]:
 def http_client(
     config: BackendConfig, headers: Mapping[str, str], *, path: str = "", params: Mapping[str, str] | None = None
 ) -> httpx.AsyncClient:
-    """The backend's HTTP client: its base URL (plus ``path``), headers and the configured timeouts."""
+    """The backend's HTTP client: its base URL (plus ``path``), headers, timeouts and connection pool.
+
+    The pool holds ``max_connections`` (all kept alive); a call that finds it full waits for a
+    connection (no pool timeout: the first-token timeout bounds the wait) rather than failing.
+    """
     return httpx.AsyncClient(
         base_url=f"{config.base_url}/{path}",
         headers=dict(headers),
         params=dict(params or {}),
-        timeout=httpx.Timeout(config.read_timeout, connect=config.connect_timeout),
+        timeout=httpx.Timeout(config.read_timeout, connect=config.connect_timeout, pool=None),
+        limits=httpx.Limits(max_connections=config.max_connections, max_keepalive_connections=config.max_connections),
     )

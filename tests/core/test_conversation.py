@@ -201,7 +201,9 @@ async def test_a_5xx_is_retried(core: Conversation, fake: FakeOpenAI, sink: Reco
 
 
 async def test_streaming_edits_are_paced_and_end_complete(core: Conversation, fake: FakeOpenAI) -> None:
-    sink = RecordingSink(limits=SinkLimits(max_chars=3500, edit_interval=0.2, placeholder="…"))
+    # A budget of one write: every write, the last edit too, waits out edit_interval (tests/core/test_pacing.py
+    # has the default budget, whose last edit goes out at once).
+    sink = RecordingSink(limits=SinkLimits(max_chars=3500, edit_interval=0.2, placeholder="…", edit_burst=1))
     text = "The quick brown fox jumps over the lazy dog. " * 6
     fake.queue(Reply(text, chunk_size=8, delay=0.03))
     await core.receive(msg("stream please"), sink)

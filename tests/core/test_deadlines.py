@@ -9,7 +9,7 @@ import pytest
 
 from bot.deadlines import ReplyCapped, timed
 from bot.fallback import Target, falls_back, parse_target, targets
-from bot.llm.base import BackendError
+from bot.llm.base import BackendError, Reasoning
 
 
 async def slow(first_after: float, then_every: float, count: int, closed: list[bool]) -> AsyncIterator[str]:
@@ -79,3 +79,15 @@ def test_targets_are_the_primary_then_each_fallback_once() -> None:
 )  # fmt: skip
 def test_which_failures_fall_back(kind: str, expected: bool) -> None:
     assert falls_back(kind) is expected  # type: ignore[arg-type]
+
+
+async def test_thinking_counts_as_the_first_token() -> None:
+    async def thinks_then_answers() -> AsyncIterator[Reasoning | str]:
+        yield Reasoning("let me see")
+        await asyncio.sleep(0.3)
+        yield "the answer"
+
+    got: list[Reasoning | str] = []
+    async for item in timed(thinks_then_answers(), first_within=0.2, deadline=None):
+        got.append(item)
+    assert got[-1] == "the answer" and isinstance(got[0], Reasoning)

@@ -75,10 +75,11 @@ class MemorySink:
 
 
 def make(
-    max_chars: int = 2000, edit_interval: float = 1.0, placeholder: str | None = PLACEHOLDER
+    max_chars: int = 2000, edit_interval: float = 1.0, placeholder: str | None = PLACEHOLDER, edit_burst: int = 1
 ) -> tuple[ReplyStreamer, MemorySink, FakeClock]:
+    """A streamer on a fake clock; its budget holds one write (every write waits out the interval) unless told."""
     clock = FakeClock()
-    sink = MemorySink(SinkLimits(max_chars, edit_interval, placeholder), clock)
+    sink = MemorySink(SinkLimits(max_chars, edit_interval, placeholder, edit_burst=edit_burst), clock)
     return ReplyStreamer(sink, clock=clock, sleep=clock.sleep), sink, clock
 
 

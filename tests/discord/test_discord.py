@@ -47,7 +47,8 @@ async def test_a_mention_opens_a_thread_and_streams_the_reply(
     assert all(answer.startswith(version) for version in reply.versions)
     edits = [r.at for r in discord_fake.edits() if r.path.endswith(reply.id)]
     gaps = [later - earlier for earlier, later in itertools.pairwise(edits)]
-    assert all(gap >= EDIT_INTERVAL * 0.9 for gap in gaps), f"edits closer than {EDIT_INTERVAL}s: {gaps}"
+    # While the reply streams; its last edit goes out as the stream ends, when the channel's budget has room.
+    assert all(gap >= EDIT_INTERVAL * 0.9 for gap in gaps[:-1]), f"edits closer than {EDIT_INTERVAL}s: {gaps}"
 
 
 async def test_a_follow_up_in_the_thread_sees_the_history_and_the_channel_settings(

@@ -113,3 +113,10 @@ def test_the_readme_table_of_context_windows_is_the_code_s() -> None:
     assert documented == {window for _, window in CONTEXT_WINDOWS}
     for name in re.findall(r"`([a-z][\w.-]*)`", table):
         assert context_window_for(name) != DEFAULT_CONTEXT_WINDOW or name in ("llama3", "llama-3", "gemma", "gemma2")
+
+
+def test_the_first_token_timeout_defaults_to_what_a_person_would_wait(tmp_path: Path) -> None:
+    config = load(tmp_path, '[backends.local]\nbase_url = "http://localhost:1/v1"\nmodel = "m"\nread_timeout = 300\n')
+    assert config.backends["local"].first_token_timeout == 45.0
+    tuned = load(tmp_path, '[backends.local]\nbase_url = "http://localhost:1/v1"\nfirst_token_timeout = 20\n')
+    assert tuned.backends["local"].first_token_timeout == 20.0

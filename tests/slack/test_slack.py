@@ -23,7 +23,12 @@ __all__ = ["running", "slack"]
 
 @pytest.fixture
 def config(fake: FakeOpenAI, prefix: str) -> Config:
-    return make_config(fake.url, prefix, admins=["slack:U0ADMIN"], slack=SlackConfig(edit_interval=0.05))
+    return make_config(
+        fake.url,
+        prefix,
+        admins=["slack:U0ADMIN"],
+        slack=SlackConfig(edit_interval=0.05, first_text_grace=0, native_streaming=False),
+    )
 
 
 def finished(slack: FakeSlack, channel: str, thread_ts: str | None, text: str) -> bool:

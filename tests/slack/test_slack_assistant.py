@@ -21,7 +21,13 @@ PROMPTS = [SlackPrompt(title="Release notes", message="Draft release notes for m
 
 @pytest.fixture
 def config(fake: FakeOpenAI, prefix: str) -> Config:
-    slack = SlackConfig(edit_interval=0.05, assistant_greeting="Hello from parley!", suggested_prompts=PROMPTS)
+    slack = SlackConfig(
+        edit_interval=0.05,
+        first_text_grace=0,
+        native_streaming=False,
+        assistant_greeting="Hello from parley!",
+        suggested_prompts=PROMPTS,
+    )
     return make_config(fake.url, prefix, slack=slack)
 
 

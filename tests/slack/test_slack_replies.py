@@ -20,7 +20,9 @@ __all__ = ["running", "slack"]
 
 @pytest.fixture
 def config(fake: FakeOpenAI, prefix: str) -> Config:
-    return make_config(fake.url, prefix, slack=SlackConfig(edit_interval=0.05))
+    return make_config(
+        fake.url, prefix, slack=SlackConfig(edit_interval=0.05, first_text_grace=0, native_streaming=False)
+    )
 
 
 MARKDOWN = """# Plan

@@ -37,7 +37,12 @@ __all__ = ["slack"]
 
 @pytest.fixture
 def config(fake: FakeOpenAI, prefix: str) -> Config:
-    return make_config(fake.url, prefix, admins=[f"slack:{ADMIN}"], slack=SlackConfig(edit_interval=0.05))
+    return make_config(
+        fake.url,
+        prefix,
+        admins=[f"slack:{ADMIN}"],
+        slack=SlackConfig(edit_interval=0.05, first_text_grace=0, native_streaming=False),
+    )
 
 
 @pytest_asyncio.fixture

@@ -204,6 +204,9 @@ def test_the_readme_documents_every_slack_setting_and_its_example_loads(tmp_path
 METHOD_SCOPES = {
     "chat_postMessage": "chat:write",
     "chat_update": "chat:write",
+    "chat_startStream": "chat:write",
+    "chat_appendStream": "chat:write",
+    "chat_stopStream": "chat:write",
     "users_info": "users:read",
     "assistant_threads_setStatus": "assistant:write",
     "assistant_threads_setSuggestedPrompts": "assistant:write",  # Bolt's set_suggested_prompts

@@ -32,7 +32,7 @@ async def discord_fake() -> AsyncIterator[FakeDiscord]:
 
 @pytest.fixture
 def discord_config(fake: FakeOpenAI, prefix: str) -> Config:
-    return make_config(fake.url, prefix, discord={"edit_interval": EDIT_INTERVAL})
+    return make_config(fake.url, prefix, discord={"edit_interval": EDIT_INTERVAL, "first_text_grace": 0})
 
 
 @contextlib.asynccontextmanager

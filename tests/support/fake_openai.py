@@ -286,6 +286,11 @@ class FakeOpenAI:
         self._runner: web.AppRunner | None = None
         self._stopping = asyncio.Event()
         self._stalled: set[asyncio.Event] = set()
+        self.hold: asyncio.Event | None = None
+        """When set to an Event, every chat completion waits for it before answering (to count connections)."""
+        self.in_flight = 0
+        """Chat completions being answered now; ``peak_in_flight`` is the most there were at once."""
+        self.peak_in_flight = 0
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -372,6 +377,16 @@ class FakeOpenAI:
         return await self._chat_completions(request, deployment=request.match_info["deployment"])
 
     async def _chat_completions(self, request: web.Request, deployment: str | None = None) -> web.StreamResponse:
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            if self.hold is not None:
+                await self.hold.wait()
+            return await self._answer_chat(request, deployment)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer_chat(self, request: web.Request, deployment: str | None) -> web.StreamResponse:
         raw = await request.read()
         try:
             body = json.loads(raw)

@@ -15,7 +15,10 @@ answers ``users.info`` from ``slack.users``, records what slash commands'
 ``response_url`` receives (``slack.responses``), and serves Socket Mode:
 ``apps.connections.open`` returns ``ws://.../link``, which sends ``hello``;
 ``await slack.socket_event(body)`` sends an ``events_api`` envelope and returns
-once the client acknowledged it.
+once the client acknowledged it. Native streaming (``chat.startStream/appendStream/stopStream``)
+is served when ``slack.streaming = "on"``: a stream needs a thread, in a channel a recipient
+user and team, takes at most 12,000 characters a call, and ``slack.expire(ts)`` ends one as
+Slack does after about 5 minutes; by default the methods answer ``unknown_method``.
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ TOO_LONG = 4000
 """Longer texts get msg_too_long, as bots see in practice (the documented 40,000 is not what happens)."""
 BOT_USER = "U0PARLEY"
 BOT_ID = "B0PARLEY"
+STREAM_METHODS = ("chat.startStream", "chat.appendStream", "chat.stopStream")
+STREAM_CALL_CHARS = 12_000
+"""The most markdown_text one streaming call takes."""
 
 
 @dataclass
@@ -46,6 +52,8 @@ class Call:
     params: dict[str, Any]
     token: str | None
     at: float = field(default_factory=time.monotonic)
+    peer: int = 0
+    """The client's port: calls with the same one came over one kept-alive connection."""
 
 
 @dataclass
@@ -56,6 +64,8 @@ class Message:
     thread_ts: str | None
     edits: list[str] = field(default_factory=list)
     """Every text the message showed, in order (the first is the posted text)."""
+    streaming: bool = False
+    """Started with chat.startStream and not yet stopped (appendStream adds to it)."""
 
 
 @dataclass
@@ -87,6 +97,9 @@ class FakeSlack:
         self._acked: dict[str, asyncio.Event] = {}
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.streaming: str | None = None
+        """Native streaming: None answers its methods unknown_method (an older workspace, GovSlack);
+        "on" serves them; any other value is the error chat.startStream answers (feature_not_enabled...)."""
 
     @property
     def url(self) -> str:
@@ -154,7 +167,8 @@ class FakeSlack:
             client_id, _, client_secret = base64.b64decode(auth.removeprefix("Basic ")).decode().partition(":")
             params |= {"client_id": client_id, "client_secret": client_secret}
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else params.get("token")
-        self.calls.append(Call(method, params, token))
+        peername = request.transport.get_extra_info("peername") if request.transport is not None else None
+        self.calls.append(Call(method, params, token, peer=peername[1] if peername else 0))
         if self._faults[method]:
             fault = self._faults[method].popleft()
             if fault.status >= 500:
@@ -163,6 +177,9 @@ class FakeSlack:
             return web.json_response({"ok": False, "error": fault.error}, status=fault.status, headers=headers)
         if method in ("chat.postMessage", "chat.update") and len(str(params.get("text", ""))) > TOO_LONG:
             return web.json_response({"ok": False, "error": "msg_too_long"})
+        if method in STREAM_METHODS and self.streaming != "on":
+            error = "unknown_method" if self.streaming is None or method != "chat.startStream" else self.streaming
+            return web.json_response({"ok": False, "error": error}, status=404 if error == "unknown_method" else 200)
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"}, status=404)
@@ -187,6 +204,43 @@ class FakeSlack:
         message.text = str(params.get("text", ""))
         message.edits.append(message.text)
         return {"ok": True, "channel": message.channel, "ts": message.ts, "text": message.text}
+
+    def _chat_startStream(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+        text, channel, thread_ts = str(params.get("markdown_text", "")), str(params["channel"]), params.get("thread_ts")
+        if not thread_ts:
+            return {"ok": False, "error": "invalid_arguments"}
+        if not channel.startswith("D") and not (params.get("recipient_user_id") and params.get("recipient_team_id")):
+            return {"ok": False, "error": "missing_recipient_user_id"}  # channels need to know whom it streams to
+        if len(text) > STREAM_CALL_CHARS:
+            return {"ok": False, "error": "msg_too_long"}
+        ts = f"1700000000.{next(self._clock):06d}"
+        self.messages[ts] = Message(channel, ts, text, thread_ts, [text], streaming=True)
+        return {"ok": True, "channel": channel, "ts": ts}
+
+    def _chat_appendStream(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+        message = self.messages.get(str(params.get("ts")))
+        text = str(params.get("markdown_text", ""))
+        if message is None or not message.streaming:
+            return {"ok": False, "error": "message_not_in_streaming_state"}
+        if len(text) > STREAM_CALL_CHARS:
+            return {"ok": False, "error": "msg_too_long"}
+        message.text += text
+        message.edits.append(message.text)
+        return {"ok": True, "channel": message.channel, "ts": message.ts}
+
+    def _chat_stopStream(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+        message = self.messages.get(str(params.get("ts")))
+        if message is None or not message.streaming:
+            return {"ok": False, "error": "message_not_in_streaming_state"}
+        if params.get("markdown_text"):
+            message.text += str(params["markdown_text"])
+            message.edits.append(message.text)
+        message.streaming = False
+        return {"ok": True, "channel": message.channel, "ts": message.ts, "message": {"text": message.text}}
+
+    def expire(self, ts: str) -> None:
+        """What Slack does to a stream after about 5 minutes: it ends; appending to it fails from then on."""
+        self.messages[ts].streaming = False
 
     def _users_info(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
         user = self.users.get(str(params.get("user")))

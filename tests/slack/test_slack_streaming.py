@@ -1,0 +1,150 @@
+"""Slack's native streaming: start, append, stop; the fallback a workspace asks for; long and old streams."""
+
+from __future__ import annotations
+
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.config import SlackConfig
+from adapters.slack.mrkdwn import Mrkdwn
+from adapters.slack.sink import MAX_CHARS, SlackSink
+from adapters.slack.streams import CALL_CHARS, LIFETIME, NativeStreaming, NativeStreams
+from bot.api import SinkLimits
+from bot.config import Config
+from tests.core.test_streaming import FakeClock
+from tests.slack.test_slack_assistant import thread_event
+from tests.support.config import make_config
+from tests.support.fake_openai import FakeOpenAI, Reply
+from tests.support.fake_slack import STREAM_CALL_CHARS, TEAM, FakeSlack
+from tests.support.slack_harness import (
+    BOT_TOKEN,
+    CHANNEL,
+    DM,
+    USER,
+    Running,
+    mention,
+    message,
+    new_ts,
+    running,
+    slack,
+    until,
+)
+
+__all__ = ["running", "slack"]
+
+ANSWER = "Here is **the plan**:\n\n- first\n- second\n\n" + " ".join(f"word{i}" for i in range(80))
+
+
+@pytest.fixture
+def config(fake: FakeOpenAI, prefix: str) -> Config:
+    return make_config(fake.url, prefix, slack=SlackConfig(edit_interval=0.05))
+
+
+def methods(slack: FakeSlack) -> list[str]:
+    return [call.method for call in slack.calls if call.method.startswith("chat.")]
+
+
+async def test_a_mention_is_answered_as_a_native_stream(running: Running, slack: FakeSlack, fake: FakeOpenAI) -> None:
+    slack.streaming = "on"
+    fake.queue(Reply(ANSWER, chunk_size=12, delay=0.01))
+    event = mention("plan it")
+    await running.event(event)
+    await until(lambda: bool(slack.calls_to("chat.stopStream")), what="the stream stopped")
+    (reply,) = slack.thread(CHANNEL, event["ts"])
+    assert reply.text == ANSWER, "the Markdown itself: Slack renders it"
+    assert not reply.streaming
+    (start,) = slack.calls_to("chat.startStream")
+    assert (start.params["recipient_user_id"], start.params["recipient_team_id"]) == (USER, TEAM)
+    assert start.params["thread_ts"] == event["ts"]
+    assert set(methods(slack)) == {"chat.startStream", "chat.appendStream", "chat.stopStream"}, "no post, no update"
+    assert methods(slack)[-1] == "chat.stopStream"
+    assert all(reply.text.startswith(shown) for shown in reply.edits), "each call adds to the text"
+
+
+async def test_an_assistant_thread_streams_too(running: Running, slack: FakeSlack, fake: FakeOpenAI) -> None:
+    slack.streaming = "on"
+    thread = new_ts()
+    await running.event(thread_event("assistant_thread_started", thread, None))
+    await until(lambda: bool(slack.calls_to("assistant.threads.setSuggestedPrompts")), what="suggested prompts")
+    fake.queue(Reply("Streamed in the assistant view."))
+    await running.event(message("hello", channel=DM, thread_ts=thread))
+    await until(lambda: bool(slack.calls_to("chat.stopStream")), what="the stream stopped")
+    assert [m.text for m in slack.thread(DM, thread)][-1] == "Streamed in the assistant view."
+    assert not slack.calls_to("chat.update")
+
+
+@pytest.mark.parametrize("refusal", ["feature_not_enabled", "not_allowed", None])
+async def test_a_workspace_that_does_not_stream_gets_posts_and_is_remembered(
+    running: Running, slack: FakeSlack, fake: FakeOpenAI, refusal: str | None
+) -> None:
+    slack.streaming = refusal  # None: chat.startStream answers unknown_method
+    for n in range(2):
+        fake.queue(Reply(f"answer {n}"))
+        event = mention(f"question {n}")
+        await running.event(event)
+        want, ts = f"answer {n}", event["ts"]
+        await until(lambda: any(m.text == want for m in slack.thread(CHANNEL, ts)), what="the posted answer")  # noqa: B023
+    assert len(slack.calls_to("chat.startStream")) == 1, "asked once; the workspace's answer is remembered"
+    assert len(slack.calls_to("chat.postMessage")) == 2
+
+
+async def sink_on(slack: FakeSlack, clock: FakeClock) -> tuple[SlackSink, AsyncWebClient]:
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url)
+    streams = NativeStreams(
+        client, CHANNEL, "1700000000.000001", team=TEAM, recipient=USER, streaming=NativeStreaming(True), clock=clock
+    )
+    limits = SinkLimits(MAX_CHARS, 1.0, None)
+    return SlackSink(client, CHANNEL, "1700000000.000001", limits=limits, mrkdwn=Mrkdwn(), streams=streams), client
+
+
+async def test_a_stream_older_than_its_lifetime_is_finished_with_chat_update(slack: FakeSlack) -> None:
+    slack.streaming = "on"
+    clock = FakeClock()
+    sink, _ = await sink_on(slack, clock)
+    ts = await sink.post("Hello")
+    await sink.edit(ts, "Hello **world**")
+    clock.advance(LIFETIME + 1)
+    await sink.edit(ts, "Hello **world**, and more")
+    await sink.finished(ts)
+    assert methods(slack) == ["chat.startStream", "chat.appendStream", "chat.update"]
+    assert slack.messages[ts].text == "Hello *world*, and more", "updated as mrkdwn, as any edit"
+
+
+async def test_a_stream_that_ended_before_its_last_text_gets_it_by_chat_update(slack: FakeSlack) -> None:
+    slack.streaming = "on"
+    clock = FakeClock()
+    sink, _ = await sink_on(slack, clock)
+    ts = await sink.post("Hello")
+    slack.expire(ts)  # Slack ended it sooner than we thought
+    await sink.edit(ts, "Hello world")
+    await sink.finished(ts)
+    assert slack.messages[ts].text == "Hello world"
+    assert methods(slack)[-1] == "chat.update"
+
+
+async def test_the_last_append_then_an_old_stream_is_updated_when_finished(slack: FakeSlack) -> None:
+    slack.streaming = "on"
+    clock = FakeClock()
+    sink, _ = await sink_on(slack, clock)
+    ts = await sink.post("Hello")
+    await sink.edit(ts, "Hello world")
+    clock.advance(LIFETIME + 1)
+    await sink.finished(ts)
+    assert methods(slack) == ["chat.startStream", "chat.appendStream", "chat.update"]
+    assert slack.messages[ts].text == "Hello world"
+
+
+async def test_no_call_carries_more_than_12000_characters(slack: FakeSlack) -> None:
+    slack.streaming = "on"
+    assert CALL_CHARS == STREAM_CALL_CHARS == 12_000
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url)
+    streams = NativeStreams(client, CHANNEL, "1700000000.000001", team=TEAM, recipient=USER,
+                            streaming=NativeStreaming(True))  # fmt: skip
+    text = "x" * 30_000
+    ts = await streams.start(text)
+    assert ts is not None
+    assert await streams.extend(ts, text + "y" * 13_000)
+    await streams.stop(ts)
+    sizes = [len(call.params.get("markdown_text", "")) for call in slack.calls]
+    assert max(sizes) <= 12_000 and len(sizes) == 6
+    assert slack.messages[ts].text == text + "y" * 13_000
