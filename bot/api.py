@@ -9,6 +9,10 @@ For a platform adapter:
   remembers; it never raises. Pass the channel's ``ChannelSettings`` when the adapter resolved
   them already (they are then not resolved again).
 - ``Conversation.run_command(command, thread, author, style)``: a slash command's answer.
+- ``Conversation.context_wanted(thread, settings=None)``: how many of a thread's earlier messages to read
+  from the platform (0: none) and hand over on ``IncomingMessage.prior`` (``PriorMessage``: author's
+  display name, text), when parley is addressed in a thread; ``Conversation.note(message)``: a thread
+  message parley is not asked to answer, kept for its next answer there.
 - ``Conversation.settings_for(channel)``: a channel's settings in effect.
 - ``Conversation.state(namespace)``: the adapter's own key-value store in Redis (``Namespace``:
   JSON values with a TTL, delete, claim-once); the adapter names its keys, the core prefixes them.
@@ -34,7 +38,7 @@ from bot.conversation import Conversation
 from bot.keyvalue import Namespace
 from bot.llm.check import check_backends
 from bot.logs import MASK, RedactSecrets, setup_logging
-from bot.messages import Author, CommandStyle, IncomingMessage
+from bot.messages import Author, CommandStyle, IncomingMessage, PriorMessage
 from bot.notices import SOMETHING_BROKE
 from bot.runtime import open_commands, open_conversation
 from bot.settings import KEYS as SETTING_KEYS
@@ -61,6 +65,7 @@ __all__ = [
     "Conversation",
     "IncomingMessage",
     "Namespace",
+    "PriorMessage",
     "RedactSecrets",
     "ReplyMode",
     "ReplySink",

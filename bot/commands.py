@@ -95,6 +95,7 @@ class Commands:
         channel = thread.channel_key
         if command.name == "reset":
             await self._store.clear_history(thread)
+            await self._store.mark_reset(thread, self._config.history.ttl_seconds)
             return "Done: this thread's history is forgotten. Your next message starts afresh."
         if command.name == "show":
             return await self.show(channel)

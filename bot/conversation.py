@@ -34,6 +34,7 @@ from bot.sink import ReplySink
 from bot.store import Store, ThreadBusy
 from bot.streaming import ReplyStreamer
 from bot.summary import SummaryFold
+from bot.thread_context import attributed, prior_history
 from bot.threads import ChannelKey, ThreadKey
 from bot.usage import BudgetCheck, Clock, ReplyCost, UsageBook, add, utc_now
 
@@ -68,6 +69,28 @@ class Conversation:
     async def has_history(self, thread: ThreadKey) -> bool:
         """Whether parley remembers turns of this thread."""
         return await self._store.has_history(thread)
+
+    async def context_wanted(self, thread: ThreadKey, settings: ChannelSettings | None = None) -> int:
+        """How many of a thread's earlier messages to read from the platform and hand over on
+        ``IncomingMessage.prior`` when parley is addressed in it: 0 once parley remembers the thread
+        (later messages reach it as events), or when the channel's ``thread_context`` is off."""
+        if await self._store.knows_thread(thread):
+            return 0
+        if settings is None:
+            settings = await self.settings_for(thread.channel_key)
+        return settings.thread_context_messages if settings.thread_context else 0
+
+    async def note(self, message: IncomingMessage, settings: ChannelSettings | None = None) -> None:
+        """A thread message parley is not asked to answer: kept in the history of a thread parley
+        remembers (``thread_context`` on), so that its next answer there knows it; never raises."""
+        try:
+            if not await self.accept(message):
+                return
+            if settings is None:
+                settings = (await self._channels.resolve(message.thread.channel_key)).settings
+            await self._note(message, settings)
+        except Exception:
+            log.exception("noting event %s in %s failed", message.event_id, message.thread)
 
     async def ping(self) -> bool:
         """Whether the core's Redis answers (for health checks); never raises."""
@@ -109,6 +132,7 @@ class Conversation:
         if settings is None:
             settings = (await self._channels.resolve(message.thread.channel_key)).settings
         if not await self._decide(message, settings):
+            await self._note(message, settings)
             return
         try:
             async with self._store.thread_lock(message.thread):
@@ -125,6 +149,17 @@ class Conversation:
         if message.is_dm or message.mentioned:
             return True
         return settings.trigger == "thread" and await self._store.has_history(message.thread)
+
+    async def _note(self, message: IncomingMessage, settings: ChannelSettings) -> None:
+        """Keep an unanswered thread message, attributed, in a remembered thread's history."""
+        text = message.text.strip()
+        if message.is_dm or not text or not settings.enabled or not settings.thread_context:
+            return
+        if not await self._store.has_history(message.thread):
+            return
+        history = self.config.history
+        entry = ChatMessage("user", attributed(message.author.name, text))
+        await self._store.append_turn(message.thread, [entry], 2 * history.max_turns, history.ttl_seconds)
 
     async def _answer(self, message: IncomingMessage, settings: ChannelSettings, sink: ReplySink) -> None:
         """Answer, then store the turn; the budget held for the reply is released however the turn ends."""
@@ -150,6 +185,11 @@ class Conversation:
     async def _responder(self, message: IncomingMessage, settings: ChannelSettings) -> Responder:
         """The models' side of this turn, given the thread's history and running summary."""
         history, summary = await self._store.load_thread(message.thread, self.config.history.ttl_seconds)
+        if not history and message.prior and settings.thread_context:  # parley joins a thread: what came before
+            history = prior_history(message.prior, settings.thread_context_messages)
+            if history:
+                limits = self.config.history
+                await self._store.append_turn(message.thread, history, 2 * limits.max_turns, limits.ttl_seconds)
         if message.viewing:  # for this turn only
             viewing = f"The user is looking at the channel {message.viewing} beside this conversation."
             settings = settings.model_copy(update={"system_prompt": f"{settings.system_prompt}\n\n{viewing}"})

@@ -52,6 +52,18 @@ class CommandStyle:
 TERMINAL_STYLE = CommandStyle()
 
 
+@dataclass(frozen=True, slots=True)
+class PriorMessage:
+    """A message of the thread that parley was not asked to answer: written before it joined the thread,
+    or while it was not addressed. The adapter names the author as the platform shows them."""
+
+    author: str
+    """The author's display name."""
+    text: str
+    own: bool = False
+    """parley's own earlier reply (it goes to the model as the assistant's)."""
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -73,3 +85,6 @@ class IncomingMessage:
     style: CommandStyle = TERMINAL_STYLE
     """How this platform's users type commands, for the core's own answers and notices."""
     received_at: datetime = field(default_factory=_now)
+    prior: tuple[PriorMessage, ...] = ()
+    """The thread's earlier messages, oldest first, when parley is first addressed in a thread it does not
+    remember yet (``Conversation.context_wanted`` says whether, and how many, to read)."""

@@ -39,7 +39,8 @@ from adapters.slack.sink import MAX_CHARS, AssistantSink, SlackSink
 from adapters.slack.slash import Slash
 from adapters.slack.state import NAMESPACE as STATE_NAMESPACE
 from adapters.slack.state import SlackState
-from bot.api import SOMETHING_BROKE, ConfigError, Conversation, SinkLimits
+from adapters.slack.thread_reader import authors_and_mentions, prior_messages, profile_name, read_thread
+from bot.api import SOMETHING_BROKE, ConfigError, Conversation, PriorMessage, SinkLimits
 
 log = logging.getLogger(__name__)
 
@@ -226,12 +227,38 @@ class SlackAdapter:
         except Exception:  # the name cache (Redis) failing must not silence the reply: the core says what broke
             log.exception("Slack: looking up mentioned users' names failed; their ids are shown")
             names = {}
-        message = events.incoming_message(classified, names=names, viewing=viewing)
+        if classified.kind is events.Kind.FOLLOW_UP and classified.user not in names:  # kept, named, if unanswered
+            names[classified.user] = profile_name(event) or await self._people.known_name(team, classified.user) or ""
+        prior = await self._thread_before(event, classified, client, team, bot)
+        message = events.incoming_message(classified, names=names, viewing=viewing, prior=prior)
         sink_type = AssistantSink if assistant else SlackSink
         limits = self._assistant_limits if assistant else self._limits
         sink = sink_type(client, classified.channel, classified.reply_thread_ts, limits=limits, mrkdwn=self._mrkdwn)
         async with self._inflight.track():
             await self._conversation.receive(message, sink)
+
+    async def _thread_before(
+        self,
+        event: Mapping[str, Any],
+        classified: events.Addressed,
+        client: AsyncWebClient,
+        team: str,
+        bot: events.BotIdentity,
+    ) -> tuple[PriorMessage, ...]:
+        """A channel thread's earlier messages, when parley is first mentioned in it (read once per thread)."""
+        thread_ts, ts = event.get("thread_ts"), str(event.get("ts"))
+        if classified.kind is not events.Kind.MENTION or not thread_ts or thread_ts == ts:
+            return ()
+        wanted = await self._conversation.context_wanted(classified.thread)
+        if not wanted:
+            return ()
+        earlier = await read_thread(client, classified.channel, str(thread_ts), ts, wanted)
+        try:
+            names = await self._people.names(client, team, authors_and_mentions(earlier, bot))
+        except Exception:
+            log.exception("Slack: looking up the thread's authors failed; their ids are shown")
+            names = {}
+        return prior_messages(earlier, bot, names)
 
     async def _on_slash(
         self,

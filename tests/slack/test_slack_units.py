@@ -205,6 +205,7 @@ METHOD_SCOPES = {
     "chat_postMessage": "chat:write",
     "chat_update": "chat:write",
     "users_info": "users:read",
+    "conversations_replies": "channels:history",  # (groups:, im:, mpim:history in those kinds of channel)
     "assistant_threads_setStatus": "assistant:write",
     "assistant_threads_setSuggestedPrompts": "assistant:write",  # Bolt's set_suggested_prompts
     "assistant_threads_setTitle": "assistant:write",  # Bolt's set_title

@@ -56,6 +56,16 @@ class Message:
     thread_ts: str | None
     edits: list[str] = field(default_factory=list)
     """Every text the message showed, in order (the first is the posted text)."""
+    user: str | None = None
+    """A person's message (``FakeSlack.human``); None: parley posted it."""
+
+    def as_api(self) -> dict[str, Any]:
+        """The message as Slack's history methods show it."""
+        shown: dict[str, Any] = {"type": "message", "ts": self.ts, "text": self.text}
+        shown |= {"user": self.user} if self.user else {"user": BOT_USER, "bot_id": BOT_ID}
+        if self.thread_ts:
+            shown["thread_ts"] = self.thread_ts
+        return shown
 
 
 @dataclass
@@ -126,6 +136,10 @@ class FakeSlack:
     def delete(self, ts: str) -> None:
         """Someone deleted this message in Slack: chat.update on it answers message_not_found."""
         del self.messages[ts]
+
+    def human(self, text: str, *, channel: str, user: str, ts: str, thread_ts: str | None = None) -> None:
+        """A person wrote this in Slack (it shows in ``conversations.replies``)."""
+        self.messages[ts] = Message(channel, ts, text, thread_ts, [text], user=user)
 
     def server_error(self, method: str, *, status: int = 503, times: int = 1) -> None:
         """The next ``times`` calls of ``method`` answer a 5xx with an HTML page, as Slack's edge does."""
@@ -200,7 +214,26 @@ class FakeSlack:
     _assistant_threads_setTitle = _ok
 
     def _conversations_replies(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
-        return {"ok": True, "messages": [], "has_more": False}
+        """A thread's parent and replies, oldest first, within ``oldest``/``latest`` (``inclusive``), a page at a
+        time (``limit``, ``cursor``), as Slack answers."""
+        root, channel = str(params.get("ts")), str(params.get("channel"))
+        found = sorted(
+            (m for m in self.messages.values() if m.channel == channel and root in (m.ts, m.thread_ts)),
+            key=lambda m: _ts(m.ts),
+        )
+        if not found:
+            return {"ok": False, "error": "thread_not_found"}
+        inclusive = str(params.get("inclusive", "")).lower() in ("1", "true")
+        if params.get("latest"):
+            latest = _ts(str(params["latest"]))
+            found = [m for m in found if _ts(m.ts) < latest or (inclusive and _ts(m.ts) == latest)]
+        if params.get("oldest"):
+            oldest = _ts(str(params["oldest"]))
+            found = [m for m in found if _ts(m.ts) > oldest or (inclusive and _ts(m.ts) == oldest)]
+        start, limit = int(params.get("cursor") or 0), int(params.get("limit") or 1000)
+        page, more = found[start : start + limit], start + limit < len(found)
+        return {"ok": True, "messages": [m.as_api() for m in page], "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}  # fmt: skip
 
     def _oauth_v2_access(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
         if self.installation is None or params.get("code") != "good-code":
@@ -262,3 +295,8 @@ class FakeSlack:
         async with asyncio.timeout(limit):
             await self._acked[envelope_id].wait()
         return next(ack for ack in self.acks if ack.get("envelope_id") == envelope_id)
+
+
+def _ts(ts: str) -> tuple[int, int]:
+    seconds, _, fraction = ts.partition(".")
+    return int(seconds), int(fraction or 0)
