@@ -84,7 +84,7 @@ class Conversation:
         """A thread message parley is not asked to answer: kept in the history of a thread parley
         remembers (``thread_context`` on), so that its next answer there knows it; never raises."""
         try:
-            if not await self.accept(message):
+            if message.is_dm or not await self._store.has_history(message.thread) or not await self.accept(message):
                 return
             if settings is None:
                 settings = (await self._channels.resolve(message.thread.channel_key)).settings

@@ -60,8 +60,6 @@ class PriorMessage:
     author: str
     """The author's display name."""
     text: str
-    own: bool = False
-    """parley's own earlier reply (it goes to the model as the assistant's)."""
 
 
 def _now() -> datetime:

@@ -3,7 +3,8 @@
 When parley is first addressed in a thread that already has messages, the adapter reads them once
 (``Conversation.context_wanted`` says how many) and hands them over on ``IncomingMessage.prior``;
 messages written later while parley was not addressed reach the core from the events the adapter
-receives anyway. Each is kept in the thread's history as a message of its own, its author's name
+receives anyway. parley's own messages are not among them (its answers are in the history already;
+a notice it posted is no context). Each is kept in the thread's history as a message of its own, its author's name
 in front, so the prompt's budget keeps the newest and a running summary can fold the oldest.
 """
 
@@ -25,9 +26,4 @@ def attributed(author: str, text: str) -> str:
 def prior_history(prior: Sequence[PriorMessage], limit: int) -> list[ChatMessage]:
     """The newest ``limit`` earlier messages that have text, oldest first, as history messages."""
     kept = [message for message in prior if message.text.strip()][-limit:] if limit > 0 else []
-    return [
-        ChatMessage("assistant", message.text.strip())
-        if message.own
-        else ChatMessage("user", attributed(message.author, message.text))
-        for message in kept
-    ]
+    return [ChatMessage("user", attributed(message.author, message.text)) for message in kept]

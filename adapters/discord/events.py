@@ -187,6 +187,20 @@ def plan(
     return _plan(facts, style, channel, facts.message_id, text, "new_thread")
 
 
+def unaddressed(facts: Facts, *, bot_id: int | str) -> IncomingMessage | None:
+    """A message in someone else's thread that is not for the bot: the core keeps it as the thread's
+    context if it remembers the thread (``Conversation.note``); None for any other message."""
+    if facts.place != "thread" or facts.mentions_bot:
+        return None
+    channel = channel_key(facts)
+    return IncomingMessage(
+        thread=ThreadKey(channel.platform, channel.workspace, channel.channel, facts.channel_id),
+        author=Author(facts.author_id, facts.author_name),
+        text=prompt_text(facts.content, bot_id),
+        event_id=facts.message_id,
+    )
+
+
 def _command(text: str) -> str:
     """``@bot reset`` in a conversation forgets it, as ``/reset`` does."""
     return "/reset" if text.lower().rstrip(".!") in RESET_WORDS else text

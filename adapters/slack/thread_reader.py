@@ -61,7 +61,8 @@ def authors_and_mentions(messages: Sequence[Mapping[str, Any]], bot: BotIdentity
 def prior_messages(
     messages: Sequence[Mapping[str, Any]], bot: BotIdentity, names: Mapping[str, str]
 ) -> tuple[PriorMessage, ...]:
-    """The thread's messages as the core takes them: written by people (or bots), each with its author's name."""
+    """The thread's messages as the core takes them: written by people (or other bots), each with its author's
+    name; parley's own are left out."""
     prior: list[PriorMessage] = []
     for message in messages:
         if message.get("subtype") not in ANSWERED_SUBTYPES and message.get("subtype") != "bot_message":
@@ -70,8 +71,7 @@ def prior_messages(
         if not text:
             continue
         if _is_own(message, bot):
-            prior.append(PriorMessage("parley", text, own=True))
-            continue
+            continue  # its answers are in the history already (or expired with it); a notice is no context
         user = str(message.get("user") or "")
         profile = message.get("bot_profile") or {}
         author = names.get(user) or message.get("username") or profile.get("name") or user

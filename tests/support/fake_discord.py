@@ -88,6 +88,8 @@ class FakeDiscord(DiscordWorld):
             ("PUT", "/applications/{app}/guilds/{guild}/commands", self._sync_commands),
             ("GET", "/channels/{channel}", self._get_channel),
             ("POST", "/channels/{channel}/messages", self._create_message),
+            ("GET", "/channels/{channel}/messages", self._channel_messages),
+            ("GET", "/channels/{channel}/messages/{message}", self._get_message),
             ("PATCH", "/channels/{channel}/messages/{message}", self._edit_message),
             ("POST", "/channels/{channel}/messages/{message}/threads", self._create_thread),
             ("POST", "/channels/{channel}/typing", self._typing),
@@ -456,6 +458,30 @@ class FakeDiscord(DiscordWorld):
         self.messages[payload["id"]] = sent
         self._later(self.dispatch("MESSAGE_CREATE", payload))  # Discord echoes the bot's own messages
         return self._json(payload)
+
+    async def _channel_messages(self, request: web.Request) -> web.Response:
+        """A channel's (or thread's) messages, newest first, ``limit`` (1 to 100, default 50) of them before
+        ``before`` or after ``after``, as Discord answers (``after``: the oldest ones after it, still newest first)."""
+        channel_id = request.match_info["channel"]
+        if channel_id not in self.channels:
+            return self._json({"message": "Unknown Channel", "code": 10003}, status=404)
+        limit = int(request.query.get("limit", 50))
+        if not 1 <= limit <= 100:
+            return self._json({"message": "Invalid Form Body", "code": 50035}, status=400)
+        found = sorted((m for m in self.messages.values() if m.channel_id == channel_id), key=lambda m: int(m.id))
+        if "before" in request.query:
+            found = [m for m in found if int(m.id) < int(request.query["before"])][-limit:]
+        elif "after" in request.query:
+            found = [m for m in found if int(m.id) > int(request.query["after"])][:limit]
+        else:
+            found = found[-limit:]
+        return self._json([m.payload for m in reversed(found)])
+
+    async def _get_message(self, request: web.Request) -> web.Response:
+        sent = self.messages.get(request.match_info["message"])
+        if sent is None or sent.channel_id != request.match_info["channel"]:
+            return self._json({"message": "Unknown Message", "code": 10008}, status=404)
+        return self._json(sent.payload)
 
     async def _edit_message(self, request: web.Request) -> web.Response:
         sent = self.messages.get(request.match_info["message"])
