@@ -27,6 +27,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import events
+from adapters.slack.agent import AgentView
 from adapters.slack.assistant import build_assistant
 from adapters.slack.config import SlackConfig
 from adapters.slack.env import SlackEnv
@@ -93,6 +94,15 @@ class SlackAdapter:
                 answer=self._answer_assistant,
             )
         )
+        self._agent = AgentView(
+            has_history=conversation.has_history,
+            state=state,
+            config=self._config,
+            ttl_seconds=conversation.config.history.ttl_seconds,
+            dedup_seconds=conversation.config.dedup_seconds,
+        )
+        self.app.event("app_home_opened")(self._on_home_opened)
+        self.app.event("app_context_changed")(self._on_context_changed)
         self.app.event("app_mention")(self._on_message)
         self.app.event("message")(self._on_message)
         self.app.command(events.SLASH)(self._on_slash)
@@ -195,6 +205,15 @@ class SlackAdapter:
     ) -> None:
         await self._answer(event, body, context, client, assistant=False, viewing="")
 
+    async def _on_home_opened(
+        self, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        async with self._inflight.track():
+            await self._agent.home_opened(event, events.team_of(body, context.team_id), client)
+
+    async def _on_context_changed(self, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
+        await self._agent.context_changed(event, body, events.team_of(body, context.team_id))
+
     async def _answer_assistant(
         self,
         event: Mapping[str, Any],
@@ -230,6 +249,8 @@ class SlackAdapter:
         if classified.kind is events.Kind.FOLLOW_UP and classified.user not in names:  # kept, named, if unanswered
             names[classified.user] = profile_name(event) or await self._people.known_name(team, classified.user) or ""
         prior = await self._thread_before(event, classified, client, team, bot)
+        if classified.dm and not assistant:  # the agent view: what the user looks at beside the DM
+            viewing = await self._agent.viewing(team, classified.user)
         message = events.incoming_message(classified, names=names, viewing=viewing, prior=prior)
         sink_type = AssistantSink if assistant else SlackSink
         limits = self._assistant_limits if assistant else self._limits
