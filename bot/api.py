@@ -13,6 +13,9 @@ For a platform adapter:
   from the platform (0: none) and hand over on ``IncomingMessage.prior`` (``PriorMessage``: author's
   display name, text), when parley is addressed in a thread; ``Conversation.note(message)``: a thread
   message parley is not asked to answer, kept for its next answer there.
+- Files: ``IncomingMessage.files`` (``Attachment``: name, media type, size, the content or why the adapter
+  could not fetch it); ``worth_fetching(name, media_type, size, conversation.config.files)`` says which to
+  download at all (``FilesConfig``: the ``[files]`` caps). The core reads them and notes the rest.
 - ``Conversation.settings_for(channel)``: a channel's settings in effect.
 - ``Conversation.state(namespace)``: the adapter's own key-value store in Redis (``Namespace``:
   JSON values with a TTL, delete, claim-once); the adapter names its keys, the core prefixes them.
@@ -31,14 +34,15 @@ line's admin commands (``open_commands``: beside a running parley, on its Redis)
 
 from __future__ import annotations
 
+from bot.attachments import worth_fetching
 from bot.commands import HELP, Command
-from bot.config import NO_BACKEND_HELP, AdapterTable, Config, find_config_file, load_config
+from bot.config import NO_BACKEND_HELP, AdapterTable, Config, FilesConfig, find_config_file, load_config
 from bot.config_errors import ConfigError
 from bot.conversation import Conversation
 from bot.keyvalue import Namespace
 from bot.llm.check import check_backends
 from bot.logs import MASK, RedactSecrets, setup_logging
-from bot.messages import Author, CommandStyle, IncomingMessage, PriorMessage
+from bot.messages import Attachment, Author, CommandStyle, IncomingMessage, PriorMessage
 from bot.notices import SOMETHING_BROKE
 from bot.runtime import open_commands, open_conversation
 from bot.settings import KEYS as SETTING_KEYS
@@ -55,6 +59,7 @@ __all__ = [
     "SETTING_KEYS",
     "SOMETHING_BROKE",
     "AdapterTable",
+    "Attachment",
     "Author",
     "ChannelKey",
     "ChannelSettings",
@@ -63,6 +68,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "Conversation",
+    "FilesConfig",
     "IncomingMessage",
     "Namespace",
     "PriorMessage",
@@ -80,4 +86,5 @@ __all__ = [
     "parse_day",
     "setup_logging",
     "split",
+    "worth_fetching",
 ]

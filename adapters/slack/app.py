@@ -31,6 +31,7 @@ from adapters.slack.agent import AgentView
 from adapters.slack.assistant import build_assistant
 from adapters.slack.config import SlackConfig
 from adapters.slack.env import SlackEnv
+from adapters.slack.files import fetch_files
 from adapters.slack.inflight import InFlight
 from adapters.slack.mrkdwn import Mrkdwn
 from adapters.slack.oauth import multi_workspace_oauth
@@ -251,7 +252,8 @@ class SlackAdapter:
         prior = await self._thread_before(event, classified, client, team, bot)
         if classified.dm and not assistant:  # the agent view: what the user looks at beside the DM
             viewing = await self._agent.viewing(team, classified.user)
-        message = events.incoming_message(classified, names=names, viewing=viewing, prior=prior)
+        files = await fetch_files(event.get("files") or [], client.token or "", self._conversation.config.files)
+        message = events.incoming_message(classified, names=names, viewing=viewing, prior=prior, files=files)
         sink_type = AssistantSink if assistant else SlackSink
         limits = self._assistant_limits if assistant else self._limits
         sink = sink_type(client, classified.channel, classified.reply_thread_ts, limits=limits, mrkdwn=self._mrkdwn)

@@ -235,4 +235,6 @@ def test_the_manifest_scopes_are_exactly_those_the_calls_and_events_need() -> No
     manifest = yaml.safe_load(MANIFEST.read_text())
     events = manifest["settings"]["event_subscriptions"]["bot_events"]
     needed = {METHOD_SCOPES[m] for m in called} | {EVENT_SCOPES[e] for e in events if EVENT_SCOPES[e]} | {"commands"}
+    if "url_private" in source:  # files shared with a message, downloaded with the bot token
+        needed.add("files:read")
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == needed, "no scope missing, none extra"

@@ -84,6 +84,12 @@ class FakeSlack:
         self.acks: list[dict[str, Any]] = []
         self.tokens: dict[str, tuple[str, str, str]] = {}
         """token -> (team, bot user, bot id) for auth.test; any other token is the default bot in TEAM."""
+        self.files: dict[str, tuple[str, bytes]] = {}
+        """File id -> (media type, content), downloadable at the file's url_private_download."""
+        self.files_read_scope = True
+        """False: downloads answer Slack's sign-in page (text/html), as for an app without files:read."""
+        self.downloads: list[str | None] = []
+        """The Authorization header of each download."""
         self.installation: dict[str, Any] | None = None
         """What oauth.v2.access answers (None: invalid_code)."""
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
@@ -112,6 +118,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{id}", self._response)
         app.router.add_get("/link", self._socket)
+        app.router.add_get("/files-pri/{id}/{name}", self._download)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -140,6 +147,27 @@ class FakeSlack:
     def human(self, text: str, *, channel: str, user: str, ts: str, thread_ts: str | None = None) -> None:
         """A person wrote this in Slack (it shows in ``conversations.replies``)."""
         self.messages[ts] = Message(channel, ts, text, thread_ts, [text], user=user)
+
+    def upload(self, name: str, media_type: str, data: bytes, *, size: int | None = None) -> dict[str, Any]:
+        """A file someone shared: the file object a message event carries (``files``)."""
+        file_id = f"F{len(self.files) + 1:08d}"
+        self.files[file_id] = (media_type, data)
+        url = f"{self.url}/files-pri/{TEAM}-{file_id}/{name}"
+        return {"id": file_id, "name": name, "title": name, "mimetype": media_type, "filetype": name.rpartition(".")[2],
+                "size": len(data) if size is None else size, "mode": "hosted", "url_private": url,
+                "url_private_download": f"{url}?download=1"}  # fmt: skip
+
+    async def _download(self, request: web.Request) -> web.Response:
+        """A file's content for the bot token with files:read; Slack's sign-in page otherwise (status 200)."""
+        auth = request.headers.get("Authorization")
+        self.downloads.append(auth)
+        found = self.files.get(request.match_info["id"].rpartition("-")[2])
+        if not self.files_read_scope or not (auth or "").startswith("Bearer xox") or found is None:
+            return web.Response(
+                text="<!DOCTYPE html><html><body>Sign in to Slack</body></html>", content_type="text/html"
+            )
+        media_type, data = found
+        return web.Response(body=data, content_type=media_type)
 
     def server_error(self, method: str, *, status: int = 503, times: int = 1) -> None:
         """The next ``times`` calls of ``method`` answer a 5xx with an HTML page, as Slack's edge does."""
