@@ -23,6 +23,7 @@ from adapters.discord.events import (
     readable,
     unaddressed,
 )
+from adapters.discord.files import fetch_files
 from adapters.discord.sink import NO_MENTIONS, Channel, Destination, DiscordSink, thread_name
 from adapters.discord.state import NAMESPACE as STATE_NAMESPACE
 from adapters.discord.state import DiscordState
@@ -123,7 +124,8 @@ class ParleyClient(discord.Client):
         if not isinstance(channel, discord.TextChannel | discord.Thread | discord.DMChannel):
             return None  # place_of() let only these through; this tells the type checker
         settings, prior = await self._joined(decided, facts, message, channel, settings)
-        incoming = replace(decided.message, prior=prior) if prior else decided.message
+        files = await fetch_files(message.attachments, self.conversation.config.files)
+        incoming = replace(decided.message, prior=prior, files=files)
         sink = await self._sink(decided, message, channel)
         return Routed(incoming, sink, self._settings_to_answer_with(incoming.thread, settings))
 

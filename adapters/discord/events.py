@@ -44,6 +44,8 @@ class Facts:
     """Manage Channels in this channel (for a thread: in its parent)."""
     thread_owner_id: str | None = None
     """Who opened the thread the message is in."""
+    has_files: bool = False
+    """Files are attached (a message may be only a mention and a file)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,7 @@ def facts_from(message: discord.Message, channel: object, bot_id: int) -> Facts:
         reference_id=str(reference.message_id) if reference is not None and reference.message_id else None,
         is_admin=is_admin,
         thread_owner_id=str(channel.owner_id) if isinstance(channel, discord.Thread) else None,
+        has_files=bool(message.attachments),
     )
 
 
@@ -137,7 +140,7 @@ def ignored(facts: Facts, *, bot_id: int | str, answer_bots: bool) -> str | None
         return "a system message"
     if facts.place == "other":
         return "a channel type parley does not answer in"
-    if not prompt_text(facts.content, bot_id):
+    if not prompt_text(facts.content, bot_id) and not facts.has_files:
         return "no text"
     return None
 

@@ -29,7 +29,7 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -68,6 +68,7 @@ class FakeDiscord(DiscordWorld):
         self.thread_race = False  # someone else opens the thread from the message just before the bot
         self.rate_limit_edits: list[float] = []
         self.faults: list[Fault] = []
+        self.attachments: dict[str, tuple[str, bytes]] = {}
         self._seq = 0
         self._ws: web.WebSocketResponse | None = None
         self._connected = asyncio.Event()
@@ -89,6 +90,7 @@ class FakeDiscord(DiscordWorld):
             ("GET", "/channels/{channel}", self._get_channel),
             ("POST", "/channels/{channel}/messages", self._create_message),
             ("GET", "/channels/{channel}/messages", self._channel_messages),
+            ("GET", "/attachments/{id}/{name}", self._attachment),
             ("GET", "/channels/{channel}/messages/{message}", self._get_message),
             ("PATCH", "/channels/{channel}/messages/{message}", self._edit_message),
             ("POST", "/channels/{channel}/messages/{message}/threads", self._create_thread),
@@ -151,8 +153,10 @@ class FakeDiscord(DiscordWorld):
         reply_to: str | None = None,
         ping: bool = True,
         kind: int = 0,
+        files: Sequence[tuple[str, str, bytes]] = (),
     ) -> str:
-        """A user (or another bot) writes in a channel, thread or DM; returns the message id."""
+        """A user (or another bot) writes in a channel, thread or DM, with ``files`` (name, content type,
+        content) attached; returns the message id."""
         channel = self.channels[channel_id]
         await self._unarchive(channel)
         mentioned = {user for user in re.findall(r"<@!?(\d+)>", content)}
@@ -170,6 +174,7 @@ class FakeDiscord(DiscordWorld):
                 mentioned.add(referenced["author"]["id"])
         payload["mentions"] = [u for u in (self.bot, self.alice, self.bob, self.otherbot) if u["id"] in mentioned]
         payload["mention_roles"] = re.findall(r"<@&(\d+)>", content)
+        payload["attachments"] = [self._attach(name, media_type, data) for name, media_type, data in files]
         self.messages[payload["id"]] = Sent(payload, by_bot=False, versions=[content])
         await self.dispatch("MESSAGE_CREATE", payload)
         return str(payload["id"])
@@ -476,6 +481,21 @@ class FakeDiscord(DiscordWorld):
         else:
             found = found[-limit:]
         return self._json([m.payload for m in reversed(found)])
+
+    def _attach(self, name: str, media_type: str, data: bytes) -> dict[str, Any]:
+        """An attachment as a message payload carries it; its URL serves the content (the CDN's part)."""
+        attachment_id = self.new_id()
+        self.attachments[attachment_id] = (media_type, data)
+        url = f"{self.api_url}/attachments/{attachment_id}/{name}"
+        return {"id": attachment_id, "filename": name, "size": len(data), "url": url, "proxy_url": url,
+                "content_type": media_type}  # fmt: skip
+
+    async def _attachment(self, request: web.Request) -> web.Response:
+        found = self.attachments.get(request.match_info["id"])
+        if found is None:
+            return web.Response(status=404, text="Not Found")
+        media_type, data = found
+        return web.Response(body=data, content_type=media_type)
 
     async def _get_message(self, request: web.Request) -> web.Response:
         sent = self.messages.get(request.match_info["message"])
