@@ -42,7 +42,7 @@ from adapters.slack.slash import Slash
 from adapters.slack.state import NAMESPACE as STATE_NAMESPACE
 from adapters.slack.state import SlackState
 from adapters.slack.thread_reader import authors_and_mentions, prior_messages, profile_name, read_thread
-from bot.api import SOMETHING_BROKE, ConfigError, Conversation, PriorMessage, SinkLimits
+from bot.api import SOMETHING_BROKE, Attachment, ConfigError, Conversation, PriorMessage, SinkLimits
 
 log = logging.getLogger(__name__)
 
@@ -252,13 +252,25 @@ class SlackAdapter:
         prior = await self._thread_before(event, classified, client, team, bot)
         if classified.dm and not assistant:  # the agent view: what the user looks at beside the DM
             viewing = await self._agent.viewing(team, classified.user)
-        files = await fetch_files(event.get("files") or [], client.token or "", self._conversation.config.files)
+        files = await self._files(event, classified, client)
         message = events.incoming_message(classified, names=names, viewing=viewing, prior=prior, files=files)
         sink_type = AssistantSink if assistant else SlackSink
         limits = self._assistant_limits if assistant else self._limits
         sink = sink_type(client, classified.channel, classified.reply_thread_ts, limits=limits, mrkdwn=self._mrkdwn)
         async with self._inflight.track():
             await self._conversation.receive(message, sink)
+
+    async def _files(
+        self, event: Mapping[str, Any], classified: events.Addressed, client: AsyncWebClient
+    ) -> tuple[Attachment, ...]:
+        """The message's files, downloaded if the core would read them; none for a reply in a thread parley
+        is not in (the core answers no such reply: its files are not worth a download)."""
+        shared = event.get("files") or []
+        if not shared:
+            return ()
+        if classified.kind is events.Kind.FOLLOW_UP and not await self._conversation.has_history(classified.thread):
+            return ()
+        return await fetch_files(shared, client.token or "", self._conversation.config.files)
 
     async def _thread_before(
         self,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from adapters.slack.files import NO_ACCESS
+from bot.store import Store
 from tests.support.documents import pdf, png
 from tests.support.fake_openai import FakeOpenAI
-from tests.support.fake_slack import FakeSlack
+from tests.support.fake_slack import TEAM, FakeSlack
 from tests.support.slack_harness import BOT_TOKEN, CHANNEL, DM, Running, mention, message, running, slack, until
 
 __all__ = ["running", "slack"]
@@ -61,3 +62,19 @@ async def test_an_image_alone_in_a_dm_is_answered_with_the_note(
     await running.event(event)
     await until(lambda: "echo: [image: shot.png]" in answered(slack, DM, None))
     assert answered(slack, DM, None).startswith("This model cannot see images, so I did not look at shot.png.")
+
+
+async def test_a_file_in_a_thread_parley_is_not_in_is_not_downloaded(
+    running: Running, slack: FakeSlack, store: Store
+) -> None:
+    elsewhere = message(
+        "see attached", thread_ts="1700000000.000009", files=[slack.upload("a.txt", "text/plain", b"a")]
+    )
+    await running.event(elsewhere)
+    claimed = f"{store.prefix}:event:slack:{TEAM}:{CHANNEL}:{elsewhere['ts']}"
+
+    async def handed_to_the_core() -> bool:
+        return bool(await store.redis.exists(claimed))
+
+    await until(handed_to_the_core, what="the core took the event")
+    assert slack.downloads == []
