@@ -8,6 +8,7 @@ answer goes on without it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -22,12 +23,18 @@ HUMAN_KINDS = (discord.MessageType.default, discord.MessageType.reply)
 """Messages someone wrote (joins, pins, thread starters and the like are not read)."""
 
 
+PATIENCE_SECONDS = 10.0
+"""How long the answer waits for what came before (discord.py waits out rate limits itself): past that,
+parley answers without it."""
+
+
 async def thread_before(thread: discord.Thread, mention: discord.Message, limit: int) -> list[discord.Message]:
     """The thread's newest ``limit`` messages before the mention, oldest first."""
     try:
-        found = [earlier async for earlier in thread.history(limit=limit, before=mention)]
-    except discord.HTTPException as error:
-        log.warning("reading thread %s failed: %s", thread.id, error)
+        async with asyncio.timeout(PATIENCE_SECONDS):
+            found = [earlier async for earlier in thread.history(limit=limit, before=mention)]
+    except (discord.HTTPException, TimeoutError) as error:
+        log.warning("reading thread %s failed: %s", thread.id, error or "it took too long")
         return []
     found.reverse()
     return found
@@ -36,21 +43,27 @@ async def thread_before(thread: discord.Thread, mention: discord.Message, limit:
 async def chain_before(channel: discord.abc.Messageable, mention: discord.Message, limit: int) -> list[discord.Message]:
     """The reply chain the mention answers, up to ``limit`` messages back, oldest first."""
     found: list[discord.Message] = []
+    try:
+        async with asyncio.timeout(PATIENCE_SECONDS):
+            await _follow(channel, mention, limit, found)
+    except (discord.HTTPException, TimeoutError) as error:
+        log.warning("reading the reply chain of %s failed: %s", mention.id, error or "it took too long")
+    found.reverse()
+    return found
+
+
+async def _follow(
+    channel: discord.abc.Messageable, mention: discord.Message, limit: int, found: list[discord.Message]
+) -> None:
+    """The messages the mention replies to, newest first, into ``found`` (what was read stays if one fails)."""
     reference = mention.reference
     while reference is not None and reference.message_id is not None and len(found) < limit:
         resolved = reference.resolved
-        if isinstance(resolved, discord.Message):
-            earlier = resolved
-        else:
-            try:
-                earlier = await channel.fetch_message(reference.message_id)
-            except discord.HTTPException as error:
-                log.warning("reading the reply chain of %s failed: %s", mention.id, error)
-                break
+        earlier = (
+            resolved if isinstance(resolved, discord.Message) else await channel.fetch_message(reference.message_id)
+        )
         found.append(earlier)
         reference = earlier.reference
-    found.reverse()
-    return found
 
 
 def prior_messages(messages: Sequence[discord.Message], bot_id: int) -> tuple[PriorMessage, ...]:

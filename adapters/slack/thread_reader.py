@@ -7,6 +7,7 @@ that fails is logged and the answer goes on without the thread.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -23,6 +24,9 @@ log = logging.getLogger(__name__)
 PAGE = 200
 """Messages per ``conversations.replies`` call (Slack's largest page is 1,000; 200 is its advice)."""
 MAX_PAGES = 5
+PATIENCE_SECONDS = 10.0
+"""How long the answer waits for the thread (a rate-limited read is retried after its Retry-After, which for
+``conversations.replies`` may be a minute): past that, parley answers without it."""
 
 
 async def read_thread(
@@ -30,24 +34,32 @@ async def read_thread(
 ) -> list[dict[str, Any]]:
     """The thread's newest ``limit`` messages written before ``before_ts``, oldest first ([] if it cannot be read)."""
     found: list[dict[str, Any]] = []
-    cursor: str | None = None
     try:
-        for _ in range(MAX_PAGES):
-            answer = await client.conversations_replies(
-                channel=channel, ts=thread_ts, latest=before_ts, inclusive=False, limit=PAGE, cursor=cursor
-            )
-            found.extend(m for m in answer.get("messages") or [] if isinstance(m, dict))
-            cursor = str((answer.get("response_metadata") or {}).get("next_cursor") or "")
-            if not answer.get("has_more") or not cursor:
-                break
+        async with asyncio.timeout(PATIENCE_SECONDS):
+            await _pages(client, channel, thread_ts, before_ts, found)
     except SlackApiError as error:
         log.warning("conversations.replies %s/%s failed: %s", channel, thread_ts, error.response.get("error"))
         return []
     except (aiohttp.ClientError, TimeoutError) as error:
-        log.warning("conversations.replies %s/%s failed: %s", channel, thread_ts, error)
+        log.warning("conversations.replies %s/%s failed: %s", channel, thread_ts, error or "it took too long")
         return []
     earlier = sorted((m for m in found if _ts(m) < _ts({"ts": before_ts})), key=_ts)
     return earlier[-limit:]
+
+
+async def _pages(
+    client: AsyncWebClient, channel: str, thread_ts: str, before_ts: str, found: list[dict[str, Any]]
+) -> None:
+    """The thread's pages up to the mention, into ``found``."""
+    cursor: str | None = None
+    for _ in range(MAX_PAGES):
+        answer = await client.conversations_replies(
+            channel=channel, ts=thread_ts, latest=before_ts, inclusive=False, limit=PAGE, cursor=cursor
+        )
+        found.extend(m for m in answer.get("messages") or [] if isinstance(m, dict))
+        cursor = str((answer.get("response_metadata") or {}).get("next_cursor") or "")
+        if not answer.get("has_more") or not cursor:
+            return
 
 
 def authors_and_mentions(messages: Sequence[Mapping[str, Any]], bot: BotIdentity) -> set[str]:

@@ -88,3 +88,14 @@ async def test_the_newest_messages_up_to_the_cap_are_read(running: Running, slac
     await running.event(mention("summary?", thread_ts=root, user=USER))
     await until(lambda: bool(fake.requests))
     assert [m["content"] for m in fake.requests[0]["messages"][1:]] == [*expected[-3:], "summary?"]
+
+
+async def test_a_thread_that_cannot_be_read_is_answered_without_it(
+    running: Running, slack: FakeSlack, fake: FakeOpenAI
+) -> None:
+    people(slack)
+    root, _ = outage_thread(slack)
+    slack.fail("conversations.replies", "missing_scope")
+    await running.event(mention("what went wrong?", thread_ts=root))
+    await until(lambda: any(m.text == "echo: what went wrong?" for m in slack.thread(CHANNEL, root)))
+    assert [m["content"] for m in fake.requests[0]["messages"][1:]] == ["what went wrong?"]
