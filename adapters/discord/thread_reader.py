@@ -71,7 +71,8 @@ def prior_messages(messages: Sequence[discord.Message], bot_id: int) -> tuple[Pr
     parley's own are left out."""
     prior: list[PriorMessage] = []
     for message in messages:
-        text = readable(message.content, message).strip()
+        shared = [f"[file: {attachment.filename}]" for attachment in message.attachments]
+        text = " ".join(part for part in (readable(message.content, message).strip(), *shared) if part)
         if message.type not in HUMAN_KINDS or not text or message.author.id == bot_id:
             continue  # parley's own: its answers are in the history already; a notice is no context
         prior.append(PriorMessage(message.author.display_name, text))

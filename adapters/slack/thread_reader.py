@@ -79,7 +79,10 @@ def prior_messages(
     for message in messages:
         if message.get("subtype") not in ANSWERED_SUBTYPES and message.get("subtype") != "bot_message":
             continue
-        text = render(str(message.get("text") or ""), names).strip()
+        shared = [
+            f"[file: {f.get('name') or f.get('title')}]" for f in message.get("files") or [] if isinstance(f, dict)
+        ]
+        text = " ".join(part for part in (render(str(message.get("text") or ""), names).strip(), *shared) if part)
         if not text:
             continue
         if _is_own(message, bot):

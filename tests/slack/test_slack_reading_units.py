@@ -15,6 +15,7 @@ THREAD = [
     {"type": "message", "subtype": "bot_message", "bot_id": "B9", "username": "deploybot", "text": "red", "ts": "1.4"},
     {"type": "message", "user": "U2", "text": "  ", "ts": "1.5"},
     {"type": "message", "user": "U4", "text": "no name known", "ts": "1.6"},
+    {"type": "message", "subtype": "file_share", "user": "U1", "text": "", "files": [{"name": "log.txt"}], "ts": "1.7"},
 ]
 
 
@@ -25,7 +26,8 @@ def test_a_thread_reads_as_attributed_messages_without_parley_s_own() -> None:
         PriorMessage("Ada", "the deploy failed, @Bo?"),
         PriorMessage("deploybot", "red"),
         PriorMessage("U4", "no name known"),
-    )
+        PriorMessage("Ada", "[file: log.txt]"),
+    ), "a file shared earlier is named, not read"
 
 
 def test_names_on_the_event_itself() -> None:
