@@ -22,7 +22,7 @@ from bot.config import Config
 from bot.deadlines import ReplyCapped, timed
 from bot.fallback import Target, capped_note, fallback_note, falls_back, targets
 from bot.llm.base import Backend, BackendError, ChatRequest, FailureKind, Reasoning, Usage
-from bot.messages import ChatMessage
+from bot.messages import ChatMessage, Image
 from bot.prompt import Prompt, PromptTooLong, build_prompt, group_turns
 from bot.reasoning import Piece, ReasoningQuote, ThinkFilter
 from bot.settings import ChannelSettings
@@ -104,6 +104,7 @@ class Responder:
         text: str,
         history: Sequence[ChatMessage],
         summary: str,
+        images: Sequence[Image] = (),
     ) -> None:
         self._backends = backends
         self._config = config
@@ -112,6 +113,7 @@ class Responder:
         self._text = text
         self._history = list(history)
         self._summary = summary
+        self._images = tuple(images)
         primary = settings.backend or config.default_backend
         self._targets = targets(primary, settings.model, settings.fallbacks)
         self._deadline = asyncio.get_running_loop().time() + settings.reply_timeout_seconds
@@ -133,6 +135,7 @@ class Responder:
             max_tokens=settings.max_tokens,
             history_turns=settings.history_turns if history_turns is None else history_turns,
             history_tokens=settings.history_tokens,
+            images=self._images,
         )
 
     def first_prompt(self) -> Prompt:

@@ -9,6 +9,13 @@ For a platform adapter:
   remembers; it never raises. Pass the channel's ``ChannelSettings`` when the adapter resolved
   them already (they are then not resolved again).
 - ``Conversation.run_command(command, thread, author, style)``: a slash command's answer.
+- ``Conversation.context_wanted(thread, settings=None)``: how many of a thread's earlier messages to read
+  from the platform (0: none) and hand over on ``IncomingMessage.prior`` (``PriorMessage``: author's
+  display name, text), when parley is addressed in a thread; ``Conversation.note(message)``: a thread
+  message parley is not asked to answer, kept for its next answer there.
+- Files: ``IncomingMessage.files`` (``Attachment``: name, media type, size, the content or why the adapter
+  could not fetch it); ``worth_fetching(name, media_type, size, conversation.config.files)`` says which to
+  download at all (``FilesConfig``: the ``[files]`` caps). The core reads them and notes the rest.
 - ``Conversation.settings_for(channel)``: a channel's settings in effect.
 - ``Conversation.state(namespace)``: the adapter's own key-value store in Redis (``Namespace``:
   JSON values with a TTL, delete, claim-once); the adapter names its keys, the core prefixes them.
@@ -34,15 +41,16 @@ line's admin commands (``open_commands``: beside a running parley, on its Redis)
 from __future__ import annotations
 
 from bot.admin import Admin, BackendInfo, ChannelInfo, DayUsage, Edited, SettingRow
+from bot.attachments import worth_fetching
 from bot.audit import AuditEntry
 from bot.commands import HELP, Command
-from bot.config import NO_BACKEND_HELP, AdapterTable, Config, find_config_file, load_config
+from bot.config import NO_BACKEND_HELP, AdapterTable, Config, FilesConfig, find_config_file, load_config
 from bot.config_errors import ConfigError
 from bot.conversation import Conversation
 from bot.keyvalue import Namespace
 from bot.llm.check import check_backends
 from bot.logs import MASK, RedactSecrets, setup_logging
-from bot.messages import Author, ChatMessage, CommandStyle, IncomingMessage
+from bot.messages import Attachment, Author, ChatMessage, CommandStyle, IncomingMessage, PriorMessage
 from bot.notices import SOMETHING_BROKE
 from bot.pacing import Pace, PaceBook, rate_of
 from bot.runtime import open_commands, open_conversation
@@ -61,6 +69,7 @@ __all__ = [
     "SOMETHING_BROKE",
     "AdapterTable",
     "Admin",
+    "Attachment",
     "AuditEntry",
     "Author",
     "BackendInfo",
@@ -75,11 +84,13 @@ __all__ = [
     "Conversation",
     "DayUsage",
     "Edited",
+    "FilesConfig",
     "IncomingMessage",
     "Namespace",
     "Pace",
     "PaceBook",
     "PacedSink",
+    "PriorMessage",
     "RedactSecrets",
     "ReplyMode",
     "ReplySink",
@@ -96,4 +107,5 @@ __all__ = [
     "rate_of",
     "setup_logging",
     "split",
+    "worth_fetching",
 ]

@@ -61,13 +61,17 @@ def help_text() -> str:
     return "\n".join(lines)
 
 
+SHOWN_CHARS = 32
+"""A value's column in /show (a longer one is cut), so that the whole table fits one chat message."""
+
+
 def show_text(title: str, rows: list[tuple[str, str, str]]) -> str:
     width = max(len(row[1]) for row in rows)
-    width = min(max(width, 8), 40)
+    width = min(max(width, 8), SHOWN_CHARS)
     key_width = max(len(row[0]) for row in rows)
     lines = [title]
     for key, value, source in rows:
-        shown = value if len(value) <= 40 else value[:37] + "..."
+        shown = value if len(value) <= SHOWN_CHARS else value[: SHOWN_CHARS - 3] + "..."
         lines.append(f"  {key:<{key_width}} {shown:<{width}}  ({source})")
     return "\n".join(lines)
 
@@ -104,6 +108,7 @@ class Commands:
         channel = thread.channel_key
         if command.name == "reset":
             await self._store.clear_history(thread)
+            await self._store.mark_reset(thread, self._config.history.ttl_seconds)
             return "Done: this thread's history is forgotten. Your next message starts afresh."
         if command.name == "show":
             return await self.show(channel)

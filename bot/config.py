@@ -140,6 +140,19 @@ class HistoryConfig(BaseModel):
         return max(1, math.ceil(self.ttl_days * 86400))
 
 
+class FilesConfig(BaseModel):
+    """``[files]``: what parley reads of the files and images attached to a message it answers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_files: int = Field(5, ge=0, le=50, description="text files and PDFs read per message")
+    max_file_bytes: int = Field(10_000_000, ge=1, description="a larger text file or PDF is not read")
+    max_file_chars: int = Field(20_000, ge=100, description="characters of one file's text in the prompt")
+    max_pdf_pages: int = Field(100, ge=1, description="pages of a PDF read")
+    max_images: int = Field(4, ge=0, le=20, description="images sent per message")
+    max_image_bytes: int = Field(5_000_000, ge=1, description="a larger image is not sent")
+
+
 class _Head(BaseModel):
     """The config's keys up to ``[history]``; the adapters' tables come right after them (``Config.with_tables``)."""
 
@@ -154,6 +167,7 @@ class _Head(BaseModel):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     admins: list[str] = Field(default_factory=list)
     """Author ids allowed to change settings, as ``platform:user_id``."""
+    files: FilesConfig = Field(default_factory=FilesConfig)
     history: HistoryConfig = Field(default_factory=HistoryConfig)
 
     @field_validator("redis_url")

@@ -16,9 +16,11 @@ sit between them; ``receive`` does all of it for an adapter.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from bot.admin import Admin
 from bot.answering import Answer, ReplyFailed, Responder
+from bot.attachments import ReadFiles, read_files
 from bot.channels import Channels
 from bot.commands import Command, Commands, parse_command
 from bot.config import Config
@@ -29,14 +31,16 @@ from bot.model_catalog import ModelCatalog
 from bot.notices import SOMETHING_BROKE, THREAD_BUSY, failure_text, too_long_text
 from bot.ordering import ArrivalOrder
 from bot.outcome import turn_failed
-from bot.prompt import Prompt, PromptTooLong
+from bot.prompt import Prompt, PromptTooLong, estimate_tokens
 from bot.settings import ChannelSettings
 from bot.sink import ReplySink
 from bot.store import Store, ThreadBusy
 from bot.streaming import ReplyStreamer
 from bot.summary import SummaryFold
+from bot.thread_context import attributed, prior_history
 from bot.threads import ChannelKey, ThreadKey
 from bot.usage import BudgetCheck, Clock, ReplyCost, UsageBook, add, utc_now
+from bot.vision import sees_images
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +75,28 @@ class Conversation:
     async def has_history(self, thread: ThreadKey) -> bool:
         """Whether parley remembers turns of this thread."""
         return await self._store.has_history(thread)
+
+    async def context_wanted(self, thread: ThreadKey, settings: ChannelSettings | None = None) -> int:
+        """How many of a thread's earlier messages to read from the platform and hand over on
+        ``IncomingMessage.prior`` when parley is addressed in it: 0 once parley remembers the thread
+        (later messages reach it as events), or when the channel's ``thread_context`` is off."""
+        if await self._store.knows_thread(thread):
+            return 0
+        if settings is None:
+            settings = await self.settings_for(thread.channel_key)
+        return settings.thread_context_messages if settings.thread_context else 0
+
+    async def note(self, message: IncomingMessage, settings: ChannelSettings | None = None) -> None:
+        """A thread message parley is not asked to answer: kept in the history of a thread parley
+        remembers (``thread_context`` on), so that its next answer there knows it; never raises."""
+        try:
+            if message.is_dm or not await self._store.has_history(message.thread) or not await self.accept(message):
+                return
+            if settings is None:
+                settings = (await self._channels.resolve(message.thread.channel_key)).settings
+            await self._note(message, settings)
+        except Exception:
+            log.exception("noting event %s in %s failed", message.event_id, message.thread)
 
     async def ping(self) -> bool:
         """Whether the core's Redis answers (for health checks); never raises."""
@@ -112,6 +138,7 @@ class Conversation:
         if settings is None:
             settings = (await self._channels.resolve(message.thread.channel_key)).settings
         if not await self._decide(message, settings):
+            await self._note(message, settings)
             return
         try:
             async with self._store.thread_lock(message.thread):
@@ -123,15 +150,27 @@ class Conversation:
 
     async def _decide(self, message: IncomingMessage, settings: ChannelSettings) -> bool:
         """Whether to answer: text, in an enabled channel, to a DM, a mention or (trigger "thread") parley's thread."""
-        if not message.text.strip() or not settings.enabled:
+        if not (message.text.strip() or message.files) or not settings.enabled:
             return False
         if message.is_dm or message.mentioned:
             return True
         return settings.trigger == "thread" and await self._store.has_history(message.thread)
 
+    async def _note(self, message: IncomingMessage, settings: ChannelSettings) -> None:
+        """Keep an unanswered thread message, attributed, in a remembered thread's history."""
+        text = message.text.strip()
+        if message.is_dm or not text or not settings.enabled or not settings.thread_context:
+            return
+        if not await self._store.has_history(message.thread):
+            return
+        history = self.config.history
+        entry = ChatMessage("user", attributed(message.author.name, text))
+        await self._store.append_turn(message.thread, [entry], 2 * history.max_turns, history.ttl_seconds)
+
     async def _answer(self, message: IncomingMessage, settings: ChannelSettings, sink: ReplySink) -> None:
         """Answer, then store the turn; the budget held for the reply is released however the turn ends."""
-        responder = await self._responder(message, settings)
+        read = await self._read_files(message, settings)
+        responder = await self._responder(message, settings, read)
         try:
             prompt = responder.first_prompt()
         except PromptTooLong as error:
@@ -144,15 +183,34 @@ class Conversation:
             await sink.post(message.style.phrase(budget.refusal))
             return
         try:
-            answer, summary_fold = await self._reply(responder, prompt, sink, message.style)
-            await self._remember(message, answer, summary_fold)
+            answer, summary_fold = await self._reply(responder, prompt, sink, message.style, read.notes)
+            await self._remember(message, answer, summary_fold, read.text)
         finally:
             if budget.hold is not None:
                 await self._usage.release(message.thread.channel_key, budget.hold)
 
-    async def _responder(self, message: IncomingMessage, settings: ChannelSettings) -> Responder:
+    async def _read_files(self, message: IncomingMessage, settings: ChannelSettings) -> ReadFiles:
+        """The message's text with what parley reads of its files and images (``bot/attachments.py``)."""
+        text = message.text.strip()
+        if not message.files:
+            return ReadFiles(text)
+        name = settings.backend or self.config.default_backend
+        configured = self.config.backends.get(name)
+        model = settings.model or (configured.model or configured.deployment if configured else None)
+        vision = sees_images(model, configured.vision if configured else None)
+        window = self.backends[name].context_window if name in self.backends else 0
+        fixed = settings.max_tokens + estimate_tokens(settings.system_prompt) + estimate_tokens(text)
+        room = (window - fixed) * 3 // 4  # the rest for the thread's history
+        return await read_files(text, message.files, self.config.files, vision=vision, room_tokens=room)
+
+    async def _responder(self, message: IncomingMessage, settings: ChannelSettings, read: ReadFiles) -> Responder:
         """The models' side of this turn, given the thread's history and running summary."""
         history, summary = await self._store.load_thread(message.thread, self.config.history.ttl_seconds)
+        if not history and message.prior and settings.thread_context:  # parley joins a thread: what came before
+            history = prior_history(message.prior, settings.thread_context_messages)
+            if history:
+                limits = self.config.history
+                await self._store.append_turn(message.thread, history, 2 * limits.max_turns, limits.ttl_seconds)
         if message.viewing:  # for this turn only
             viewing = f"The user is looking at the channel {message.viewing} beside this conversation."
             settings = settings.model_copy(update={"system_prompt": f"{settings.system_prompt}\n\n{viewing}"})
@@ -161,9 +219,10 @@ class Conversation:
             config=self.config,
             settings=settings,
             thread=message.thread,
-            text=message.text.strip(),
+            text=read.text,
             history=history,
             summary=summary,
+            images=read.images,
         )
 
     async def _hold_budget(self, message: IncomingMessage, settings: ChannelSettings, tokens: int) -> BudgetCheck:
@@ -177,11 +236,14 @@ class Conversation:
         return check
 
     async def _reply(
-        self, responder: Responder, prompt: Prompt, sink: ReplySink, style: CommandStyle
+        self, responder: Responder, prompt: Prompt, sink: ReplySink, style: CommandStyle, notes: Sequence[str] = ()
     ) -> tuple[Answer | None, SummaryFold | None]:
-        """Stream the answer into the sink (or tell why there is none); the answer and any summary fold made."""
+        """Stream the answer into the sink (or tell why there is none), after the notes on files it did not read;
+        the answer and any summary fold made."""
         streamer = ReplyStreamer(sink)
         await streamer.start()
+        if notes:
+            await streamer.feed("\n".join(notes) + "\n\n")
         summary_fold: SummaryFold | None = None
         try:
             summary_fold = await responder.fold_summary(self._store, prompt)
@@ -202,12 +264,13 @@ class Conversation:
         return None, summary_fold
 
     async def _remember(
-        self, message: IncomingMessage, answer: Answer | None, summary_fold: SummaryFold | None
+        self, message: IncomingMessage, answer: Answer | None, summary_fold: SummaryFold | None, text: str
     ) -> None:
-        """An answered turn into the thread's history (a failed one leaves it as it was); its tokens into usage."""
+        """An answered turn into the thread's history (a failed one leaves it as it was); its tokens into usage.
+        ``text``: the user's, with the files' text and the images' placeholders (never image bytes)."""
         if answer is not None:
             history = self.config.history
-            turn = [ChatMessage("user", message.text.strip()), ChatMessage("assistant", answer.text)]
+            turn = [ChatMessage("user", text), ChatMessage("assistant", answer.text)]
             await self._store.append_turn(message.thread, turn, 2 * history.max_turns, history.ttl_seconds)
         await self._record_usage(message, answer, summary_fold)
 

@@ -13,9 +13,35 @@ Role = Literal["system", "user", "assistant"]
 
 
 @dataclass(frozen=True, slots=True)
+class Image:
+    """An image for a model that sees images; never stored (the history keeps ``[image: name]``)."""
+
+    name: str
+    media_type: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class ChatMessage:
     role: Role
     content: str
+    images: tuple[Image, ...] = ()
+    """Images sent with this message (the new user message only)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file attached to a message, as the adapter fetched it (or did not)."""
+
+    name: str
+    media_type: str
+    """As the platform reports it (``application/pdf``); "" when it reports none."""
+    size: int
+    """In bytes, as the platform reports it."""
+    data: bytes | None = None
+    """The file's content; None when the adapter did not fetch it (``worth_fetching`` said no) or could not."""
+    problem: str = ""
+    """Why the adapter could not fetch it, for the user ("the app may not read files: ...")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +78,16 @@ class CommandStyle:
 TERMINAL_STYLE = CommandStyle()
 
 
+@dataclass(frozen=True, slots=True)
+class PriorMessage:
+    """A message of the thread that parley was not asked to answer: written before it joined the thread,
+    or while it was not addressed. The adapter names the author as the platform shows them."""
+
+    author: str
+    """The author's display name."""
+    text: str
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -73,3 +109,8 @@ class IncomingMessage:
     style: CommandStyle = TERMINAL_STYLE
     """How this platform's users type commands, for the core's own answers and notices."""
     received_at: datetime = field(default_factory=_now)
+    files: tuple[Attachment, ...] = ()
+    """Files and images attached to the message (the core decides what it reads of them)."""
+    prior: tuple[PriorMessage, ...] = ()
+    """The thread's earlier messages, oldest first, when parley is first addressed in a thread it does not
+    remember yet (``Conversation.context_wanted`` says whether, and how many, to read)."""

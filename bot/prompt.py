@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.messages import ChatMessage
+from bot.messages import ChatMessage, Image
 
 MESSAGE_OVERHEAD = 4
 REPLY_PRIMING = 3
+IMAGE_TOKENS = 1600
+"""What one image may cost (Anthropic's estimate for a large one; OpenAI's high detail is near it)."""
 
 
 def estimate_tokens(text: str) -> int:
@@ -25,7 +27,7 @@ def estimate_tokens(text: str) -> int:
 
 
 def message_tokens(message: ChatMessage) -> int:
-    return estimate_tokens(message.content) + MESSAGE_OVERHEAD
+    return estimate_tokens(message.content) + MESSAGE_OVERHEAD + IMAGE_TOKENS * len(message.images)
 
 
 class PromptTooLong(Exception):
@@ -64,6 +66,7 @@ def build_prompt(
     max_tokens: int,
     history_turns: int,
     history_tokens: int | None = None,
+    images: Sequence[Image] = (),
 ) -> Prompt:
     """Keep the system prompt and the new message; drop the oldest turns to fit.
 
@@ -72,7 +75,7 @@ def build_prompt(
     alone do not fit.
     """
     system = [ChatMessage("system", system_prompt)] if system_prompt.strip() else []
-    user = ChatMessage("user", user_text)
+    user = ChatMessage("user", user_text, tuple(images))
     budget = context_window - max_tokens
     fixed = sum(message_tokens(m) for m in system) + message_tokens(user) + REPLY_PRIMING
     if fixed > budget:

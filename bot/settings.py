@@ -81,6 +81,14 @@ class ChannelSettings(BaseModel):
         False, description="true or false: fold turns that no longer fit into a running summary of the thread"
     )
 
+    # -- what parley reads of the thread it joins --------------------------------------------
+    thread_context: bool = Field(
+        True, description="true or false: read a thread's earlier messages when first addressed in it"
+    )
+    thread_context_messages: int = Field(
+        50, ge=1, le=1000, description="how many of a thread's earlier messages to read, 1 to 1000"
+    )
+
     @field_validator("fallbacks", mode="before")
     @classmethod
     def _fallback_list(cls, value: Any) -> Any:

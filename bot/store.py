@@ -7,6 +7,7 @@ Nothing outside this module and ``bot/keyvalue.py`` builds a Redis key. Keys, un
 - ``{prefix}:event:{event id}``  the at-most-once marker of an incoming event
 - ``{prefix}:lock:{thread}``  held while a turn of that thread is being answered
 - ``{prefix}:summary:{thread}``  the running summary of a thread's folded turns, with the thread's TTL
+- ``{prefix}:reset:{thread}``  a thread its users reset, with the thread's TTL: its earlier messages are not read again
 - ``{prefix}:usage:{day}:{channel}``  hash of a channel's token counts on a UTC day (``YYYY-MM-DD``)
 - ``{prefix}:usage-users:{day}:{channel}``  hash ``{user}:prompt`` / ``{user}:completion`` -> tokens
 - ``{prefix}:usage-channels:{day}``  set of the channels with usage that day
@@ -40,8 +41,8 @@ from bot.threads import ChannelKey, ThreadKey
 log = logging.getLogger(__name__)
 
 ROLES = ("system", "user", "assistant")
-KINDS = ("history", "overrides", "event", "lock", "summary", "usage", "usage-users", "usage-channels", "usage-holds",
-         "seen", "threads", "audit")  # fmt: skip
+KINDS = ("history", "overrides", "event", "lock", "summary", "reset", "usage", "usage-users", "usage-channels",
+         "usage-holds", "seen", "threads", "audit")  # fmt: skip
 AUDIT_KEPT = 1000
 """How many settings changes the audit keeps, overall and per channel."""
 """The first word of the store's own keys: no namespace may take one."""
@@ -110,6 +111,14 @@ class Store:
 
     async def clear_history(self, thread: ThreadKey) -> None:
         await self.redis.delete(self._key("history", thread), self._key("summary", thread))
+
+    async def mark_reset(self, thread: ThreadKey, ttl_seconds: int) -> None:
+        """The thread's users reset it: what was written before is not to be read into it again."""
+        await self.redis.set(self._key("reset", thread), 1, ex=ttl_seconds)
+
+    async def knows_thread(self, thread: ThreadKey) -> bool:
+        """Whether parley remembers the thread, or its users reset it (one round trip)."""
+        return bool(await self.redis.exists(self._key("history", thread), self._key("reset", thread)))
 
     @asynccontextmanager
     async def thread_lock(self, thread: ThreadKey, *, ttl: float = 10.0, wait: float = 300.0) -> AsyncIterator[None]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import discord
@@ -12,13 +12,25 @@ from discord import app_commands
 
 from adapters.discord import slash
 from adapters.discord.config import DiscordConfig
-from adapters.discord.events import Facts, Plan, channel_key, facts_from, ignored, is_chatter, plan, readable
+from adapters.discord.events import (
+    Facts,
+    Plan,
+    channel_key,
+    facts_from,
+    ignored,
+    is_chatter,
+    plan,
+    readable,
+    unaddressed,
+)
+from adapters.discord.files import fetch_files
 from adapters.discord.pacing import rate_limit_trace
 from adapters.discord.sink import NO_MENTIONS, Channel, Destination, DiscordSink, thread_name
 from adapters.discord.state import NAMESPACE as STATE_NAMESPACE
 from adapters.discord.state import DiscordState
+from adapters.discord.thread_reader import chain_before, prior_messages, thread_before
 from adapters.discord.turns import RunningTurns
-from bot.api import SOMETHING_BROKE, ChannelSettings, Conversation, IncomingMessage, PaceBook, ThreadKey
+from bot.api import SOMETHING_BROKE, ChannelSettings, Conversation, IncomingMessage, PaceBook, PriorMessage, ThreadKey
 
 log = logging.getLogger(__name__)
 
@@ -109,11 +121,41 @@ class ParleyClient(discord.Client):
         root = await self._chain_root(facts) if reply_mode == "reply" else None
         decided = plan(facts, bot_id=me.id, bot_name=me.name, reply_mode=reply_mode, chain_root=root)
         if decided is None:
+            noted = unaddressed(facts, bot_id=me.id)
+            if noted is not None:
+                await self.conversation.note(noted)
             return None
         if not isinstance(channel, discord.TextChannel | discord.Thread | discord.DMChannel):
             return None  # place_of() let only these through; this tells the type checker
+        settings, prior = await self._joined(decided, facts, message, channel, settings)
+        files = await fetch_files(message.attachments, self.conversation.config.files)
+        incoming = replace(decided.message, prior=prior, files=files)
         sink = await self._sink(decided, message, channel)
-        return Routed(decided.message, sink, self._settings_to_answer_with(decided.message.thread, settings))
+        return Routed(incoming, sink, self._settings_to_answer_with(incoming.thread, settings))
+
+    async def _joined(
+        self,
+        decided: Plan,
+        facts: Facts,
+        message: discord.Message,
+        channel: Channel,
+        settings: ChannelSettings | None,
+    ) -> tuple[ChannelSettings | None, tuple[PriorMessage, ...]]:
+        """The channel's settings, and what came before a mention in a thread or reply chain parley does not
+        remember yet (read once: later messages reach it as events)."""
+        in_thread = isinstance(channel, discord.Thread)
+        if not facts.mentions_bot or decided.message.text == "/reset" or not (in_thread or facts.reference_id):
+            return settings, ()
+        if settings is None:
+            settings = await self.conversation.settings_for(channel_key(facts))
+        wanted = await self.conversation.context_wanted(decided.message.thread, settings)
+        if not wanted:
+            return settings, ()
+        if isinstance(channel, discord.Thread):
+            earlier = await thread_before(channel, message, wanted)
+        else:
+            earlier = await chain_before(channel, message, wanted)
+        return settings, prior_messages(earlier, self.user.id if self.user else 0)
 
     async def _chain_root(self, facts: Facts) -> str | None:
         """The root of the reply chain the message answers, if it answers one parley knows."""

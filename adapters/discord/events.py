@@ -44,6 +44,8 @@ class Facts:
     """Manage Channels in this channel (for a thread: in its parent)."""
     thread_owner_id: str | None = None
     """Who opened the thread the message is in."""
+    has_files: bool = False
+    """Files are attached (a message may be only a mention and a file)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,7 @@ def facts_from(message: discord.Message, channel: object, bot_id: int) -> Facts:
         reference_id=str(reference.message_id) if reference is not None and reference.message_id else None,
         is_admin=is_admin,
         thread_owner_id=str(channel.owner_id) if isinstance(channel, discord.Thread) else None,
+        has_files=bool(message.attachments),
     )
 
 
@@ -137,7 +140,7 @@ def ignored(facts: Facts, *, bot_id: int | str, answer_bots: bool) -> str | None
         return "a system message"
     if facts.place == "other":
         return "a channel type parley does not answer in"
-    if not prompt_text(facts.content, bot_id):
+    if not prompt_text(facts.content, bot_id) and not facts.has_files:
         return "no text"
     return None
 
@@ -185,6 +188,20 @@ def plan(
         return _plan(facts, style, channel, facts.message_id, text, "reply", root=facts.message_id)
     # A thread opened from a message has that message's id, so the key is known before the thread exists.
     return _plan(facts, style, channel, facts.message_id, text, "new_thread")
+
+
+def unaddressed(facts: Facts, *, bot_id: int | str) -> IncomingMessage | None:
+    """A message in someone else's thread that is not for the bot: the core keeps it as the thread's
+    context if it remembers the thread (``Conversation.note``); None for any other message."""
+    if facts.place != "thread" or facts.mentions_bot:
+        return None
+    channel = channel_key(facts)
+    return IncomingMessage(
+        thread=ThreadKey(channel.platform, channel.workspace, channel.channel, facts.channel_id),
+        author=Author(facts.author_id, facts.author_name),
+        text=prompt_text(facts.content, bot_id),
+        event_id=facts.message_id,
+    )
 
 
 def _command(text: str) -> str:

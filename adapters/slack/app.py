@@ -27,9 +27,11 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import events
+from adapters.slack.agent import AgentView
 from adapters.slack.assistant import build_assistant
 from adapters.slack.config import SlackConfig
 from adapters.slack.env import SlackEnv
+from adapters.slack.files import fetch_files
 from adapters.slack.inflight import InFlight
 from adapters.slack.mrkdwn import Mrkdwn
 from adapters.slack.oauth import multi_workspace_oauth
@@ -41,7 +43,8 @@ from adapters.slack.slash import Slash
 from adapters.slack.state import NAMESPACE as STATE_NAMESPACE
 from adapters.slack.state import SlackState
 from adapters.slack.streams import NativeStreaming, NativeStreams
-from bot.api import SOMETHING_BROKE, ConfigError, Conversation, SinkLimits
+from adapters.slack.thread_reader import authors_and_mentions, prior_messages, profile_name, read_thread
+from bot.api import SOMETHING_BROKE, Attachment, ConfigError, Conversation, PriorMessage, SinkLimits
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +101,15 @@ class SlackAdapter:
                 answer=self._answer_assistant,
             )
         )
+        self._agent = AgentView(
+            has_history=conversation.has_history,
+            state=state,
+            config=self._config,
+            ttl_seconds=conversation.config.history.ttl_seconds,
+            dedup_seconds=conversation.config.dedup_seconds,
+        )
+        self.app.event("app_home_opened")(self._on_home_opened)
+        self.app.event("app_context_changed")(self._on_context_changed)
         self.app.event("app_mention")(self._on_message)
         self.app.event("message")(self._on_message)
         self.app.command(events.SLASH)(self._on_slash)
@@ -215,6 +227,15 @@ class SlackAdapter:
     ) -> None:
         await self._answer(event, body, context, client, assistant=False, viewing="")
 
+    async def _on_home_opened(
+        self, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        async with self._inflight.track():
+            await self._agent.home_opened(event, events.team_of(body, context.team_id), client)
+
+    async def _on_context_changed(self, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
+        await self._agent.context_changed(event, body, events.team_of(body, context.team_id))
+
     async def _answer_assistant(
         self,
         event: Mapping[str, Any],
@@ -247,7 +268,13 @@ class SlackAdapter:
         except Exception:  # the name cache (Redis) failing must not silence the reply: the core says what broke
             log.exception("Slack: looking up mentioned users' names failed; their ids are shown")
             names = {}
-        message = events.incoming_message(classified, names=names, viewing=viewing)
+        if classified.kind is events.Kind.FOLLOW_UP and classified.user not in names:  # kept, named, if unanswered
+            names[classified.user] = profile_name(event) or await self._people.known_name(team, classified.user) or ""
+        prior = await self._thread_before(event, classified, client, team, bot)
+        if classified.dm and not assistant:  # the agent view: what the user looks at beside the DM
+            viewing = await self._agent.viewing(team, classified.user)
+        files = await self._files(event, classified, client)
+        message = events.incoming_message(classified, names=names, viewing=viewing, prior=prior, files=files)
         sink_type = AssistantSink if assistant else SlackSink
         channel, thread_ts = classified.channel, classified.reply_thread_ts
         streams = None
@@ -260,6 +287,41 @@ class SlackAdapter:
                          stream_pace=stream_pace)  # fmt: skip
         async with self._inflight.track():
             await self._conversation.receive(message, sink)
+
+    async def _files(
+        self, event: Mapping[str, Any], classified: events.Addressed, client: AsyncWebClient
+    ) -> tuple[Attachment, ...]:
+        """The message's files, downloaded if the core would read them; none for a reply in a thread parley
+        is not in (the core answers no such reply: its files are not worth a download)."""
+        shared = event.get("files") or []
+        if not shared:
+            return ()
+        if classified.kind is events.Kind.FOLLOW_UP and not await self._conversation.has_history(classified.thread):
+            return ()
+        return await fetch_files(shared, client.token or "", self._conversation.config.files)
+
+    async def _thread_before(
+        self,
+        event: Mapping[str, Any],
+        classified: events.Addressed,
+        client: AsyncWebClient,
+        team: str,
+        bot: events.BotIdentity,
+    ) -> tuple[PriorMessage, ...]:
+        """A channel thread's earlier messages, when parley is first mentioned in it (read once per thread)."""
+        thread_ts, ts = event.get("thread_ts"), str(event.get("ts"))
+        if classified.kind is not events.Kind.MENTION or not thread_ts or thread_ts == ts:
+            return ()
+        wanted = await self._conversation.context_wanted(classified.thread)
+        if not wanted:
+            return ()
+        earlier = await read_thread(client, classified.channel, str(thread_ts), ts, wanted)
+        try:
+            names = await self._people.names(client, team, authors_and_mentions(earlier, bot))
+        except Exception:
+            log.exception("Slack: looking up the thread's authors failed; their ids are shown")
+            names = {}
+        return prior_messages(earlier, bot, names)
 
     async def _on_slash(
         self,

@@ -54,7 +54,10 @@ class SlackConfig(AdapterTable):
         False, description="workspace admins and owners (users.info) may change settings too"
     )
     assistant_greeting: str = Field(
-        "Hi! Ask me anything.", min_length=1, max_length=3000, description="posted when an assistant thread opens"
+        "Hi! Ask me anything.",
+        min_length=1,
+        max_length=3000,
+        description="posted when an assistant thread, or the agent view's Messages tab, opens",
     )
     suggested_prompts: list[SlackPrompt] = Field(
         default_factory=lambda: [

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from bot.api import Author, CommandStyle, IncomingMessage, ThreadKey
+from bot.api import Attachment, Author, CommandStyle, IncomingMessage, PriorMessage, ThreadKey
 
 PLATFORM = "slack"
 SLASH = "/parley"
@@ -178,7 +178,7 @@ def classify(event: Mapping[str, Any], team_id: str, bot: BotIdentity, *, answer
     plain = render(text, {}).strip()
     if (mentioned or dm) and plain.lower() in ("reset", RESET):
         text = RESET
-    elif not plain:
+    elif not plain and not event.get("files"):
         return Ignored("nothing to answer")
     if dm:
         thread_id, reply_to = (str(thread_ts), str(thread_ts)) if thread_ts else (DM_THREAD, None)
@@ -198,8 +198,16 @@ def classify(event: Mapping[str, Any], team_id: str, bot: BotIdentity, *, answer
     )
 
 
-def incoming_message(addressed: Addressed, *, names: Mapping[str, str], viewing: str = "") -> IncomingMessage:
-    """The core's view of a classified message, its mentions shown by the display names found."""
+def incoming_message(
+    addressed: Addressed,
+    *,
+    names: Mapping[str, str],
+    viewing: str = "",
+    prior: tuple[PriorMessage, ...] = (),
+    files: tuple[Attachment, ...] = (),
+) -> IncomingMessage:
+    """The core's view of a classified message, its mentions shown by the display names found;
+    ``prior``: the thread's earlier messages, when parley is first mentioned in it."""
     return IncomingMessage(
         thread=addressed.thread,
         author=Author(addressed.user, names.get(addressed.user, "")),
@@ -209,4 +217,6 @@ def incoming_message(addressed: Addressed, *, names: Mapping[str, str], viewing:
         is_dm=addressed.dm,
         viewing=viewing,
         style=COMMAND_STYLE,
+        prior=prior,
+        files=files,
     )

@@ -36,6 +36,10 @@ class People:
             found[user_id] = name
         return found
 
+    async def known_name(self, team_id: str, user_id: str) -> str | None:
+        """A user's display name if it was looked up lately (Redis only: no users.info call)."""
+        return await self._state.user_name(team_id, user_id)
+
     async def is_workspace_admin(self, client: AsyncWebClient, user_id: str) -> bool:
         user = await self._user(client, user_id)
         return user is not None and any(user.get(flag) for flag in ("is_admin", "is_owner", "is_primary_owner"))

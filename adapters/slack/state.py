@@ -8,7 +8,10 @@ so installations survive an upgrade:
 - ``thread-context:{channel}:{thread_ts}``  what an assistant thread's user is viewing
 - ``user-name:{team}:{user}``  a user's display name, for a day (JSON; a name stored as plain
   text by an older parley reads as absent and is looked up again)
-- ``greeted:{team}:{channel}:{thread_ts}``  an assistant thread already greeted (redeliveries greet once)
+- ``greeted:{team}:{channel}:{thread_ts}``  an assistant thread already greeted (redeliveries greet once);
+  ``thread_ts`` is ``messages`` for a DM greeted when its Messages tab opened (the agent view)
+- ``viewing:{team}:{user}``  the channel a user is looking at beside parley's DM (the agent view's
+  ``app_context_changed``), as a ``<#C…>`` link
 """
 
 from __future__ import annotations
@@ -58,6 +61,14 @@ class SlackState:
     async def claim_greeting(self, team_id: str, channel: str, thread_ts: str, ttl_seconds: int) -> bool:
         """True the first time an assistant thread is to be greeted (until the claim expires)."""
         return await self._space.claim(f"greeted:{team_id}:{channel}:{thread_ts}", ttl_seconds)
+
+    async def save_viewing(self, team_id: str, user_id: str, channel: str, ttl_seconds: int) -> None:
+        """The channel a user is looking at beside parley's DM (``<#C0123>``; "" for none)."""
+        await self._space.set(f"viewing:{team_id}:{user_id}", channel, ttl_seconds)
+
+    async def viewing(self, team_id: str, user_id: str) -> str | None:
+        found = await self._space.get(f"viewing:{team_id}:{user_id}")
+        return found if isinstance(found, str) else None
 
     # -- people -------------------------------------------------------------------------
     async def save_user_name(self, team_id: str, user_id: str, name: str, ttl_seconds: int) -> None:

@@ -30,6 +30,7 @@ again, with backoff, within the same ``max_retries``.
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
@@ -44,7 +45,7 @@ from bot.llm.base import BackendError, ChatRequest, FailureKind, Reasoning, Stre
 from bot.llm.http_backend import HTTPBackend
 from bot.llm.text import TextJoiner, valid_text
 from bot.llm.transport import http_client, json_object, status_failure
-from bot.messages import ChatMessage
+from bot.messages import ChatMessage, Image
 
 log = logging.getLogger(__name__)
 
@@ -62,27 +63,43 @@ _CONTEXT_TOO_LONG = re.compile(r"prompt is too long|exceed context limit", re.IG
 """The API's two 400s for a prompt over the window: the prompt alone, or the prompt plus ``max_tokens``."""
 
 
-def merge_turns(messages: Sequence[ChatMessage]) -> tuple[str, list[dict[str, str]]]:
+def merge_turns(messages: Sequence[ChatMessage]) -> tuple[str, list[dict[str, Any]]]:
     """The system text, and the turns as the API takes them: alternating, starting with the user.
 
     System messages, wherever they are, join the top-level system text. Turns of
     one role in a row are joined into one, a blank line apart. Empty turns are
     dropped (the API refuses empty text), and so are assistant turns before
-    the first user turn.
+    the first user turn. A turn with images is a list of content blocks: the
+    images (base64), then its text.
     """
     system: list[str] = []
-    turns: list[dict[str, str]] = []
+    turns: list[dict[str, Any]] = []
+    images: dict[int, list[Image]] = {}
     for message in messages:
         content = message.content.strip()
-        if not content:
+        if not content and not message.images:
             continue
         if message.role == "system":
             system.append(content)
-        elif turns and turns[-1]["role"] == message.role:
-            turns[-1]["content"] += "\n\n" + content
+            continue
+        if turns and turns[-1]["role"] == message.role:
+            turns[-1]["content"] = "\n\n".join(part for part in (turns[-1]["content"], content) if part)
         elif turns or message.role == "user":
             turns.append({"role": message.role, "content": content})
+        else:
+            continue
+        images.setdefault(len(turns) - 1, []).extend(message.images)
+    for index, seen in images.items():
+        if seen:
+            text = turns[index]["content"]
+            blocks: list[dict[str, Any]] = [_image_block(image) for image in seen]
+            turns[index]["content"] = blocks + ([{"type": "text", "text": text}] if text else [])
     return "\n\n".join(system), turns
+
+
+def _image_block(image: Image) -> dict[str, Any]:
+    data = base64.b64encode(image.data).decode()
+    return {"type": "image", "source": {"type": "base64", "media_type": image.media_type, "data": data}}
 
 
 def build_payload(request: ChatRequest, *, thinking_budget: int | None = None) -> dict[str, Any]:

@@ -95,6 +95,8 @@ class BackendConfig(BaseModel):
     """Anthropic: let the model think this many tokens before it answers (extended thinking); None: no thinking."""
     context_window: int = Field(8192, ge=256)
     """Without it in the config: from ``bot.context_windows`` for a well-known model, else 8192."""
+    vision: bool | None = None
+    """Whether the backend's models see images; None: the models ``bot.vision`` knows to."""
     connect_timeout: float = Field(10.0, gt=0)
     read_timeout: float = Field(120.0, gt=0)
     first_token_timeout: float = Field(45.0, gt=0)

@@ -14,6 +14,7 @@ apart from the answer (``reasoning_content``, as DeepSeek and vLLM do, or
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
@@ -27,6 +28,7 @@ from bot.llm.base import BackendError, ChatRequest, Reasoning, StreamItem, Usage
 from bot.llm.http_backend import HTTPBackend
 from bot.llm.text import TextJoiner, valid_text
 from bot.llm.transport import http_client, json_object, status_failure
+from bot.messages import ChatMessage
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +49,21 @@ def limit_field(model: str) -> str:
     return "max_completion_tokens" if _COMPLETION_TOKENS_MODELS.match(model.strip()) else "max_tokens"
 
 
+def content_parts(message: ChatMessage) -> str | list[dict[str, Any]]:
+    """A message's content: its text, or with images the parts OpenAI's API takes (text, then data URLs)."""
+    if not message.images:
+        return message.content
+    parts: list[dict[str, Any]] = [{"type": "text", "text": message.content}] if message.content else []
+    for image in message.images:
+        url = f"data:{image.media_type};base64,{base64.b64encode(image.data).decode()}"
+        parts.append({"type": "image_url", "image_url": {"url": url}})
+    return parts
+
+
 def build_payload(request: ChatRequest, *, stream_usage: bool = True) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "model": request.model,
-        "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+        "messages": [{"role": m.role, "content": content_parts(m)} for m in request.messages],
         limit_field(request.model): request.max_tokens,
         "stream": request.stream,
     }

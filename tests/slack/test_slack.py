@@ -267,4 +267,10 @@ async def test_with_trigger_mention_only_mentions_are_answered_in_a_thread(
     await running.event(mention("for you", thread_ts=first["ts"]))
     await until(lambda: finished(slack, CHANNEL, first["ts"], "echo: for you"))
     assert [m.text for m in slack.thread(CHANNEL, first["ts"])] == ["echo: hello", "echo: for you"]
-    assert [m["content"] for m in fake.requests[-1]["messages"][1:]] == ["hello", "echo: hello", "for you"]
+    assert len(fake.requests) == 2, "the message that did not mention parley was not answered"
+    assert [m["content"] for m in fake.requests[-1]["messages"][1:]] == [
+        "hello",
+        "echo: hello",
+        "someone: not for you",  # issue 12: kept as the thread's context, attributed (no name known for U0USER)
+        "for you",
+    ]

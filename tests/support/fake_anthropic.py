@@ -22,6 +22,7 @@ message_delta (stop_reason and the output token count), message_stop.
 from __future__ import annotations
 
 import asyncio
+import base64
 import collections
 import json
 import uuid
@@ -120,6 +121,27 @@ def _text_of(content: Any) -> str:
     return ""
 
 
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+
+
+def _image_problem(content: Any, index: int) -> str | None:
+    """What the API says of a malformed image block (base64 source, a media type it takes, valid data)."""
+    for number, block in enumerate(content if isinstance(content, list) else []):
+        if not isinstance(block, dict) or block.get("type") != "image":
+            continue
+        where = f"messages.{index}.content.{number}.image.source"
+        source = block.get("source") or {}
+        if source.get("type") != "base64":
+            return f"{where}: only base64 sources are accepted here"
+        if source.get("media_type") not in IMAGE_TYPES:
+            return f"{where}.base64.media_type: Input should be {', '.join(IMAGE_TYPES)}"
+        try:
+            base64.b64decode(str(source.get("data")), validate=True)
+        except ValueError:
+            return f"{where}.base64.data: invalid base64"
+    return None
+
+
 def problem(body: dict[str, Any], models: list[str], context_window: int) -> tuple[int, str] | None:
     """What the real API would refuse in this request body, as (status, message)."""
     if not isinstance(body.get("max_tokens"), int):
@@ -139,6 +161,8 @@ def problem(body: dict[str, Any], models: list[str], context_window: int) -> tup
             return 400, "messages: roles must alternate between user and assistant"
         if not _text_of(message.get("content")).strip():
             return 400, f"messages.{index}: text content blocks must be non-empty"
+        if found := _image_problem(message.get("content"), index):
+            return 400, found
     temperature = body.get("temperature")
     if temperature is not None and not 0 <= temperature <= 1:
         return 400, "temperature: range: 0..1"

@@ -29,7 +29,7 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -68,6 +68,7 @@ class FakeDiscord(DiscordWorld):
         self.thread_race = False  # someone else opens the thread from the message just before the bot
         self.rate_limit_edits: list[float] = []
         self.faults: list[Fault] = []
+        self.attachments: dict[str, tuple[str, bytes]] = {}
         self._seq = 0
         self._ws: web.WebSocketResponse | None = None
         self._connected = asyncio.Event()
@@ -88,6 +89,9 @@ class FakeDiscord(DiscordWorld):
             ("PUT", "/applications/{app}/guilds/{guild}/commands", self._sync_commands),
             ("GET", "/channels/{channel}", self._get_channel),
             ("POST", "/channels/{channel}/messages", self._create_message),
+            ("GET", "/channels/{channel}/messages", self._channel_messages),
+            ("GET", "/attachments/{id}/{name}", self._attachment),
+            ("GET", "/channels/{channel}/messages/{message}", self._get_message),
             ("PATCH", "/channels/{channel}/messages/{message}", self._edit_message),
             ("POST", "/channels/{channel}/messages/{message}/threads", self._create_thread),
             ("POST", "/channels/{channel}/typing", self._typing),
@@ -149,8 +153,10 @@ class FakeDiscord(DiscordWorld):
         reply_to: str | None = None,
         ping: bool = True,
         kind: int = 0,
+        files: Sequence[tuple[str, str, bytes]] = (),
     ) -> str:
-        """A user (or another bot) writes in a channel, thread or DM; returns the message id."""
+        """A user (or another bot) writes in a channel, thread or DM, with ``files`` (name, content type,
+        content) attached; returns the message id."""
         channel = self.channels[channel_id]
         await self._unarchive(channel)
         mentioned = {user for user in re.findall(r"<@!?(\d+)>", content)}
@@ -168,6 +174,7 @@ class FakeDiscord(DiscordWorld):
                 mentioned.add(referenced["author"]["id"])
         payload["mentions"] = [u for u in (self.bot, self.alice, self.bob, self.otherbot) if u["id"] in mentioned]
         payload["mention_roles"] = re.findall(r"<@&(\d+)>", content)
+        payload["attachments"] = [self._attach(name, media_type, data) for name, media_type, data in files]
         self.messages[payload["id"]] = Sent(payload, by_bot=False, versions=[content])
         await self.dispatch("MESSAGE_CREATE", payload)
         return str(payload["id"])
@@ -456,6 +463,45 @@ class FakeDiscord(DiscordWorld):
         self.messages[payload["id"]] = sent
         self._later(self.dispatch("MESSAGE_CREATE", payload))  # Discord echoes the bot's own messages
         return self._json(payload)
+
+    async def _channel_messages(self, request: web.Request) -> web.Response:
+        """A channel's (or thread's) messages, newest first, ``limit`` (1 to 100, default 50) of them before
+        ``before`` or after ``after``, as Discord answers (``after``: the oldest ones after it, still newest first)."""
+        channel_id = request.match_info["channel"]
+        if channel_id not in self.channels:
+            return self._json({"message": "Unknown Channel", "code": 10003}, status=404)
+        limit = int(request.query.get("limit", 50))
+        if not 1 <= limit <= 100:
+            return self._json({"message": "Invalid Form Body", "code": 50035}, status=400)
+        found = sorted((m for m in self.messages.values() if m.channel_id == channel_id), key=lambda m: int(m.id))
+        if "before" in request.query:
+            found = [m for m in found if int(m.id) < int(request.query["before"])][-limit:]
+        elif "after" in request.query:
+            found = [m for m in found if int(m.id) > int(request.query["after"])][:limit]
+        else:
+            found = found[-limit:]
+        return self._json([m.payload for m in reversed(found)])
+
+    def _attach(self, name: str, media_type: str, data: bytes) -> dict[str, Any]:
+        """An attachment as a message payload carries it; its URL serves the content (the CDN's part)."""
+        attachment_id = self.new_id()
+        self.attachments[attachment_id] = (media_type, data)
+        url = f"{self.api_url}/attachments/{attachment_id}/{name}"
+        return {"id": attachment_id, "filename": name, "size": len(data), "url": url, "proxy_url": url,
+                "content_type": media_type}  # fmt: skip
+
+    async def _attachment(self, request: web.Request) -> web.Response:
+        found = self.attachments.get(request.match_info["id"])
+        if found is None:
+            return web.Response(status=404, text="Not Found")
+        media_type, data = found
+        return web.Response(body=data, content_type=media_type)
+
+    async def _get_message(self, request: web.Request) -> web.Response:
+        sent = self.messages.get(request.match_info["message"])
+        if sent is None or sent.channel_id != request.match_info["channel"]:
+            return self._json({"message": "Unknown Message", "code": 10008}, status=404)
+        return self._json(sent.payload)
 
     async def _edit_message(self, request: web.Request) -> web.Response:
         sent = self.messages.get(request.match_info["message"])

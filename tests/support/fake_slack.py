@@ -66,6 +66,16 @@ class Message:
     """Every text the message showed, in order (the first is the posted text)."""
     streaming: bool = False
     """Started with chat.startStream and not yet stopped (appendStream adds to it)."""
+    user: str | None = None
+    """A person's message (``FakeSlack.human``); None: parley posted it."""
+
+    def as_api(self) -> dict[str, Any]:
+        """The message as Slack's history methods show it."""
+        shown: dict[str, Any] = {"type": "message", "ts": self.ts, "text": self.text}
+        shown |= {"user": self.user} if self.user else {"user": BOT_USER, "bot_id": BOT_ID}
+        if self.thread_ts:
+            shown["thread_ts"] = self.thread_ts
+        return shown
 
 
 @dataclass
@@ -84,6 +94,12 @@ class FakeSlack:
         self.acks: list[dict[str, Any]] = []
         self.tokens: dict[str, tuple[str, str, str]] = {}
         """token -> (team, bot user, bot id) for auth.test; any other token is the default bot in TEAM."""
+        self.files: dict[str, tuple[str, bytes]] = {}
+        """File id -> (media type, content), downloadable at the file's url_private_download."""
+        self.files_read_scope = True
+        """False: downloads answer Slack's sign-in page (text/html), as for an app without files:read."""
+        self.downloads: list[str | None] = []
+        """The Authorization header of each download."""
         self.installation: dict[str, Any] | None = None
         """What oauth.v2.access answers (None: invalid_code)."""
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
@@ -115,6 +131,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{id}", self._response)
         app.router.add_get("/link", self._socket)
+        app.router.add_get("/files-pri/{id}/{name}", self._download)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -139,6 +156,31 @@ class FakeSlack:
     def delete(self, ts: str) -> None:
         """Someone deleted this message in Slack: chat.update on it answers message_not_found."""
         del self.messages[ts]
+
+    def human(self, text: str, *, channel: str, user: str, ts: str, thread_ts: str | None = None) -> None:
+        """A person wrote this in Slack (it shows in ``conversations.replies``)."""
+        self.messages[ts] = Message(channel, ts, text, thread_ts, [text], user=user)
+
+    def upload(self, name: str, media_type: str, data: bytes, *, size: int | None = None) -> dict[str, Any]:
+        """A file someone shared: the file object a message event carries (``files``)."""
+        file_id = f"F{len(self.files) + 1:08d}"
+        self.files[file_id] = (media_type, data)
+        url = f"{self.url}/files-pri/{TEAM}-{file_id}/{name}"
+        return {"id": file_id, "name": name, "title": name, "mimetype": media_type, "filetype": name.rpartition(".")[2],
+                "size": len(data) if size is None else size, "mode": "hosted", "url_private": url,
+                "url_private_download": f"{url}?download=1"}  # fmt: skip
+
+    async def _download(self, request: web.Request) -> web.Response:
+        """A file's content for the bot token with files:read; Slack's sign-in page otherwise (status 200)."""
+        auth = request.headers.get("Authorization")
+        self.downloads.append(auth)
+        found = self.files.get(request.match_info["id"].rpartition("-")[2])
+        if not self.files_read_scope or not (auth or "").startswith("Bearer xox") or found is None:
+            return web.Response(
+                text="<!DOCTYPE html><html><body>Sign in to Slack</body></html>", content_type="text/html"
+            )
+        media_type, data = found
+        return web.Response(body=data, content_type=media_type)
 
     def server_error(self, method: str, *, status: int = 503, times: int = 1) -> None:
         """The next ``times`` calls of ``method`` answer a 5xx with an HTML page, as Slack's edge does."""
@@ -254,7 +296,26 @@ class FakeSlack:
     _assistant_threads_setTitle = _ok
 
     def _conversations_replies(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
-        return {"ok": True, "messages": [], "has_more": False}
+        """A thread's parent and replies, oldest first, within ``oldest``/``latest`` (``inclusive``), a page at a
+        time (``limit``, ``cursor``), as Slack answers."""
+        root, channel = str(params.get("ts")), str(params.get("channel"))
+        found = sorted(
+            (m for m in self.messages.values() if m.channel == channel and root in (m.ts, m.thread_ts)),
+            key=lambda m: _ts(m.ts),
+        )
+        if not found:
+            return {"ok": False, "error": "thread_not_found"}
+        inclusive = str(params.get("inclusive", "")).lower() in ("1", "true")
+        if params.get("latest"):
+            latest = _ts(str(params["latest"]))
+            found = [m for m in found if _ts(m.ts) < latest or (inclusive and _ts(m.ts) == latest)]
+        if params.get("oldest"):
+            oldest = _ts(str(params["oldest"]))
+            found = [m for m in found if _ts(m.ts) > oldest or (inclusive and _ts(m.ts) == oldest)]
+        start, limit = int(params.get("cursor") or 0), int(params.get("limit") or 1000)
+        page, more = found[start : start + limit], start + limit < len(found)
+        return {"ok": True, "messages": [m.as_api() for m in page], "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}  # fmt: skip
 
     def _oauth_v2_access(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
         if self.installation is None or params.get("code") != "good-code":
@@ -316,3 +377,8 @@ class FakeSlack:
         async with asyncio.timeout(limit):
             await self._acked[envelope_id].wait()
         return next(ack for ack in self.acks if ack.get("envelope_id") == envelope_id)
+
+
+def _ts(ts: str) -> tuple[int, int]:
+    seconds, _, fraction = ts.partition(".")
+    return int(seconds), int(fraction or 0)
