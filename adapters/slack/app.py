@@ -285,8 +285,9 @@ class SlackAdapter:
         pace, stream_pace = self._paces.for_reply(client.token, channel), self._paces.for_stream(channel)
         sink = sink_type(client, channel, thread_ts, limits=limits, mrkdwn=self._mrkdwn, pace=pace, streams=streams,
                          stream_pace=stream_pace)  # fmt: skip
-        async with self._inflight.track():
-            await self._conversation.receive(message, sink)
+        with self._paces.writing_in(channel):  # a 429 on any of its calls slows this channel
+            async with self._inflight.track():
+                await self._conversation.receive(message, sink)
 
     async def _files(
         self, event: Mapping[str, Any], classified: events.Addressed, client: AsyncWebClient

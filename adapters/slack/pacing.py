@@ -10,7 +10,10 @@ Retry-After, on top of slack_sdk retrying the call after it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
@@ -37,10 +40,27 @@ def updates_bucket(token: str | None) -> str:
 class SlackPaces:
     """The process's Slack budgets, shared by every reply of every workspace."""
 
-    def __init__(self, edit_interval: float, updates_per_minute: int) -> None:
-        self._book = PaceBook()
+    def __init__(
+        self, edit_interval: float, updates_per_minute: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._book = PaceBook(clock)
         self._per_second = rate_of(edit_interval)
         self._updates = updates_per_minute
+        self._writing_in: ContextVar[str | None] = ContextVar("slack_reply_channel", default=None)
+        """The channel the current task's reply writes in (see ``writing_in``)."""
+
+    @contextmanager
+    def writing_in(self, channel: str) -> Iterator[None]:
+        """A reply's Web API calls, made in here (in its task), are in ``channel``.
+
+        slack_sdk sends chat.postMessage, chat.update and the streaming calls as JSON, which the
+        request a retry handler sees does not carry: a 429 on one is put down to this channel.
+        """
+        token = self._writing_in.set(channel)
+        try:
+            yield
+        finally:
+            self._writing_in.reset(token)
 
     def for_reply(self, token: str | None, channel: str) -> Pace:
         writes = self._book.bucket(channel_bucket(channel), per_second=self._per_second, burst=EDIT_BURST)
@@ -55,7 +75,7 @@ class SlackPaces:
         """A 429: nothing more in that channel (and workspace, for chat.update) until Retry-After has passed."""
         retry_after = _seconds(response.headers)
         params: dict[str, Any] = request.body_params or {}
-        channel = params.get("channel")
+        channel = params.get("channel") or self._writing_in.get()
         if channel:
             self._book.pause(channel_bucket(str(channel)), retry_after)
         if request.url.rstrip("/").endswith(UPDATE):

@@ -110,9 +110,10 @@ class NativeStreams:
                 await self._append(message_id, stream, text[len(stream.sent) :])
                 return True
             except SlackApiError as error:
-                log.warning(
-                    "Slack: appending to stream %s failed (%s): updating it", message_id, error.response.get("error")
-                )
+                code = str(error.response.get("error"))
+                if code in REFUSED:  # the workspace took the start, yet does not stream: its next replies post
+                    self._streaming.refused(self._team, code)
+                log.warning("Slack: appending to stream %s failed (%s): updating it", message_id, code)
         await self.stop(message_id)
         return False
 

@@ -5,15 +5,30 @@ from __future__ import annotations
 import pytest
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.app import configure_client
 from adapters.slack.config import SlackConfig
+from adapters.slack.env import SlackEnv
 from adapters.slack.pacing import SlackPaces
 from bot.config import Config
 from tests.slack.test_slack_assistant import thread_event
 from tests.support.config import make_config
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.fake_slack import FakeSlack
-from tests.support.slack_harness import CHANNEL, DM, Running, mention, message, new_ts, running, slack, until
+from tests.support.slack_harness import (
+    BOT_TOKEN,
+    CHANNEL,
+    DM,
+    Running,
+    mention,
+    message,
+    new_ts,
+    running,
+    slack,
+    slack_environ,
+    until,
+)
 
 __all__ = ["running", "slack"]
 
@@ -98,3 +113,19 @@ def test_a_channels_replies_share_one_budget() -> None:
     first, second = paces.for_reply("xoxb-a", "C1"), paces.for_reply("xoxb-a", "C1")
     assert [first.try_take("post"), second.try_take("post"), first.try_take("post")] == [True, True, True]
     assert not second.try_take("post"), "three writes at once in one channel, then one per edit_interval"
+
+
+async def test_a_429_on_a_replys_json_call_slows_the_channel_it_writes_in(slack: FakeSlack) -> None:
+    """slack_sdk sends chat.postMessage and chat.update as JSON, which the retry handler's request does not
+    carry: the channel is the one the reply writes in. The clock stands still, so no budget refills."""
+    paces = SlackPaces(edit_interval=1.0, updates_per_minute=50, clock=lambda: 0.0)
+    client = AsyncWebClient(token=BOT_TOKEN)
+    configure_client(client, SlackEnv.read(slack_environ(slack)), paces)
+    here, elsewhere = paces.for_reply(BOT_TOKEN, "C1"), paces.for_reply(BOT_TOKEN, "C2")  # a reply in each
+    slack.rate_limit("chat.postMessage", retry_after=0)
+    with paces.writing_in("C1"):
+        await client.chat_postMessage(channel="C1", text="hello")
+    assert len(slack.calls_to("chat.postMessage")) == 2, "answered 429, then retried"
+    assert slack.calls_to("chat.postMessage")[0].params["channel"] == "C1"
+    assert not here.try_take("post"), "the channel waits out the Retry-After"
+    assert elsewhere.try_take("post"), "another channel goes on"

@@ -88,6 +88,23 @@ async def test_a_workspace_that_does_not_stream_gets_posts_and_is_remembered(
     assert len(slack.calls_to("chat.postMessage")) == 2
 
 
+async def test_a_workspace_that_refuses_an_append_gets_posts_from_then_on(
+    running: Running, slack: FakeSlack, fake: FakeOpenAI
+) -> None:
+    slack.streaming = "on"
+    slack.fail("chat.appendStream", "not_allowed")
+    for n in range(2):
+        answer = f"answer {n}: " + " ".join(f"word{i}" for i in range(20))
+        fake.queue(Reply(answer, chunk_size=8, delay=0.01))
+        event = mention(f"question {n}")
+        await running.event(event)
+        ts = event["ts"]
+        await until(lambda: any(m.text == answer for m in slack.thread(CHANNEL, ts)), what="the answer")  # noqa: B023
+    assert len(slack.calls_to("chat.appendStream")) == 1, "refused once"
+    assert len(slack.calls_to("chat.startStream")) == 1, "the refusal is remembered for the workspace"
+    assert len(slack.calls_to("chat.postMessage")) == 1, "the second reply is posted and updated"
+
+
 async def sink_on(slack: FakeSlack, clock: FakeClock) -> tuple[SlackSink, AsyncWebClient]:
     client = AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url)
     streams = NativeStreams(
