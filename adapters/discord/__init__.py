@@ -42,7 +42,7 @@ class DiscordAdapter:
     name = "discord"
 
     def __init__(self, conversation: Conversation, endpoints: Endpoints, **client_options: Any) -> None:
-        self._conversation = conversation
+        self.conversation = conversation
         self._endpoints = endpoints
         self._options = client_options
         self.client: ParleyClient | None = None
@@ -53,7 +53,7 @@ class DiscordAdapter:
     async def run(self) -> None:
         self._endpoints.apply()
         mask_in_logs(self._endpoints.token)
-        client = ParleyClient(self._conversation, self._conversation.config.table(DiscordConfig), **self._options)
+        client = ParleyClient(self.conversation, self.conversation.config.table(DiscordConfig), **self._options)
         self.client = client
         try:
             async with client:

@@ -196,6 +196,10 @@ class ParleyClient(discord.Client):
             paces=self._paces,
         )
 
+    async def settled(self) -> None:
+        """Wait until the turns handed to the core so far have ended (their replies sent and remembered)."""
+        await self._turns.settled()
+
     async def close(self) -> None:
         """Stop the turns still running (their replies could not be sent any more), then disconnect."""
         await self._turns.cancel()

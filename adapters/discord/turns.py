@@ -23,6 +23,11 @@ class RunningTurns:
         """Whether a turn of this conversation is still running (a new one would wait for it)."""
         return bool(self._running.get(thread))
 
+    async def settled(self) -> None:
+        """Wait until every turn handed to the core so far has ended."""
+        while tasks := [task for tasks in self._running.values() for task in tasks]:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
     async def cancel(self) -> None:
         """Stop every running turn and wait until they have stopped."""
         tasks = [task for tasks in self._running.values() for task in tasks]

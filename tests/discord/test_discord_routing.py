@@ -16,7 +16,7 @@ from bot.channels import Channels
 from bot.config import Config
 from bot.store import Store
 from bot.threads import ChannelKey
-from tests.support.discord_harness import discord_config, discord_fake, running
+from tests.support.discord_harness import discord_config, discord_fake, running, running_adapter
 from tests.support.fake_discord import FakeDiscord
 from tests.support.fake_openai import FakeOpenAI, Reply
 
@@ -72,10 +72,12 @@ async def test_a_mention_in_a_channel_reads_its_settings_once(
 ) -> None:
     general = channel(discord_fake)
     await Channels(discord_config, store).set(general, "reply_mode", reply_mode)
-    async with running(discord_config, noted_store, discord_fake):
+    async with running_adapter(discord_config, noted_store, discord_fake) as adapter:
         mid = await discord_fake.user_message(discord_fake.general, discord_fake.alice, f"{discord_fake.mention} hi")
         where = discord_fake.general if reply_mode == "reply" else mid
         await discord_fake.wait_for(lambda: discord_fake.bot_texts(where) == ["echo: hi"])
+        assert adapter.client is not None
+        await adapter.client.settled()  # the answer is stored: a follow-up now waits for no earlier turn
         assert settings_reads(sent, prefix, general) == 1, "routing read the settings; the core did not again"
 
         if reply_mode == "reply":

@@ -40,6 +40,15 @@ async def running(
     config: Config, store: Store, discord_fake: FakeDiscord, **options: Any
 ) -> AsyncIterator[Conversation]:
     """The core and the real Discord adapter, connected to the fake until the block ends."""
+    async with running_adapter(config, store, discord_fake, **options) as adapter:
+        yield adapter.conversation
+
+
+@contextlib.asynccontextmanager
+async def running_adapter(
+    config: Config, store: Store, discord_fake: FakeDiscord, **options: Any
+) -> AsyncIterator[DiscordAdapter]:
+    """The real Discord adapter on the core, connected to the fake until the block ends."""
     backends = open_backends(config, os.environ)
     conversation = Conversation(config=config, store=store, backends=backends)
     adapter: DiscordAdapter = create(conversation, discord_fake.environ(), **options)
@@ -48,7 +57,7 @@ async def running(
         await asyncio.wait([task, asyncio.create_task(discord_fake.wait_connected())], return_when="FIRST_COMPLETED")
         if task.done():
             task.result()
-        yield conversation
+        yield adapter
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
