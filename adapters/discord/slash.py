@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -16,6 +17,10 @@ log = logging.getLogger(__name__)
 
 Interaction = discord.Interaction[discord.Client]
 
+DEFER_AFTER = 2.0
+"""Discord drops an interaction that gets no response within 3 s ("The application did not respond"). A command
+still running after this many seconds (one that asks a backend for its model list: /parley set model, show,
+models) is deferred, which shows the user that parley is thinking, and answered as a follow-up."""
 MAX_CHOICES = 25  # Discord's limit on an option's choices (a test checks that every setting fits)
 SETTING_CHOICES = [app_commands.Choice(name=key, value=key) for key in SETTING_KEYS]
 
@@ -43,19 +48,33 @@ def as_code(text: str) -> str:
 
 async def answer(interaction: Interaction, conversation: Conversation, command: Command) -> None:
     """Run the command in the core and answer only the user who typed it (an apology if the core fails)."""
+    running = asyncio.ensure_future(_text(interaction, conversation, command))
+    try:
+        done, _ = await asyncio.wait({running}, timeout=DEFER_AFTER)
+        if not done:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        text = await running
+    finally:
+        running.cancel()  # only takes effect when this handler was cancelled first
+    parts = split(text, MAX_CHARS)
+    if done:
+        await interaction.response.send_message(parts[0], ephemeral=True, allowed_mentions=NO_MENTIONS)
+    else:
+        await interaction.followup.send(parts[0], ephemeral=True, allowed_mentions=NO_MENTIONS)
+    for part in parts[1:]:
+        await interaction.followup.send(part, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+async def _text(interaction: Interaction, conversation: Conversation, command: Command) -> str:
+    """The command's answer as Discord shows it, or the apology when the core fails."""
     try:
         me = interaction.client.user
         style = command_style(me.name if me else "parley")
         text = await conversation.run_command(command, thread_of(interaction), author_of(interaction), style)
-        if command.name in ("show", "models", "usage", "help"):
-            text = as_code(text)
     except Exception:  # e.g. Redis unreachable: without an answer Discord shows "The application did not respond"
         log.exception("/parley %s failed", command.name)
-        text = SOMETHING_BROKE
-    parts = split(text, MAX_CHARS)
-    await interaction.response.send_message(parts[0], ephemeral=True, allowed_mentions=NO_MENTIONS)
-    for part in parts[1:]:
-        await interaction.followup.send(part, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        return SOMETHING_BROKE
+    return as_code(text) if command.name in ("show", "models", "usage", "help") else text
 
 
 def build_group(conversation: Conversation) -> app_commands.Group:

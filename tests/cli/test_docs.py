@@ -11,6 +11,7 @@ import pytest
 from adapters.config import ParleyConfig, load
 from bot.config import HistoryConfig
 from bot.settings import KEYS
+from tests.support.browser import CHROMIUM
 
 README = (Path(__file__).parents[2] / "README.md").read_text()
 
@@ -21,6 +22,14 @@ def test_the_two_commands_come_first() -> None:
     assert blocks[1].strip() == "uv run pytest"
     ci = (Path(__file__).parents[2] / ".ci" / "run").read_text()
     assert "\nuv run pytest\n" in ci, "CI runs exactly the README's test command"
+
+
+def test_the_quick_start_names_what_the_test_suite_needs_installed() -> None:
+    """The browser tests fail without Chromium: the paragraph after the two commands may not say nothing is needed."""
+    start = README.index("The second command runs the test suite.")
+    paragraph = README[start : README.index("\n\n", start)]
+    assert "Nothing else needs to be installed" not in paragraph
+    assert "Chromium" in paragraph and "apt-get install chromium" in paragraph and f"`{CHROMIUM}`" in paragraph
 
 
 def test_the_example_config_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

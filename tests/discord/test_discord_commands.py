@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 
+from adapters.discord import slash
 from adapters.discord.slash import MAX_CHOICES
 from bot.config import Config
 from bot.conversation import Conversation
@@ -17,14 +21,21 @@ from tests.support.fake_openai import FakeOpenAI
 __all__ = ["bot", "discord_config", "discord_fake"]
 
 EPHEMERAL = 1 << 6
+DEFERRED = 5
+"""The interaction callback type of a deferred answer ("parley is thinking...")."""
+
+
+def texts_of(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """An interaction's answers with text: a deferral (a command still running after DEFER_AFTER) has none."""
+    return [answer for answer in found if answer.get("type") != DEFERRED]
 
 
 async def answers(discord_fake: FakeDiscord, interaction: str, count: int = 1) -> list[str]:
     """The texts the user saw, after checking that only they could see them."""
     found = discord_fake.interaction_answers
-    await discord_fake.wait_for(lambda: len(found.get(interaction, [])) >= count, what="the command's answer")
+    await discord_fake.wait_for(lambda: len(texts_of(found.get(interaction, []))) >= count, what="the command's answer")
     texts = []
-    for answer in found[interaction]:
+    for answer in texts_of(found[interaction]):
         data = answer["data"]
         assert data["flags"] & EPHEMERAL, "answered ephemerally"
         assert data["allowed_mentions"] == {"parse": []}
@@ -56,6 +67,27 @@ async def test_set_by_an_admin_changes_the_channel_and_its_threads(
     await discord_fake.user_message(mid, discord_fake.alice, "again")
     await discord_fake.wait_for(lambda: len(fake.requests) == 2)
     assert fake.requests[1]["temperature"] == 0.7
+
+
+async def test_a_command_still_running_is_deferred_then_answered_as_a_follow_up(
+    bot: Conversation, discord_fake: FakeDiscord, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Discord drops an interaction with no response within 3 s; /parley set model waits for the model list."""
+    monkeypatch.setattr(slash, "DEFER_AFTER", 0.05)
+    fake.models = ["fake-model", "other-model"]
+    fake.hold_models = asyncio.Event()
+    interaction = await discord_fake.slash(
+        discord_fake.general, discord_fake.alice, "set", key="model", value="other-model"
+    )
+    found = discord_fake.interaction_answers
+    await discord_fake.wait_for(lambda: len(found.get(interaction, [])) == 1, what="the deferral")
+    assert found[interaction][0] == {"type": DEFERRED, "data": {"flags": EPHEMERAL}}, "parley is thinking, for alice"
+    fake.hold_models.set()
+    channel = f"discord:{discord_fake.guild}/{discord_fake.general}"
+    assert await answers(discord_fake, interaction) == [f"model is now other-model in {channel}."]
+    assert found[interaction][1]["type"] == "followup"
+    settings = await bot.settings_for(ChannelKey("discord", discord_fake.guild, discord_fake.general))
+    assert settings.model == "other-model"
 
 
 async def test_set_by_a_non_admin_is_refused_and_stores_nothing(bot: Conversation, discord_fake: FakeDiscord) -> None:

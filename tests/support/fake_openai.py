@@ -288,6 +288,8 @@ class FakeOpenAI:
         self._stalled: set[asyncio.Event] = set()
         self.hold: asyncio.Event | None = None
         """When set to an Event, every chat completion waits for it before answering (to count connections)."""
+        self.hold_models: asyncio.Event | None = None
+        """When set to an Event, ``GET /models`` waits for it before answering (a backend slow to list)."""
         self.in_flight = 0
         """Chat completions being answered now; ``peak_in_flight`` is the most there were at once."""
         self.peak_in_flight = 0
@@ -347,6 +349,8 @@ class FakeOpenAI:
 
     async def _list_models(self, request: web.Request) -> web.Response:
         self.model_lists += 1
+        if self.hold_models is not None:
+            await self.hold_models.wait()
         return web.json_response(
             {
                 "object": "list",
