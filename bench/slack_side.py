@@ -1,0 +1,98 @@
+"""Slack's side: the tests' fake Web API (native streaming added) and signed Events API requests to a bot."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from typing import Any, Self
+
+import aiohttp
+
+from bench.backlog import widen_backlog
+from bench.watch import Watch
+from tests.support.fake_slack import FakeSlack, Message
+from tests.support.slack_harness import BOT_TOKEN, CHANNEL, SECRET, USER, envelope, mention, new_ts, signed_headers
+
+
+class BenchSlack(FakeSlack):
+    """FakeSlack that tells a ``Watch`` every text shown in a thread, and serves chat.*Stream."""
+
+    def __init__(self, watch: Watch) -> None:
+        super().__init__()
+        self.watch = watch
+        self.users[USER] = {"id": USER, "name": "alice", "real_name": "Alice", "profile": {"display_name": "alice"}}
+
+    async def __aenter__(self) -> Self:
+        await super().__aenter__()
+        widen_backlog(self._runner)
+        return self
+
+    def _seen(self, message: Message) -> None:
+        self.watch.saw(message.thread_ts or message.ts, message.text)
+
+    def _chat_postMessage(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+        answer = super()._chat_postMessage(params, token)
+        self._seen(self.messages[answer["ts"]])
+        return answer
+
+    def _chat_update(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+        answer = super()._chat_update(params, token)
+        if answer["ok"]:
+            self._seen(self.messages[answer["ts"]])
+        return answer
+
+    # Slack's native streaming: a message started, appended to, stopped (markdown_text accumulates)
+    def _chat_startStream(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+        answer = super()._chat_postMessage({**params, "text": params.get("markdown_text", "")}, token)
+        self._seen(self.messages[answer["ts"]])
+        return answer
+
+    def _chat_appendStream(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+        message = self.messages.get(str(params.get("ts")))
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        message.text += str(params.get("markdown_text", ""))
+        message.edits.append(message.text)
+        self._seen(message)
+        return {"ok": True, "channel": message.channel, "ts": message.ts}
+
+    def _chat_stopStream(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+        return self._chat_appendStream(params, token)
+
+    def calls_by_method(self, since: int) -> Counter[str]:
+        return Counter(call.method for call in self.calls[since:])
+
+
+class SlackUser:
+    """Sends signed app_mention events to a bot's /slack/events, as Slack's Events API does."""
+
+    def __init__(self, slack: BenchSlack, bot_url: str, connections: int = 100) -> None:
+        self.slack = slack
+        self.url = bot_url + "/slack/events"
+        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections))
+
+    async def close(self) -> None:
+        await self._session.close()
+
+    async def say(self, text: str, thread: str | None) -> tuple[str, int, float]:
+        """Mention the bot (in ``thread``, or in a new one); the conversation's key, the watch mark, the time sent."""
+        ts = new_ts()
+        key = thread or ts
+        event = mention(text, ts=ts, **({"thread_ts": thread} if thread else {}))
+        body = json.dumps(envelope(event))
+        headers = {"Content-Type": "application/json", **signed_headers(body)}
+        mark = self.slack.watch.mark(key)
+        sent = time.monotonic()
+        async with self._session.post(self.url, data=body.encode(), headers=headers) as response:
+            await response.read()
+            if response.status != 200:
+                raise RuntimeError(f"the bot answered {response.status} to an event")
+        return key, mark, sent
+
+
+def slack_environ(slack: FakeSlack) -> dict[str, str]:
+    return {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": slack.api_url}
+
+
+__all__ = ["CHANNEL", "BenchSlack", "SlackUser", "slack_environ"]
