@@ -15,12 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from bench import phases
-from bench.bots import DEFAULT_PARLEY
+from bench.bots import DEFAULT_PARLEY, REPO
 from bench.report import Results, table, targets
 from bench.sizes import SMOKE, Sizes
 from bench.stage import Stage
 from bot.redis_server import RedisServer
 from tests.support.net import free_port
+
+LATEST = REPO / "bench" / "results" / "latest.json"
+"""Where a run's JSON goes unless ``--out`` says otherwise (not kept in git)."""
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -30,7 +33,7 @@ def _ints(text: str) -> tuple[int, ...]:
 def parse(argv: list[str]) -> tuple[Sizes, argparse.Namespace]:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="a few-second run that only proves the harness works")
-    parser.add_argument("--out", type=Path, default=Path("bench-results.json"), help="where the JSON goes")
+    parser.add_argument("--out", type=Path, default=LATEST, help=f"where the JSON goes (default: {LATEST})")
     parser.add_argument(
         "--parley", default=DEFAULT_PARLEY, help="the parley executable to measure (another checkout's)"
     )
@@ -83,7 +86,10 @@ async def run_stage(stage: Stage, sizes: Sizes, numbers: phases.Numbers, results
     for level, replies in zip(sizes.throughput_levels, sizes.throughput_replies, strict=True):
         keep(f"throughput {level} in flight", await phases.throughput(stage, numbers, level, replies, limit))
     if platform == "slack" and sizes.scale:
-        keep(f"scale {sizes.scale}", await phases.scale(stage, numbers, sizes.scale, sizes.scale_seconds, 10 * limit))
+        keep(
+            f"scale {sizes.scale}",
+            await phases.scale(stage, numbers, sizes.scale, sizes.scale_seconds, sizes.scale_limit),
+        )
     if platform == "slack" and kind == "parley":
         for turns in sizes.history_lengths:
             keep(f"history {turns} turns", await phases.history(stage, numbers, turns, sizes.history_messages, limit))
@@ -130,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes, args = parse(sys.argv[1:] if argv is None else argv)
     document = asyncio.run(run(sizes, args))
     print(table(document["results"], document["targets"]))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(document, indent=2) + "\n")
     print(f"\nwritten: {args.out} ({document['duration_s']} s)")
     answered = all(

@@ -28,6 +28,8 @@ class Figures:
 
     replies: int
     answered: int
+    notices: int
+    """Replies that showed one of parley's failure notices instead of the answer."""
     wall_s: float
     replies_per_s: float
     first_p50_ms: float | None
@@ -82,6 +84,7 @@ async def measure(
     return Figures(
         replies=len(threads) * (2 if follow_up else 1),
         answered=count,
+        notices=sum(reply.notice is not None for reply in replies),
         wall_s=round(wall, 3),
         replies_per_s=round(count / wall, 2) if wall > 0 else 0.0,
         first_p50_ms=percentile(firsts, 0.5),

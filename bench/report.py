@@ -11,6 +11,7 @@ Results = dict[str, dict[str, dict[str, dict[str, Any]]]]
 
 ROWS = (
     ("answered", "answered"),
+    ("failure notices", "notices"),
     ("first text p50 ms", "first_p50_ms"),
     ("first text p99 ms", "first_p99_ms"),
     ("complete p50 ms", "complete_p50_ms"),
@@ -84,7 +85,7 @@ def table(results: Results, checks: list[dict[str, Any]]) -> str:
             lines.append(f"  {'':24} {'floor':>10} {'parley':>10} {'parley/floor':>13}")
             for label, key in ROWS:
                 floor, parley = bots.get("floor", {}).get(key), bots.get("parley", {}).get(key)
-                share = ratio(parley, floor) if key != "answered" else None
+                share = ratio(parley, floor) if key not in ("answered", "notices") else None
                 lines.append(f"  {label:24} {_cell(floor):>10} {_cell(parley):>10} {_cell(share):>13}")
             for bot in ("floor", "parley"):
                 methods = bots.get(bot, {}).get("calls_by_method") or {}

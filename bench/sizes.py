@@ -19,6 +19,8 @@ class Sizes:
     scale: int = 2000
     """Scale: conversations streaming at once (Slack)."""
     scale_seconds: float = 5.0
+    scale_limit: float = 240.0
+    """Scale: seconds a reply may take before it counts as not answered."""
     history_lengths: tuple[int, ...] = (1, 100, 1000)
     """History: turns already in the thread (Slack, parley only: the floor keeps none)."""
     history_messages: int = 10
@@ -38,6 +40,7 @@ SMOKE = Sizes(
     throughput_replies=(2, 2),
     scale=4,
     scale_seconds=0.2,
+    scale_limit=20.0,
     history_lengths=(1, 10),
     history_messages=1,
     parley_env={"PARLEY_SLACK__EDIT_INTERVAL": "0.05", "PARLEY_DISCORD__EDIT_INTERVAL": "0.05"},

@@ -7,6 +7,11 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 
+from bot.notices import FAILURES, SOMETHING_BROKE, THREAD_BUSY, UNREACHABLE
+
+NOTICES = tuple(text[:40] for text in (SOMETHING_BROKE, THREAD_BUSY, UNREACHABLE, *FAILURES.values()))
+"""The start of each notice parley shows instead of an answer: a reply that shows one has failed."""
+
 
 @dataclass
 class Reply:
@@ -15,6 +20,8 @@ class Reply:
     sent: float
     first: float | None = None
     complete: float | None = None
+    notice: str | None = None
+    """The notice the bot showed instead of the answer."""
 
     @property
     def first_ms(self) -> float | None:
@@ -54,6 +61,9 @@ class Watch:
                     reply.first = at
                 if text == expected:
                     reply.complete = at
+                    return reply
+                if any(notice in text for notice in NOTICES):
+                    reply.notice = text
                     return reply
             seen = len(texts)
             changed = self._changed[key]
