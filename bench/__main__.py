@@ -113,13 +113,7 @@ async def run(sizes: Sizes, args: argparse.Namespace) -> dict[str, Any]:
                         await run_stage(stage, sizes, numbers, results)
         finally:
             await redis.stop()
-    scale_key = f"scale {sizes.scale}"
-    for phases_of in results.values():  # the targets look the scale run up under one name
-        if scale_key in phases_of:
-            phases_of["scale"] = phases_of[scale_key]
     checks = targets(results, sizes.scale)
-    for phases_of in results.values():
-        phases_of.pop("scale", None)
     return {
         "label": args.label,
         "parley": args.parley,

@@ -60,12 +60,15 @@ def targets(results: Results, scale_size: int) -> list[dict[str, Any]]:
             3,
             "calls",
         )
-    if "scale" in results.get("slack", {}):
-        peak = _get(results, "slack", "scale", "parley", "peak_rss_mib")
+    scale = f"scale {scale_size}"
+    if scale in results.get("slack", {}):
+        answered = _get(results, "slack", scale, "parley", "answered")
+        missing = None if answered is None else scale_size - answered
+        check(f"slack: of {scale_size} streams at once, not answered", missing, 0, "replies")
+        peak = _get(results, "slack", scale, "parley", "peak_rss_mib")
         check(f"slack: peak RSS with {scale_size} streams at once", peak, 300, "MiB")
-        answered = _get(results, "slack", "scale", "parley", "answered")
-        all_answered = None if answered is None else scale_size - answered
-        check(f"slack: of {scale_size} streams at once, not answered", all_answered, 0, "replies")
+        if missing:  # memory held by replies that failed early says nothing about 2,000 streams at once
+            checks[-1]["met"] = None
     return checks
 
 
@@ -94,6 +97,6 @@ def table(results: Results, checks: list[dict[str, Any]]) -> str:
                     lines.append(f"  {bot} calls per reply: {listed}")
     lines.append("\ntargets (issue 11)")
     for item in checks:
-        verdict = {True: "met", False: "NOT met", None: "not measured"}[item["met"]]
+        verdict = {True: "met", False: "NOT met", None: "not judged"}[item["met"]]
         lines.append(f"  {verdict:12} {item['target']}: {_cell(item['value'])} {item['unit']} (limit {item['limit']})")
     return "\n".join(lines)

@@ -1,0 +1,73 @@
+"""``python -m bench.markdown RUN.json [RUN.json ...]``: the runs' figures as Markdown tables, side by side.
+
+docs/performance.md is written from this, so that its figures are the JSON's.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.report import ROWS, targets
+from bench.stats import ratio
+
+
+def _cell(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _methods(figures: dict[str, Any]) -> str:
+    return ", ".join(f"{method} {count:.2f}" for method, count in (figures.get("calls_by_method") or {}).items())
+
+
+def tables(runs: list[dict[str, Any]]) -> str:
+    out: list[str] = []
+    first = runs[0]["results"]
+    for platform, phases in first.items():
+        for phase in phases:
+            out.append(f"\n#### {platform}: {phase}\n")
+            header = "| |" + "".join(f" floor ({r['label']}) | parley ({r['label']}) | ratio |" for r in runs)
+            out.append(header)
+            out.append("|---|" + "---:|---:|---:|" * len(runs))
+            for label, key in ROWS:
+                row = f"| {label} |"
+                for run in runs:
+                    bots = run["results"].get(platform, {}).get(phase, {})
+                    floor, parley = bots.get("floor", {}).get(key), bots.get("parley", {}).get(key)
+                    share = None if key in ("answered", "notices") else ratio(parley, floor)
+                    row += f" {_cell(floor)} | {_cell(parley)} | {_cell(share, 2)} |"
+                out.append(row)
+            for run in runs:
+                for bot in ("floor", "parley"):
+                    figures = run["results"].get(platform, {}).get(phase, {}).get(bot)
+                    if figures and figures.get("calls_by_method"):
+                        out.append(f"\n{bot} ({run['label']}), calls per reply: {_methods(figures)}")
+    out.append("\n#### Targets\n")
+    out.append("| target | limit |" + "".join(f" {r['label']} |" for r in runs))
+    out.append("|---|---:|" + "---|" * len(runs))
+    for index, item in enumerate(runs[0]["targets"]):
+        row = f"| {item['target']} | {item['limit']} {item['unit']} |"
+        for run in runs:
+            other = run["targets"][index] if index < len(run["targets"]) else {}
+            verdict = {True: "met", False: "**not met**", None: "not judged"}[other.get("met")]
+            row += f" {_cell(other.get('value'), 2)} ({verdict}) |"
+        out.append(row)
+    return "\n".join(out)
+
+
+def main(argv: list[str]) -> int:
+    runs = [json.loads(Path(path).read_text()) for path in argv]
+    for run in runs:  # judged again from the figures, by this version's rules
+        run["targets"] = targets(run["results"], run["sizes"]["scale"])
+    print(tables(runs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
