@@ -129,10 +129,14 @@ async def history(stage: Stage, numbers: Numbers, turns: int, messages: int, lim
         store = Store(redis, stage.prefix)
         for _ in range(messages):
             ts = new_ts()
-            turn_texts = [
-                (f"earlier question {i} about the project", f"earlier answer {i}: it is fine") for i in range(turns)
+            chat = [
+                message
+                for i in range(turns)
+                for message in (
+                    ChatMessage("user", f"earlier question {i} about the project"),
+                    ChatMessage("assistant", f"earlier answer {i}: it is fine"),
+                )
             ]
-            chat = [ChatMessage(role, text) for q, a in turn_texts for role, text in (("user", q), ("assistant", a))]
             await store.append_turn(ThreadKey("slack", TEAM, CHANNEL, ts), chat, 2 * turns, 86400)
             threads.append(ts)
     finally:
