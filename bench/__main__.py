@@ -85,14 +85,14 @@ async def run_stage(stage: Stage, sizes: Sizes, numbers: phases.Numbers, results
     )
     for level, replies in zip(sizes.throughput_levels, sizes.throughput_replies, strict=True):
         keep(f"throughput {level} in flight", await phases.throughput(stage, numbers, level, replies, limit))
-    if platform == "slack" and sizes.scale:
+    if platform == "slack" and kind == "parley":
+        for turns in sizes.history_lengths:
+            keep(f"history {turns} turns", await phases.history(stage, numbers, turns, sizes.history_messages, limit))
+    if platform == "slack" and sizes.scale:  # last: what 2,000 replies leave behind does not spill into the others
         keep(
             f"scale {sizes.scale}",
             await phases.scale(stage, numbers, sizes.scale, sizes.scale_seconds, sizes.scale_limit),
         )
-    if platform == "slack" and kind == "parley":
-        for turns in sizes.history_lengths:
-            keep(f"history {turns} turns", await phases.history(stage, numbers, turns, sizes.history_messages, limit))
 
 
 async def run(sizes: Sizes, args: argparse.Namespace) -> dict[str, Any]:

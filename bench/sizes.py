@@ -23,7 +23,7 @@ class Sizes:
     """Scale: seconds a reply may take before it counts as not answered."""
     history_lengths: tuple[int, ...] = (1, 100, 1000)
     """History: turns already in the thread (Slack, parley only: the floor keeps none)."""
-    history_messages: int = 10
+    history_messages: int = 20
     """History: messages measured at each length."""
     platforms: tuple[str, ...] = ("slack", "discord")
     parley_env: dict[str, str] = field(default_factory=dict)
