@@ -12,6 +12,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from bench.proctree import RssSampler, cpu_seconds
+from bench.slack_side import SlackUser
 from bench.stage import Stage
 from bench.stats import percentile
 from bench.watch import Reply
@@ -19,7 +20,7 @@ from bot.messages import ChatMessage
 from bot.store import Store
 from bot.threads import ThreadKey
 from tests.support.fake_slack import TEAM
-from tests.support.slack_harness import CHANNEL, new_ts
+from tests.support.slack_harness import new_ts
 
 
 @dataclass
@@ -124,11 +125,14 @@ async def history(stage: Stage, numbers: Numbers, turns: int, messages: int, lim
     """``messages`` Slack threads that already hold ``turns`` turns each, written through parley's own Store."""
     stage.model.stream_over(0.0)
     threads: list[str | None] = []
+    user = stage.user
+    assert isinstance(user, SlackUser)
     redis = Redis.from_url(stage.redis_url)
     try:
         store = Store(redis, stage.prefix)
         for _ in range(messages):
-            ts = new_ts()
+            ts, channel = new_ts(), user.new_channel()
+            user.adopt(ts, channel)
             chat = [
                 message
                 for i in range(turns)
@@ -137,7 +141,7 @@ async def history(stage: Stage, numbers: Numbers, turns: int, messages: int, lim
                     ChatMessage("assistant", f"earlier answer {i}: it is fine"),
                 )
             ]
-            await store.append_turn(ThreadKey("slack", TEAM, CHANNEL, ts), chat, 2 * turns, 86400)
+            await store.append_turn(ThreadKey("slack", TEAM, channel, ts), chat, 2 * turns, 86400)
             threads.append(ts)
     finally:
         await redis.aclose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections import Counter
@@ -12,7 +13,7 @@ import aiohttp
 from bench.backlog import widen_backlog
 from bench.watch import Watch
 from tests.support.fake_slack import FakeSlack, Message
-from tests.support.slack_harness import BOT_TOKEN, CHANNEL, SECRET, USER, envelope, mention, new_ts, signed_headers
+from tests.support.slack_harness import BOT_TOKEN, SECRET, USER, envelope, mention, new_ts, signed_headers
 
 
 class BenchSlack(FakeSlack):
@@ -65,12 +66,25 @@ class BenchSlack(FakeSlack):
 
 
 class SlackUser:
-    """Sends signed app_mention events to a bot's /slack/events, as Slack's Events API does."""
+    """Sends signed app_mention events to a bot's /slack/events, as Slack's Events API does.
+
+    Each conversation is in a channel of its own, as in a busy workspace: a bot's per-channel
+    rate budget then paces each reply, not every reply of the run at once.
+    """
 
     def __init__(self, slack: BenchSlack, bot_url: str, connections: int = 100) -> None:
         self.slack = slack
         self.url = bot_url + "/slack/events"
         self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections))
+        self._channels: dict[str, str] = {}
+        self._count = itertools.count(1)
+
+    def new_channel(self) -> str:
+        return f"C{next(self._count):08d}"
+
+    def adopt(self, thread: str, channel: str) -> None:
+        """A thread that exists in ``channel`` already (its history written beforehand)."""
+        self._channels[thread] = channel
 
     async def close(self) -> None:
         await self._session.close()
@@ -79,7 +93,9 @@ class SlackUser:
         """Mention the bot (in ``thread``, or in a new one); the conversation's key, the watch mark, the time sent."""
         ts = new_ts()
         key = thread or ts
-        event = mention(text, ts=ts, **({"thread_ts": thread} if thread else {}))
+        channel = self._channels.get(key) or self.new_channel()
+        self._channels[key] = channel
+        event = mention(text, ts=ts, channel=channel, **({"thread_ts": thread} if thread else {}))
         body = json.dumps(envelope(event))
         headers = {"Content-Type": "application/json", **signed_headers(body)}
         mark = self.slack.watch.mark(key)
@@ -95,4 +111,4 @@ def slack_environ(slack: FakeSlack) -> dict[str, str]:
     return {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": slack.api_url}
 
 
-__all__ = ["CHANNEL", "BenchSlack", "SlackUser", "slack_environ"]
+__all__ = ["BenchSlack", "SlackUser", "slack_environ"]
