@@ -31,7 +31,11 @@ def _ints(text: str) -> tuple[int, ...]:
 
 
 def parse(argv: list[str]) -> tuple[Sizes, argparse.Namespace]:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="parley beside floor bots over loopback fakes (docs/performance.md). "
+        "Exits 1 when any reply went unanswered.",
+    )
     parser.add_argument("--smoke", action="store_true", help="a few-second run that only proves the harness works")
     parser.add_argument("--out", type=Path, default=LATEST, help=f"where the JSON goes (default: {LATEST})")
     parser.add_argument(
