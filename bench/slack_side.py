@@ -22,6 +22,9 @@ class BenchSlack(FakeSlack):
     def __init__(self, watch: Watch) -> None:
         super().__init__()
         self.watch = watch
+        self.streaming = "on"
+        """The workspace offers native streaming, as current Slack does (the tests' fake, once it has
+        chat.*Stream, answers unknown_method unless told so: that is an older workspace)."""
         self.users[USER] = {"id": USER, "name": "alice", "real_name": "Alice", "profile": {"display_name": "alice"}}
 
     async def __aenter__(self) -> Self:
