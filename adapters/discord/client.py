@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
+import aiohttp
 import discord
 from discord import app_commands
 
@@ -61,6 +62,8 @@ class ParleyClient(discord.Client):
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         paces = PaceBook()  # the channels' write budgets, shared by the replies in each; a 429 pauses one
         options.setdefault("http_trace", rate_limit_trace(paces))
+        # discord.py's session would take aiohttp's default of 100 connections: size it from the config.
+        options.setdefault("connector", aiohttp.TCPConnector(limit=config.max_connections))
         super().__init__(intents=intents(), allowed_mentions=discord.AllowedMentions.none(), **options)
         self.conversation = conversation
         self.config = config

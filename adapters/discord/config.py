@@ -27,6 +27,9 @@ class DiscordConfig(AdapterTable):
         description="server (guild) ids to sync /parley to at start-up, instantly; empty: sync globally",
     )
     answer_bots: bool = Field(False, description="answer messages from other bots (never its own)")
+    max_connections: int = Field(
+        2000, ge=1, le=100_000, description="connections to Discord's REST API at once; a call waits for a free one"
+    )
 
     @field_validator("guilds", mode="before")
     @classmethod

@@ -8,10 +8,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 import pytest_asyncio
 from redis.asyncio import ConnectionPool, Redis
 
+from adapters.discord.config import DiscordConfig
 from bot.channels import Channels
 from bot.config import Config
 from bot.store import Store
@@ -110,3 +112,18 @@ async def test_a_turn_that_waits_answers_with_the_settings_an_earlier_turn_set(
 
     assert "temperature" not in fake.requests[0]
     assert fake.requests[1]["temperature"] == 0.7, "the answer saw the /set that ran before it"
+
+
+async def test_the_rest_connection_pool_is_sized_from_the_config(
+    discord_config: Config, store: Store, discord_fake: FakeDiscord
+) -> None:
+    sized = discord_config.model_copy(
+        update={"discord": discord_config.table(DiscordConfig).model_copy(update={"max_connections": 7})}
+    )
+    async with running_adapter(sized, store, discord_fake) as adapter:
+        assert adapter.client is not None
+        connector = adapter.client.http.connector
+        assert isinstance(connector, aiohttp.TCPConnector)
+        assert connector.limit == 7, "not aiohttp's default of 100"
+        mid = await discord_fake.user_message(discord_fake.general, discord_fake.alice, f"{discord_fake.mention} hi")
+        await discord_fake.wait_for(lambda: discord_fake.bot_texts(mid) == ["echo: hi"])
