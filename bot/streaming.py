@@ -102,10 +102,8 @@ class ReplyStreamer:
     async def feed(self, delta: str) -> None:
         self._full.append(delta)
         self._pending += delta
-        await self._seal(final=False)
-        if self._holding():
-            return
-        if self._clock() - self._last_write >= self._limits.edit_interval:
+        await self._seal(final=False, measured=self._due())
+        if self._due():
             await self._show(self._pending[: self._fit(self._pending)], wait=False)
 
     async def finish(self) -> str:
@@ -116,6 +114,10 @@ class ReplyStreamer:
         await self._finished(self._message_id)
         return self.text
 
+    def _due(self) -> bool:
+        """Whether the text may be shown now: no grace holds it and the edit interval has passed."""
+        return not self._holding() and self._clock() - self._last_write >= self._limits.edit_interval
+
     def _holding(self) -> bool:
         """Whether text that came in waits: the sink posts a complete reply more cheaply, within the grace."""
         return self._holds and self._grace is not None and not self._graced
@@ -124,14 +126,17 @@ class ReplyStreamer:
         if message_id is not None and isinstance(self._sink, FinishingSink):
             await self._sink.finished(message_id)
 
-    async def _seal(self, *, final: bool) -> None:
+    async def _seal(self, *, final: bool, measured: bool = True) -> None:
         """Finish messages that are full, cutting where ``split.cut`` chooses.
+
+        Without ``measured`` only the characters are counted, not the platform's measure: a token
+        that does not lead to a write costs no conversion of the whole text (the next write measures).
 
         Mid-stream, a cut waits until the line at the limit is complete (or
         LOOKAHEAD more characters are in): a half-received line could be the
         start of a code fence, and cutting it would break the fence.
         """
-        while self._too_long(self._pending) and (final or self._settled()):
+        while self._too_long(self._pending, measured=measured) and (final or self._settled()):
             head, self._pending = self._cut(self._pending)
             if not head.strip():  # only blank lines so far: keep the current message for the text to come
                 continue
@@ -143,9 +148,9 @@ class ReplyStreamer:
         fits = self._fit(self._pending)
         return "\n" in self._pending[fits:] or len(self._pending) >= fits + LOOKAHEAD
 
-    def _too_long(self, text: str) -> bool:
+    def _too_long(self, text: str, *, measured: bool = True) -> bool:
         limit = self._limits.max_chars
-        return len(text) > limit or self._limits.measure(text) > limit
+        return len(text) > limit or (measured and self._limits.measure(text) > limit)
 
     def _fit(self, text: str) -> int:
         """How many characters from the start of ``text`` one message can show, as the platform measures."""
