@@ -119,8 +119,9 @@ class ReplyStreamer:
         return not self._holding() and self._clock() - self._last_write >= self._limits.edit_interval
 
     def _holding(self) -> bool:
-        """Whether text that came in waits: the sink posts a complete reply more cheaply, within the grace."""
-        return self._holds and self._grace is not None and not self._graced
+        """Whether text that came in waits: the sink posts a complete reply more cheaply, within the grace
+        (and while the grace's end posts the text so far: no edit races that post for the budget)."""
+        return self._holds and self._grace is not None and not self._grace.done()
 
     async def _finished(self, message_id: str | None) -> None:
         if message_id is not None and isinstance(self._sink, FinishingSink):

@@ -256,6 +256,33 @@ async def test_a_reply_still_written_when_the_grace_ends_is_shown_from_then_on()
     assert [(w.kind, w.text) for w in sink.writes] == [("post", "A slow "), ("edit", "A slow answer.")]
 
 
+@dataclass
+class GatedPostSink(CompleteMemorySink):
+    """Its first post waits for the test: text keeps coming while the post is on its way."""
+
+    posting: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def post(self, text: str) -> str:
+        await self.posting.wait()
+        return await super().post(text)
+
+
+async def test_text_that_comes_while_the_graces_post_is_on_its_way_waits_for_it() -> None:
+    clock = GateClock()
+    sink = GatedPostSink(SinkLimits(2000, 1.0, None, grace=0.5, edit_burst=3), clock)
+    streamer = ReplyStreamer(sink, clock=clock, sleep=clock.sleep)
+    await streamer.start()
+    await streamer.feed("A slow ")
+    await clock.release()  # the grace ends: the text so far is being posted
+    async with asyncio.timeout(10):  # a feed that waited for the post would hang here
+        await streamer.feed("answer, ")
+        await streamer.feed("at last.")
+    assert sink.writes == [], "no edit races the post"
+    sink.posting.set()
+    assert await streamer.finish() == "A slow answer, at last."
+    assert [(w.kind, w.text) for w in sink.writes] == [("post", "A slow "), ("edit", "A slow answer, at last.")]
+
+
 async def test_a_sink_that_posts_complete_messages_still_gets_the_placeholder_when_no_text_came() -> None:
     clock = GateClock()
     sink = CompleteMemorySink(SinkLimits(2000, 1.0, PLACEHOLDER, grace=0.5), clock)
