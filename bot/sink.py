@@ -6,7 +6,8 @@ when; the sink only talks to its platform.
 Optional: ``waiting`` (see ``StatusSink``), for a sink that can show the user that
 an answer is on its way (a typing indicator, an assistant's status line); ``pace``
 (see ``PacedSink``), for a sink whose writes share a rate budget with other replies;
-``finished`` (see ``FinishingSink``), for a sink that must close a message it streams.
+``finished`` (see ``FinishingSink``), for a sink that must close a message it streams;
+``post_complete`` (see ``CompleteSink``), for a sink that posts a message no edit will follow more cheaply.
 """
 
 from __future__ import annotations
@@ -75,4 +76,18 @@ class FinishingSink(Protocol):
 
     async def finished(self, message_id: str) -> None:
         """No more edits of this message: its last text has been sent."""
+        ...
+
+
+@runtime_checkable
+class CompleteSink(Protocol):
+    """A sink that posts a message no edit will follow more cheaply than one still being written
+    (one call, where a native stream would take three: start, append and stop).
+
+    The core holds such a sink's first text for ``limits.grace``: a reply that ends within it is
+    posted once, complete; one still being written when the grace ends is shown from then on.
+    """
+
+    async def post_complete(self, text: str) -> str:
+        """Send a new message, complete as it is, in the conversation's thread; return its id."""
         ...

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack, suppress
 
 from bot.pacing import Pace, WriteKind
-from bot.sink import FinishingSink, PacedSink, ReplySink, StatusSink
+from bot.sink import CompleteSink, FinishingSink, PacedSink, ReplySink, StatusSink
 from bot.split import MIN_LIMIT, cut
 
 LOOKAHEAD = 200
@@ -28,7 +28,10 @@ class ReplyStreamer:
     message is finished at a paragraph (or code fence) boundary and the rest continues in a
     new message. Nothing empty is ever posted. A sink that can show a status
     (``StatusSink``) shows it until the first text is shown; with ``limits.grace`` the status
-    and the placeholder wait that long for the first text, and a fast answer needs neither.
+    and the placeholder wait that long for the first text, and a fast answer needs neither. A sink
+    that posts a complete message more cheaply (``CompleteSink``) is given no text within the
+    grace: a reply that ends within it is posted once, complete; one still being written when the
+    grace ends is shown from then on.
     """
 
     def __init__(
@@ -51,6 +54,7 @@ class ReplyStreamer:
         self._own_pace = Pace.every(self._limits.edit_interval, self._limits.edit_burst, clock)
         self._grace: asyncio.Task[None] | None = None
         self._graced = False  # the grace is over: the status and placeholder are being shown
+        self._holds = isinstance(sink, CompleteSink)  # text within the grace waits for it (or for the end)
 
     @property
     def text(self) -> str:
@@ -58,7 +62,7 @@ class ReplyStreamer:
 
     async def start(self) -> None:
         waits = isinstance(self._sink, StatusSink) or bool(self._limits.placeholder)
-        if waits and self._limits.grace > 0:
+        if (waits or self._holds) and self._limits.grace > 0:
             self._grace = asyncio.create_task(self._after_grace())
         else:
             await self._show_waiting()
@@ -66,7 +70,11 @@ class ReplyStreamer:
     async def _after_grace(self) -> None:
         await self._sleep(self._limits.grace)
         self._graced = True  # from here on the task is awaited, never cancelled: a post is never cut short
-        await self._show_waiting()
+        held = self._pending[: self._fit(self._pending)] if self._holds else ""
+        if held.strip():  # the reply is still being written: show it from here on, no status or placeholder
+            await self._write(held, wait=True)
+        else:
+            await self._show_waiting()
 
     async def _show_waiting(self) -> None:
         if isinstance(self._sink, StatusSink):
@@ -94,34 +102,46 @@ class ReplyStreamer:
     async def feed(self, delta: str) -> None:
         self._full.append(delta)
         self._pending += delta
-        await self._seal(final=False)
-        if self._clock() - self._last_write >= self._limits.edit_interval:
+        await self._seal(final=False, measured=self._due())
+        if self._due():
             await self._show(self._pending[: self._fit(self._pending)], wait=False)
 
     async def finish(self) -> str:
         """Show the complete text; return the whole reply as the model wrote it."""
         await self._seal(final=True)
-        await self._show(self._pending, wait=True)
+        await self._show(self._pending, wait=True, complete=True)
         await self._stop_grace()
         await self._finished(self._message_id)
         return self.text
+
+    def _due(self) -> bool:
+        """Whether the text may be shown now: no grace holds it and the edit interval has passed."""
+        return not self._holding() and self._clock() - self._last_write >= self._limits.edit_interval
+
+    def _holding(self) -> bool:
+        """Whether text that came in waits: the sink posts a complete reply more cheaply, within the grace
+        (and while the grace's end posts the text so far: no edit races that post for the budget)."""
+        return self._holds and self._grace is not None and not self._grace.done()
 
     async def _finished(self, message_id: str | None) -> None:
         if message_id is not None and isinstance(self._sink, FinishingSink):
             await self._sink.finished(message_id)
 
-    async def _seal(self, *, final: bool) -> None:
+    async def _seal(self, *, final: bool, measured: bool = True) -> None:
         """Finish messages that are full, cutting where ``split.cut`` chooses.
+
+        Without ``measured`` only the characters are counted, not the platform's measure: a token
+        that does not lead to a write costs no conversion of the whole text (the next write measures).
 
         Mid-stream, a cut waits until the line at the limit is complete (or
         LOOKAHEAD more characters are in): a half-received line could be the
         start of a code fence, and cutting it would break the fence.
         """
-        while self._too_long(self._pending) and (final or self._settled()):
+        while self._too_long(self._pending, measured=measured) and (final or self._settled()):
             head, self._pending = self._cut(self._pending)
             if not head.strip():  # only blank lines so far: keep the current message for the text to come
                 continue
-            await self._show(head, wait=True)
+            await self._show(head, wait=True, complete=True)
             await self._finished(self._message_id)
             self._message_id, self._shown = None, ""
 
@@ -129,9 +149,9 @@ class ReplyStreamer:
         fits = self._fit(self._pending)
         return "\n" in self._pending[fits:] or len(self._pending) >= fits + LOOKAHEAD
 
-    def _too_long(self, text: str) -> bool:
+    def _too_long(self, text: str, *, measured: bool = True) -> bool:
         limit = self._limits.max_chars
-        return len(text) > limit or self._limits.measure(text) > limit
+        return len(text) > limit or (measured and self._limits.measure(text) > limit)
 
     def _fit(self, text: str) -> int:
         """How many characters from the start of ``text`` one message can show, as the platform measures."""
@@ -173,20 +193,27 @@ class ReplyStreamer:
         await self._stop_grace()
         await self._status.aclose()
 
-    async def _show(self, text: str, *, wait: bool) -> None:
-        """Write ``text``: with ``wait`` as soon as the budget allows; without, now or not at all."""
+    async def _show(self, text: str, *, wait: bool, complete: bool = False) -> None:
+        """Write ``text``: with ``wait`` as soon as the budget allows; without, now or not at all.
+        ``complete``: the message will not be edited after this (a ``CompleteSink`` posts it so)."""
         if not text.strip() or text == self._shown:
             return
         await self._stop_grace()
+        await self._write(text, wait=wait, complete=complete)
+
+    async def _write(self, text: str, *, wait: bool, complete: bool = False) -> None:
         kind: WriteKind = "post" if self._message_id is None else "edit"
         if wait:
             await self._pace().take(kind, self._sleep)
         elif not self._pace().try_take(kind, keep=KEEP_FOR_LAST if kind == "edit" else 0.0):
             return
         await self._status.aclose()
-        if self._message_id is None:
-            self._message_id = await self._sink.post(text)
+        sink = self._sink
+        if self._message_id is None and complete and isinstance(sink, CompleteSink):
+            self._message_id = await sink.post_complete(text)
+        elif self._message_id is None:
+            self._message_id = await sink.post(text)
         else:
-            await self._sink.edit(self._message_id, text)
+            await sink.edit(self._message_id, text)
         self._shown = text
         self._last_write = self._clock()

@@ -70,6 +70,10 @@ class SlackSink:
             started = await self._streams.start(text)
             if started is not None:
                 return started
+        return await self.post_complete(text)
+
+    async def post_complete(self, text: str) -> str:
+        """A message no edit will follow: one chat.postMessage, never a native stream."""
         response = await self._send(self._client.chat_postMessage, text, channel=self.channel, thread_ts=self.thread_ts)
         return str(response["ts"])
 

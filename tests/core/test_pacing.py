@@ -219,6 +219,81 @@ async def test_a_failure_within_the_grace_posts_only_the_notice() -> None:
     assert sink.texts == ["The model is unavailable."] and sink.status == []
 
 
+@dataclass
+class CompleteMemorySink(MemorySink):
+    """A sink that posts a complete message more cheaply (as Slack's one chat.postMessage beside a native stream)."""
+
+    async def post_complete(self, text: str) -> str:
+        message_id = f"m{len(self.messages) + 1}"
+        self._record("complete", message_id, text)
+        return message_id
+
+
+async def test_a_reply_that_ends_within_the_grace_is_one_complete_post() -> None:
+    clock = GateClock()
+    sink = CompleteMemorySink(SinkLimits(2000, 1.0, None, grace=0.5), clock)
+    streamer = ReplyStreamer(sink, clock=clock, sleep=clock.sleep)
+    await streamer.start()
+    for token in ["A quick ", "answer, ", "in three chunks."]:
+        await streamer.feed(token)
+    assert sink.writes == [], "the text waits for the grace (or the end)"
+    assert await streamer.finish() == "A quick answer, in three chunks."
+    await streamer.aclose()
+    assert [(w.kind, w.text) for w in sink.writes] == [("complete", "A quick answer, in three chunks.")]
+
+
+async def test_a_reply_still_written_when_the_grace_ends_is_shown_from_then_on() -> None:
+    clock = GateClock()
+    sink = CompleteMemorySink(SinkLimits(2000, 1.0, PLACEHOLDER, grace=0.5), clock)
+    streamer = ReplyStreamer(sink, clock=clock, sleep=clock.sleep)
+    await streamer.start()
+    await streamer.feed("A slow ")
+    assert sink.writes == []
+    await clock.release()  # the grace passes while the reply is written: its text so far, not the placeholder
+    assert [(w.kind, w.text) for w in sink.writes] == [("post", "A slow ")]
+    await streamer.feed("answer.")
+    assert await streamer.finish() == "A slow answer."
+    assert [(w.kind, w.text) for w in sink.writes] == [("post", "A slow "), ("edit", "A slow answer.")]
+
+
+@dataclass
+class GatedPostSink(CompleteMemorySink):
+    """Its first post waits for the test: text keeps coming while the post is on its way."""
+
+    posting: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def post(self, text: str) -> str:
+        await self.posting.wait()
+        return await super().post(text)
+
+
+async def test_text_that_comes_while_the_graces_post_is_on_its_way_waits_for_it() -> None:
+    clock = GateClock()
+    sink = GatedPostSink(SinkLimits(2000, 1.0, None, grace=0.5, edit_burst=3), clock)
+    streamer = ReplyStreamer(sink, clock=clock, sleep=clock.sleep)
+    await streamer.start()
+    await streamer.feed("A slow ")
+    await clock.release()  # the grace ends: the text so far is being posted
+    async with asyncio.timeout(10):  # a feed that waited for the post would hang here
+        await streamer.feed("answer, ")
+        await streamer.feed("at last.")
+    assert sink.writes == [], "no edit races the post"
+    sink.posting.set()
+    assert await streamer.finish() == "A slow answer, at last."
+    assert [(w.kind, w.text) for w in sink.writes] == [("post", "A slow "), ("edit", "A slow answer, at last.")]
+
+
+async def test_a_sink_that_posts_complete_messages_still_gets_the_placeholder_when_no_text_came() -> None:
+    clock = GateClock()
+    sink = CompleteMemorySink(SinkLimits(2000, 1.0, PLACEHOLDER, grace=0.5), clock)
+    streamer = ReplyStreamer(sink, clock=clock, sleep=clock.sleep)
+    await streamer.start()
+    await clock.release()
+    await streamer.feed("Slow answer.")
+    await streamer.finish()
+    assert [(w.kind, w.text) for w in sink.writes] == [("post", PLACEHOLDER), ("edit", "Slow answer.")]
+
+
 def test_the_budgets_rate_is_one_write_per_edit_interval() -> None:
     clock = FakeClock()
     pace = Pace.every(1.5, 3, clock)

@@ -382,6 +382,21 @@ async def test_the_backend_reports_the_usage_the_server_counted(fake: FakeOpenAI
         await backend.aclose()
 
 
+async def test_a_streamed_answer_leaves_its_connection_for_the_next_request(fake: FakeOpenAI) -> None:
+    """The body is read to its end after [DONE]: the next request reuses the connection (no new TCP or TLS)."""
+    backend = OpenAIBackend("fake", BackendConfig(base_url=fake.url, model="fake-model"), None)
+    try:
+        for _ in range(3):
+            fake.queue(Reply("one two three", chunk_size=4))
+            request = ChatRequest("fake-model", [ChatMessage("user", "count")], max_tokens=50, stream=True)
+            items = [item async for item in backend.generate(request)]
+            assert "".join(item for item in items if isinstance(item, str)) == "one two three"
+        assert len(fake.peers) == 3 and fake.peers[0] is not None
+        assert len(set(fake.peers)) == 1, "one connection for all three requests"
+    finally:
+        await backend.aclose()
+
+
 async def test_a_backend_without_a_model_asks_the_server_once(fake: FakeOpenAI) -> None:
     backend = OpenAIBackend("fake", BackendConfig(base_url=fake.url), None)
     try:

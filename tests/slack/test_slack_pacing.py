@@ -36,10 +36,12 @@ REPLY_METHODS = ("chat.postMessage", "chat.update", "assistant.threads.setStatus
 
 
 @pytest.fixture
-def config(fake: FakeOpenAI, prefix: str) -> Config:
-    # A grace far longer than the fake takes to answer: whatever the machine's speed, the answer comes within it.
+def config(fake: FakeOpenAI, prefix: str, request: pytest.FixtureRequest) -> Config:
+    # A grace far longer than the fake takes to answer: whatever the machine's speed, the answer comes within it
+    # (a test that needs none parametrizes ``config`` with 0).
+    grace = getattr(request, "param", 30)
     return make_config(
-        fake.url, prefix, slack=SlackConfig(edit_interval=1.0, first_text_grace=30, native_streaming=False)
+        fake.url, prefix, slack=SlackConfig(edit_interval=1.0, first_text_grace=grace, native_streaming=False)
     )
 
 
@@ -59,6 +61,20 @@ async def test_an_instant_answer_is_one_post_and_nothing_else(
     assert reply.edits == ["A quick answer, in a few chunks."]
 
 
+async def test_a_streamed_answer_that_ends_within_the_grace_is_one_post(
+    running: Running, slack: FakeSlack, fake: FakeOpenAI
+) -> None:
+    answer = " ".join(f"word{i}" for i in range(40))
+    fake.queue(Reply(answer, chunk_size=10, delay=0.01))
+    event = mention("stream it")
+    await running.event(event)
+    await until(lambda: any(m.text == answer for m in slack.thread(CHANNEL, event["ts"])), what="the whole answer")
+    assert calls(slack) == ["chat.postMessage"], "the whole answer came within the grace: posted once, complete"
+    (reply,) = slack.thread(CHANNEL, event["ts"])
+    assert reply.edits == [answer]
+
+
+@pytest.mark.parametrize("config", [0], indirect=True)  # no grace: the first text is posted as it comes
 async def test_a_streamed_answer_ends_with_its_last_update_without_waiting(
     running: Running, slack: FakeSlack, fake: FakeOpenAI
 ) -> None:

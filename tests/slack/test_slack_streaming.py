@@ -36,8 +36,10 @@ ANSWER = "Here is **the plan**:\n\n- first\n- second\n\n" + " ".join(f"word{i}" 
 
 
 @pytest.fixture
-def config(fake: FakeOpenAI, prefix: str) -> Config:
-    return make_config(fake.url, prefix, slack=SlackConfig(edit_interval=0.05))
+def config(fake: FakeOpenAI, prefix: str, request: pytest.FixtureRequest) -> Config:
+    # No grace unless a test parametrizes ``config`` with one: a reply streams from its first text.
+    grace = getattr(request, "param", 0)
+    return make_config(fake.url, prefix, slack=SlackConfig(edit_interval=0.05, first_text_grace=grace))
 
 
 def methods(slack: FakeSlack) -> list[str]:
@@ -71,6 +73,37 @@ async def test_an_assistant_thread_streams_too(running: Running, slack: FakeSlac
     await until(lambda: bool(slack.calls_to("chat.stopStream")), what="the stream stopped")
     assert [m.text for m in slack.thread(DM, thread)][-1] == "Streamed in the assistant view."
     assert not slack.calls_to("chat.update")
+
+
+# A grace far longer than the fake takes to answer: whatever the machine's speed, the answer comes within it.
+@pytest.mark.parametrize("config", [30], indirect=True)
+async def test_an_answer_complete_within_the_grace_is_one_post_not_a_stream(
+    running: Running, slack: FakeSlack, fake: FakeOpenAI
+) -> None:
+    slack.streaming = "on"
+    fake.queue(Reply(ANSWER, chunk_size=12))
+    event = mention("plan it")
+    await running.event(event)
+    await until(lambda: any(m.text for m in slack.thread(CHANNEL, event["ts"])), what="the answer")
+    assert methods(slack) == ["chat.postMessage"], "no start, append and stop for an answer that is already whole"
+    (reply,) = slack.thread(CHANNEL, event["ts"])
+    assert reply.edits == [Mrkdwn()(ANSWER)], "posted once, as mrkdwn"
+
+
+@pytest.mark.parametrize("config", [30], indirect=True)
+async def test_an_assistant_answer_complete_within_the_grace_is_one_post(
+    running: Running, slack: FakeSlack, fake: FakeOpenAI
+) -> None:
+    slack.streaming = "on"
+    thread = new_ts()
+    await running.event(thread_event("assistant_thread_started", thread, None))
+    await until(lambda: bool(slack.calls_to("assistant.threads.setSuggestedPrompts")), what="suggested prompts")
+    fake.queue(Reply("Right away."))
+    before = len(methods(slack))  # the greeting the thread started with
+    await running.event(message("hello", channel=DM, thread_ts=thread))
+    await until(lambda: any(m.text == "Right away." for m in slack.thread(DM, thread)), what="the answer")
+    assert methods(slack)[before:] == ["chat.postMessage"]
+    assert not slack.calls_to("assistant.threads.setStatus"), "no status for an answer that came at once"
 
 
 @pytest.mark.parametrize("refusal", ["feature_not_enabled", "not_allowed", None])

@@ -277,6 +277,8 @@ class FakeOpenAI:
         self.requests = []
         self.headers = []
         self.paths: list[str] = []
+        self.peers: list[object] = []
+        """Each request's client address and port: the same twice means a connection was reused."""
         self.model_lists = 0
         """How many times ``GET /models`` was asked."""
         self.models = list(models) if models is not None else ["fake-model"]
@@ -417,6 +419,7 @@ class FakeOpenAI:
             return web.json_response({"error": error}, status=400)
         self.requests.append(body)
         self.headers.append(_record_headers(request))
+        self.peers.append(request.transport.get_extra_info("peername") if request.transport else None)
         behaviour: Behaviour = self._queue.popleft() if self._queue else Reply(text=f"echo: {_last_user_text(body)}")
         if isinstance(behaviour, HTTPError):
             return self._http_error(request, behaviour)
