@@ -14,7 +14,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
-from playwright.async_api import Browser, BrowserContext, Page, Request, Route, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, Request, Route, async_playwright, expect
 
 from adapters.slack import create
 from adapters.web import mount
@@ -34,6 +34,8 @@ ARGS = [
     "--disable-sync",
 ]
 TOKEN = "console-test-token-0123456789abcdef"
+# A busy 2-core machine may take longer than Playwright's 5 s: wait, never time a test.
+expect.set_options(timeout=30_000)
 SCREENSHOTS = Path(os.environ.get("PARLEY_SCREENSHOTS") or Path(tempfile.gettempdir()) / "parley-screenshots")
 """Where the browser tests save their screenshots: a temporary folder, so a test run changes no tracked file;
 ``PARLEY_SCREENSHOTS=docs/screenshots uv run pytest tests/web`` renews the README's pictures."""

@@ -156,7 +156,8 @@ async def test_threads_are_read_and_forgotten(served: Served, core: Conversation
 async def test_keyboard_only(served: Served) -> None:
     async with chromium() as browser, page_on(browser, served.url) as (page, _):
         await page.goto(served.url + "/console/sign-in")
-        await page.keyboard.type(TOKEN)  # the token field has the focus
+        await expect(page.locator("#token")).to_be_focused()  # the token field has the focus
+        await page.keyboard.type(TOKEN)
         await page.keyboard.press("Enter")
         await expect(page.get_by_role("heading", name="Channels", level=1)).to_be_visible()
         await tab_to(page, lambda found: found == f"link:{HERE}")
