@@ -38,7 +38,11 @@ class SlackConfig(AdapterTable):
         description='posted when no text came within first_text_grace, then edited into the reply ("": none)',
     )
     first_text_grace: float = Field(
-        0.5, ge=0, le=60, description="seconds to wait for the first text before the placeholder or status shows"
+        0.5,
+        ge=0,
+        le=60,
+        description="seconds the first text is held (an answer complete by then is one post); then the text so far, "
+        "or the placeholder or status if none came",
     )
     native_streaming: bool = Field(
         True, description="stream replies in threads with chat.startStream where the workspace offers it"
