@@ -11,6 +11,7 @@ from typing import Protocol, cast
 
 from aiohttp import web
 
+from adapters.http_server import listening
 from adapters.platform import PlatformAdapter
 from adapters.web import mount as mount_console
 from bot.api import Config, ConfigError, Conversation, open_conversation
@@ -58,13 +59,7 @@ async def serve(config: Config, environ: Mapping[str, str], names: Sequence[str]
         for adapter in adapters:
             adapter.mount(app)
         mount_console(app, conversation, environ)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        try:
-            try:
-                await web.TCPSite(runner, host, port).start()
-            except OSError as error:
-                raise ConfigError(f"cannot listen on {host}:{port}: {error.strerror}; choose another --port") from None
+        async with listening(app, host, port):
             log.info("parley is running %s; HTTP on %s:%d", ", ".join(names), host, port)
             try:
                 async with asyncio.TaskGroup() as group:
@@ -75,8 +70,6 @@ async def serve(config: Config, environ: Mapping[str, str], names: Sequence[str]
                 if problems is None:
                     raise
                 raise _first(problems) from None
-        finally:
-            await runner.cleanup()
     return 0
 
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
+from adapters.http_server import listening
 from adapters.web.app import TOKEN, mount
 from bot.api import Config, ConfigError, open_conversation
 
@@ -20,15 +21,7 @@ async def serve_console(config: Config, environ: Mapping[str, str], host: str, p
     async with open_conversation(config, environ) as conversation:
         app = web.Application()
         mount(app, conversation, environ)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        try:
-            try:
-                await web.TCPSite(runner, host, port).start()
-            except OSError as error:
-                raise ConfigError(f"cannot listen on {host}:{port}: {error.strerror}; choose another --port") from None
+        async with listening(app, host, port):
             log.info("the web console is at http://%s:%d/console", host, port)
             await asyncio.Event().wait()
-        finally:
-            await runner.cleanup()
     return 0
