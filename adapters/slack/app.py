@@ -299,7 +299,7 @@ class SlackAdapter:
             return ()
         if classified.kind is events.Kind.FOLLOW_UP and not await self._conversation.has_history(classified.thread):
             return ()
-        return await fetch_files(shared, client.token or "", self._conversation.config.files)
+        return await fetch_files(shared, client.token or "", self._conversation.config.files, self.app.client.session)
 
     async def _thread_before(
         self,

@@ -25,20 +25,31 @@ NOT_HERE = "Slack does not hold this file (it is stored elsewhere, or hidden on 
 TIMEOUT = aiohttp.ClientTimeout(total=60)
 
 
-async def fetch_files(files: Sequence[Mapping[str, Any]], token: str, limits: FilesConfig) -> tuple[Attachment, ...]:
-    """The message's files, with the content of those worth reading."""
+async def fetch_files(
+    files: Sequence[Mapping[str, Any]], token: str, limits: FilesConfig, session: aiohttp.ClientSession | None = None
+) -> tuple[Attachment, ...]:
+    """The message's files, with the content of those worth reading, downloaded over ``session`` (the adapter's
+    kept-alive one) or, without one, a session of their own."""
+    if session is not None:
+        return await _fetch_all(session, files, token, limits)
+    async with aiohttp.ClientSession() as own:
+        return await _fetch_all(own, files, token, limits)
+
+
+async def _fetch_all(
+    session: aiohttp.ClientSession, files: Sequence[Mapping[str, Any]], token: str, limits: FilesConfig
+) -> tuple[Attachment, ...]:
     found: list[Attachment] = []
-    async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
-        for file in files:
-            name = str(file.get("name") or file.get("title") or file.get("id") or "file")
-            media_type, size = str(file.get("mimetype") or ""), int(file.get("size") or 0)
-            url = file.get("url_private_download") or file.get("url_private")
-            if not worth_fetching(name, media_type, size, limits):
-                found.append(Attachment(name, media_type, size))
-            elif file.get("mode") in ("external", "tombstone", "hidden_by_limit") or not url:
-                found.append(Attachment(name, media_type, size, problem=NOT_HERE))
-            else:
-                found.append(await _download(session, str(url), token, Attachment(name, media_type, size), limits))
+    for file in files:
+        name = str(file.get("name") or file.get("title") or file.get("id") or "file")
+        media_type, size = str(file.get("mimetype") or ""), int(file.get("size") or 0)
+        url = file.get("url_private_download") or file.get("url_private")
+        if not worth_fetching(name, media_type, size, limits):
+            found.append(Attachment(name, media_type, size))
+        elif file.get("mode") in ("external", "tombstone", "hidden_by_limit") or not url:
+            found.append(Attachment(name, media_type, size, problem=NOT_HERE))
+        else:
+            found.append(await _download(session, str(url), token, Attachment(name, media_type, size), limits))
     return tuple(found)
 
 
@@ -47,7 +58,7 @@ async def _download(
 ) -> Attachment:
     cap = max(limits.max_file_bytes, limits.max_image_bytes)
     try:
-        async with session.get(url, headers={"Authorization": f"Bearer {token}"}) as response:
+        async with session.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT) as response:
             if response.status != 200:
                 return _problem(file, f"Slack answered {response.status} to the download")
             if response.content_type == "text/html" and file.media_type != "text/html":
