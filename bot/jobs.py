@@ -23,7 +23,7 @@ from bot.threads import ThreadKey
 
 class QueueUnavailable(Exception):
     """Redis could not take the message (after retries): the adapter must not acknowledge the platform,
-    so that the platform delivers it again (Slack over HTTP: answer 503)."""
+    so that the platform delivers it again (a webhook: answer 503)."""
 
 
 @dataclass(frozen=True, slots=True)
