@@ -67,7 +67,10 @@ class Knowledge:
         version = await shelf.version()
         if version is None:
             return None
-        async with self._building:
+        cached = self._indexes.get(name)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        async with self._building:  # one build at a time; a turn that waited finds it built
             cached = self._indexes.get(name)
             if cached is not None and cached[0] == version:
                 return cached[1]

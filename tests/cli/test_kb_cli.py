@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.knowledge.grounding import DONT_KNOW
+from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.helpdesk import BASE_URL, CORPUS, helpdesk_copy
 from tests.support.parley_process import env, parley
 
@@ -75,3 +77,25 @@ async def test_the_knowledge_tables_are_checked(env: dict[str, str], tmp_path: P
     unknown = with_config(env, tmp_path, f'[knowledge.it]\npath = "{tmp_path}"\n\n[defaults]\nknowledge = "hr"\n')
     code, _, err = await parley("config", "check", env=unknown)
     assert code == 1 and "[defaults] knowledge: unknown knowledge source 'hr'; configured: it" in err
+
+
+async def test_the_terminal_shows_the_sources_and_says_when_it_does_not_know(
+    env: dict[str, str], tmp_path: Path, fake: FakeOpenAI
+) -> None:
+    folder = helpdesk_copy(tmp_path)
+    config = f'[knowledge.it]\npath = "{folder}"\nbase_url = "{BASE_URL}"\n\n[defaults]\nknowledge = "it"\n'
+    env = with_config(env, tmp_path, config)
+    assert (await parley("kb", "index", env=env))[0] == 0
+    fake.queue(Reply("Open GlobalProtect and enter vpn.example.com."))
+    code, out, err = await parley("chat", env=env, stdin="How do I connect to the VPN from home?\n")
+    assert code == 0, err
+    assert (
+        out
+        == f"Open GlobalProtect and enter vpn.example.com.\n\nSources: [Connecting to the VPN]({BASE_URL}it/vpn.md)\n"
+    )
+    assert "[1] Connecting to the VPN > From home\nOpen GlobalProtect" in fake.requests[-1]["messages"][0]["content"]
+
+    env = with_config(env, tmp_path, config + "grounded_only = true\n")
+    code, out, err = await parley("chat", env=env, stdin="What is the capital of Australia?\n")
+    assert (code, out) == (0, DONT_KNOW + "\n"), err
+    assert len(fake.requests) == 1, "the model was not called"
