@@ -295,7 +295,7 @@ class Config(_Head):
     def _knowledge_names(cls, value: dict[str, KnowledgeConfig]) -> dict[str, KnowledgeConfig]:
         for name in value:
             if not KNOWLEDGE_NAME.fullmatch(name):
-                raise ValueError(f"[knowledge.{name}]: a knowledge name is letters, digits, - and _ only")
+                raise ValueError(f"{name!r} is not a knowledge name: use letters, digits, - and _, e.g. [knowledge.it]")
         return value
 
     @model_validator(mode="after")

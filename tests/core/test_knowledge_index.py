@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.config import load_config
 from bot.config_errors import ConfigError
 from bot.knowledge.blocks import Block, markdown_blocks
 from bot.knowledge.citations import Citation, footer
@@ -147,3 +148,12 @@ def test_the_footer_links_titles_when_the_source_has_a_base_url() -> None:
     cited = [Citation("VPN [beta]", source.link("vpn.md")), Citation("Printers", None)]
     assert footer(cited) == "\n\nSources: [VPN (beta)](https://wiki.example.com/it/vpn.md) · Printers"
     assert footer([]) == ""
+
+
+def test_a_knowledge_name_is_one_word(tmp_path: Path) -> None:
+    path = tmp_path / "parley.toml"
+    path.write_text('[knowledge."it docs"]\npath = "docs"\n')
+    with pytest.raises(ConfigError, match=r"knowledge: 'it docs' is not a knowledge name: use letters"):
+        load_config(path, {})
+    path.write_text('[knowledge.it-docs]\npath = "docs"\n\n[[channels]]\nmatch = "console:*"\nknowledge = "it-docs"\n')
+    assert load_config(path, {}).channels[0].settings["knowledge"] == ["it-docs"]
