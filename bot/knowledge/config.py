@@ -8,7 +8,8 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DEFAULT_MIN_SCORE = 1.5
-"""The BM25 score a passage needs to count as relevant (a question's rare word matched once scores about 3)."""
+"""The BM25 score a passage needs to count as relevant. In a folder of a few dozen documents a question's rarer
+word matched once scores about 3, a common one about 1; ``parley kb search`` shows a folder's scores."""
 
 
 class KnowledgeConfig(BaseModel):
