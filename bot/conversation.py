@@ -206,7 +206,7 @@ class Conversation:
         configured = self.config.backends.get(name)
         model = settings.model or (configured.model or configured.deployment if configured else None)
         vision = sees_images(model, configured.vision if configured else None)
-        window = self._window(settings)
+        window = self.backends[name].context_window if name in self.backends else 0
         fixed = settings.max_tokens + estimate_tokens(settings.system_prompt) + estimate_tokens(text)
         room = (window - fixed) * 3 // 4  # the rest for the thread's history
         return await read_files(text, message.files, self.config.files, vision=vision, room_tokens=room)
