@@ -1,21 +1,18 @@
 """A knowledge folder's files as documents: a title and sections under their headings.
 
-Markdown headings, HTML's ``<title>`` and ``<h1>``-``<h6>``, a PDF's metadata title, else the file's name
-give the titles. Reading is CPU and disk work: run ``read_document`` in a thread.
+Markdown headings and front matter, HTML's ``<title>`` and ``<h1>``-``<h6>``, else the file's name give
+the titles (a PDF's metadata title is too often a word processor's file name to be used). Reading is CPU
+work (pypdf through ``bot/file_text.py``): run ``read_document`` in a thread.
 """
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from pypdf import PdfReader
-from pypdf.errors import PyPdfError
-
-from bot.file_text import Unreadable, decoded
+from bot.file_text import decoded, pdf_text
 from bot.knowledge.blocks import Block, markdown_blocks, paragraphs
 from bot.knowledge.html_text import html_blocks
 
@@ -48,8 +45,8 @@ def read_document(relative: str, data: bytes) -> Document:
     kind = kind_of(relative)
     fallback = title_from_name(relative)
     if kind == "pdf":
-        title, text = _pdf(data)
-        return sectioned(title or fallback, paragraphs(text))
+        text, _ = pdf_text(data, MAX_PDF_PAGES)
+        return sectioned(fallback, paragraphs(text))
     text = decoded(data)
     if kind == "html":
         title, blocks = html_blocks(text)
@@ -100,16 +97,3 @@ def _front_matter(text: str) -> tuple[str | None, str]:
     found = FRONT_TITLE.search(text[4:end])
     title = found.group(1).strip("\"'") if found else None
     return title, text[end + 4 :].lstrip("-\n")
-
-
-def _pdf(data: bytes) -> tuple[str | None, str]:
-    """A PDF's metadata title (if any) and its text, page by page."""
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        metadata = reader.metadata
-        title = metadata.title if metadata is not None else None
-        pages = list(reader.pages)[:MAX_PDF_PAGES]
-        text = "\n\n".join((page.extract_text() or "").strip() for page in pages)
-    except (PyPdfError, ValueError, KeyError, TypeError, OSError):
-        raise Unreadable("it is not a PDF parley can read") from None
-    return (title.strip() if isinstance(title, str) and title.strip() else None), text
