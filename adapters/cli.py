@@ -31,6 +31,7 @@ from bot.api import (
     find_config_file,
     open_commands,
     open_conversation,
+    open_knowledge,
     parse_day,
     setup_logging,
 )
@@ -224,6 +225,33 @@ def _day(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+# -- parley kb ---------------------------------------------------------------------
+def cmd_kb_index(args: argparse.Namespace) -> int:
+    """Index one knowledge source (or every one): only new and changed files are read."""
+    print(_with_redis(_kb_index(_load(args), args.name)))
+    return 0
+
+
+async def _kb_index(config: Config, name: str | None) -> str:
+    async with open_knowledge(config) as kb:
+        return await kb.index(name)
+
+
+def cmd_kb_search(args: argparse.Namespace) -> int:
+    """What a question would retrieve from a knowledge source, with scores."""
+    try:
+        print(_with_redis(_kb_search(_load(args), args.name, " ".join(args.query))))
+    except LookupError as error:
+        print(f"parley: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _kb_search(config: Config, name: str, query: str) -> str:
+    async with open_knowledge(config) as kb:
+        return await kb.search(name, query)
+
+
 # -- the parser -------------------------------------------------------------------
 CONFIG_HELP = "config file (default: $PARLEY_CONFIG, else ./parley.toml)"
 VERBOSE_HELP = "log more (-vv: debug)"
@@ -285,6 +313,15 @@ def build_parser() -> argparse.ArgumentParser:
     unset = add(channel_commands, "unset", "drop a channel's override of a parameter", cmd_channel_unset)
     unset.add_argument("channel", metavar="CHANNEL")
     unset.add_argument("key", metavar="KEY")
+    kb = commands.add_parser("kb", help="the documents grounded answers come from ([knowledge.NAME] tables)")
+    kb_commands = kb.add_subparsers(dest="action", required=True, metavar="ACTION")
+    index = add(kb_commands, "index", "index knowledge folders: only new and changed files are read again",
+                cmd_kb_index)  # fmt: skip
+    index.add_argument("name", metavar="NAME", nargs="?", help="only this [knowledge.NAME] (default: every one)")
+    search = add(kb_commands, "search", "what a question would retrieve: passages, scores, document titles",
+                 cmd_kb_search)  # fmt: skip
+    search.add_argument("name", metavar="NAME", help="a [knowledge.NAME] table")
+    search.add_argument("query", metavar="QUERY", nargs="+", help="the question, in quotes or not")
     usage = add(commands, "usage", "tokens used per channel and per user on a day (default: today, UTC)", cmd_usage)
     usage.add_argument("channel", metavar="CHANNEL", nargs="?", help="only this channel, e.g. slack:T1/C42")
     usage.add_argument("--date", metavar="YYYY-MM-DD", type=_day, help="the UTC day (default: today)")

@@ -35,7 +35,8 @@ For a platform adapter:
 For the composition root (``adapters/cli.py``, ``adapters/run.py``, ``adapters/config.py``): loading
 and checking the configuration (``Config.with_tables`` adds each adapter's ``AdapterTable``), logging
 with secrets masked, opening the core (``open_conversation``), checking backends, and the command
-line's admin commands (``open_commands``: beside a running parley, on its Redis).
+line's admin commands (``open_commands``: beside a running parley, on its Redis), and the knowledge
+sources' (``open_knowledge``: ``parley kb index`` and ``parley kb search``).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from bot.config import NO_BACKEND_HELP, AdapterTable, Config, FilesConfig, find_
 from bot.config_errors import ConfigError
 from bot.conversation import Conversation
 from bot.keyvalue import Namespace
+from bot.knowledge.commands import open_knowledge
 from bot.llm.check import check_backends
 from bot.logs import MASK, RedactSecrets, setup_logging
 from bot.messages import Attachment, Author, ChatMessage, CommandStyle, IncomingMessage, PriorMessage
@@ -103,6 +105,7 @@ __all__ = [
     "load_config",
     "open_commands",
     "open_conversation",
+    "open_knowledge",
     "parse_day",
     "rate_of",
     "setup_logging",

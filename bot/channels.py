@@ -49,8 +49,10 @@ class Channels:
         usable: dict[str, Any] = {}
         for key, value in stored.items():
             try:
-                usable.update(validate_patch({key: value}))
+                checked = validate_patch({key: value})
                 self._check_backend(key, value)
+                self._check_knowledge(key, checked[key])
+                usable.update(checked)
             except SettingError as error:
                 log.warning("ignoring stored override of %s for %s: %s", key, channel, error)
         return usable
@@ -64,6 +66,15 @@ class Channels:
             raise SettingError(f"backend: unknown backend {unknown!r}. Allowed: {allowed}.")
         raise SettingError(f"fallbacks: unknown backend in {unknown!r}. Allowed: {allowed}.")
 
+    def _check_knowledge(self, key: str, value: Any) -> None:
+        if key != "knowledge":
+            return
+        unknown = self._config.unknown_knowledge(value)
+        if unknown is not None:
+            raise SettingError(
+                f"knowledge: unknown knowledge source {unknown!r}. Allowed: {self._config.knowledge_names()}."
+            )
+
     async def set(self, channel: ChannelKey, key: str, raw: str, by: Changer = UNKNOWN) -> Stored:
         """Validate and store an override, and audit the change; nothing is stored when it is refused."""
         checked = await self.check(channel, key, raw)
@@ -76,6 +87,7 @@ class Channels:
         """What ``set`` would store, checked as ``set`` checks it, without storing it (SettingError if refused)."""
         value = parse_value(key, raw)
         self._check_backend(key, value)
+        self._check_knowledge(key, value)
         if key in ("backend", "max_tokens"):
             await self._check_room(channel, {key: value})
         note = await self._check_model(channel, value) if key == "model" and value is not None else ""

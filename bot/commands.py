@@ -61,7 +61,7 @@ def help_text() -> str:
     return "\n".join(lines)
 
 
-SHOWN_CHARS = 32
+SHOWN_CHARS = 28
 """A value's column in /show (a longer one is cut), so that the whole table fits one chat message."""
 
 

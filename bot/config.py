@@ -35,9 +35,10 @@ from redis.asyncio.connection import parse_url
 from bot.config_errors import ConfigError as ConfigError
 from bot.config_errors import format_errors
 from bot.config_sources import file_and_environment, read_file
+from bot.knowledge.config import KnowledgeConfig
 from bot.llm.backend_config import OPENAI_DEFAULT_MODEL, OPENAI_URL, backend_from_openai_env
 from bot.llm.backend_config import BackendConfig as BackendConfig
-from bot.settings import ChannelSettings, Layer, validate_patch
+from bot.settings import KNOWLEDGE_NAME, ChannelSettings, Layer, validate_patch
 from bot.threads import ChannelKey
 
 DEFAULT_FILE = "parley.toml"
@@ -192,6 +193,7 @@ class _Head(BaseModel):
 class Config(_Head):
     """The core's keys. ``with_tables`` adds the adapters' tables; ``load_config`` reads file and environment."""
 
+    knowledge: dict[str, KnowledgeConfig] = Field(default_factory=dict)
     backends: dict[str, BackendConfig] = Field(default_factory=dict)
     defaults: dict[str, Any] = Field(default_factory=dict)
     channels: list[ChannelRule] = Field(default_factory=list)
@@ -287,6 +289,37 @@ class Config(_Head):
                 backend = entry.partition(":")[0]
                 raise ValueError(f"{where} fallbacks: unknown backend {backend!r}; configured backends: {names}")
         return self
+
+    @field_validator("knowledge")
+    @classmethod
+    def _knowledge_names(cls, value: dict[str, KnowledgeConfig]) -> dict[str, KnowledgeConfig]:
+        for name in value:
+            if not KNOWLEDGE_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not a knowledge name: use letters, digits, - and _, e.g. [knowledge.it]")
+        return value
+
+    @model_validator(mode="after")
+    def _knowledge_sources(self) -> Self:
+        """Every knowledge source a layer names is a ``[knowledge.NAME]`` table."""
+        layers = [("[defaults]", self.defaults)] + [
+            (f"[[channels]] #{number} (match = {rule.match!r})", rule.settings)
+            for number, rule in enumerate(self.channels, start=1)
+        ]
+        for where, values in layers:
+            unknown = self.unknown_knowledge(values.get("knowledge", []))
+            if unknown is not None:
+                raise ValueError(f"{where} knowledge: unknown knowledge source {unknown!r}; {self.knowledge_names()}")
+        return self
+
+    def unknown_knowledge(self, names: list[str]) -> str | None:
+        """The first of ``names`` that is not a ``[knowledge.NAME]`` table, if any."""
+        return next((name for name in names if name not in self.knowledge), None)
+
+    def knowledge_names(self) -> str:
+        """The configured knowledge sources, as a message lists them."""
+        if not self.knowledge:
+            return "none are configured (add a [knowledge.NAME] table with a path to the config file)"
+        return f"configured: {', '.join(sorted(self.knowledge))}"
 
     def unknown_backend(self, key: str, value: Any) -> str | None:
         """What a ``backend`` or ``fallbacks`` setting names that is not a configured backend: the backend,

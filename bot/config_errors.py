@@ -88,8 +88,8 @@ def _place(loc: tuple[int | str, ...], data: Mapping[str, Any], tables: Mapping[
     if not loc:
         return "(top level)"
     head, rest = loc[0], [str(part) for part in loc[1:]]
-    if head == "backends" and rest:
-        return f"[backends.{rest[0]}]" + (f" {'.'.join(rest[1:])}" if rest[1:] else "")
+    if head in ("backends", "knowledge") and rest:
+        return f"[{head}.{rest[0]}]" + (f" {'.'.join(rest[1:])}" if rest[1:] else "")
     if head == "channels" and rest and isinstance(loc[1], int):
         rules = data.get("channels", [])
         index = loc[1]
@@ -104,9 +104,9 @@ def _place(loc: tuple[int | str, ...], data: Mapping[str, Any], tables: Mapping[
 def _allowed_keys(
     loc: tuple[int | str, ...], schema: type[BaseModel], tables: Mapping[str, type[BaseModel]]
 ) -> list[str]:
-    if len(loc) >= 3 and loc[0] == "backends":
-        _, backend = get_args(schema.model_fields["backends"].annotation)
-        return list(backend.model_fields)
+    if len(loc) >= 3 and loc[0] in ("backends", "knowledge"):
+        _, table = get_args(schema.model_fields[str(loc[0])].annotation)
+        return list(table.model_fields)
     if len(loc) >= 2 and loc[0] in tables:
         return list(tables[str(loc[0])].model_fields)
     return list(schema.model_fields)

@@ -25,6 +25,7 @@ from bot.channels import Channels
 from bot.commands import Command, Commands, parse_command
 from bot.config import Config
 from bot.keyvalue import Namespace
+from bot.knowledge.grounding import DONT_KNOW, Knowledge
 from bot.llm.base import Backend
 from bot.messages import TERMINAL_STYLE, Author, ChatMessage, CommandStyle, IncomingMessage
 from bot.model_catalog import ModelCatalog
@@ -54,6 +55,7 @@ class Conversation:
         self._usage = UsageBook(store, clock)
         self._commands = Commands(config, store, self._channels, self._usage)
         self._order = ArrivalOrder()
+        self._knowledge = Knowledge(config, store)
         self.admin = Admin(config, store, self._channels, self._commands, self._usage, self.receive)
         """What an admin's tool (the web console) asks of the core."""
 
@@ -170,7 +172,11 @@ class Conversation:
     async def _answer(self, message: IncomingMessage, settings: ChannelSettings, sink: ReplySink) -> None:
         """Answer, then store the turn; the budget held for the reply is released however the turn ends."""
         read = await self._read_files(message, settings)
-        responder = await self._responder(message, settings, read)
+        grounding = await self._knowledge.ground(message.text, read.text, settings, self._window(settings))
+        if grounding.unknown:
+            await self._dont_know(message, sink, read.text)
+            return
+        responder = await self._responder(message, grounding.settings, read)
         try:
             prompt = responder.first_prompt()
         except PromptTooLong as error:
@@ -183,7 +189,9 @@ class Conversation:
             await sink.post(message.style.phrase(budget.refusal))
             return
         try:
-            answer, summary_fold = await self._reply(responder, prompt, sink, message.style, read.notes)
+            answer, summary_fold = await self._reply(
+                responder, prompt, sink, message.style, read.notes, grounding.footer
+            )
             await self._remember(message, answer, summary_fold, read.text)
         finally:
             if budget.hold is not None:
@@ -202,6 +210,20 @@ class Conversation:
         fixed = settings.max_tokens + estimate_tokens(settings.system_prompt) + estimate_tokens(text)
         room = (window - fixed) * 3 // 4  # the rest for the thread's history
         return await read_files(text, message.files, self.config.files, vision=vision, room_tokens=room)
+
+    def _window(self, settings: ChannelSettings) -> int:
+        """The context window of the channel's primary backend."""
+        name = settings.backend or self.config.default_backend
+        return self.backends[name].context_window if name in self.backends else 0
+
+    async def _dont_know(self, message: IncomingMessage, sink: ReplySink, text: str) -> None:
+        """``grounded_only`` and nothing relevant in the channel's documents: say so and offer a person; the
+        model is not called. The turn is kept, so that the thread goes on."""
+        log.info("%s: nothing relevant in the channel's knowledge: the model is not called", message.thread)
+        await sink.post(DONT_KNOW)
+        history = self.config.history
+        turn = [ChatMessage("user", text), ChatMessage("assistant", DONT_KNOW)]
+        await self._store.append_turn(message.thread, turn, 2 * history.max_turns, history.ttl_seconds)
 
     async def _responder(self, message: IncomingMessage, settings: ChannelSettings, read: ReadFiles) -> Responder:
         """The models' side of this turn, given the thread's history and running summary."""
@@ -236,10 +258,16 @@ class Conversation:
         return check
 
     async def _reply(
-        self, responder: Responder, prompt: Prompt, sink: ReplySink, style: CommandStyle, notes: Sequence[str] = ()
+        self,
+        responder: Responder,
+        prompt: Prompt,
+        sink: ReplySink,
+        style: CommandStyle,
+        notes: Sequence[str] = (),
+        footer: str = "",
     ) -> tuple[Answer | None, SummaryFold | None]:
-        """Stream the answer into the sink (or tell why there is none), after the notes on files it did not read;
-        the answer and any summary fold made."""
+        """Stream the answer into the sink (or tell why there is none), after the notes on files it did not read
+        and before the ``footer`` (the sources of a grounded answer); the answer and any summary fold made."""
         streamer = ReplyStreamer(sink)
         await streamer.start()
         if notes:
@@ -250,6 +278,8 @@ class Conversation:
             if summary_fold is not None:
                 prompt = responder.first_prompt()
             answer = await responder.run(streamer, prompt)
+            if footer:
+                await streamer.feed(footer)
             await streamer.finish()
             return answer, summary_fold
         except PromptTooLong as error:

@@ -46,5 +46,5 @@ def setup_logging(level: str, secrets: Iterable[str]) -> None:
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    for noisy in ("httpx", "httpcore"):
+    for noisy in ("httpx", "httpcore", "bm25s"):  # bm25s sets its own logger to DEBUG when imported
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -20,6 +20,8 @@ ReplyMode = Literal["thread", "reply"]
 BUILT_IN = "built-in default"
 FALLBACK = re.compile(r"[^\s:]+(:\S+)?")
 """A fallback: a backend's name, optionally with a model (``local``, ``local:llama3.2:1b``)."""
+KNOWLEDGE_NAME = re.compile(r"[A-Za-z0-9_-]+")
+"""The name of a ``[knowledge.NAME]`` table."""
 
 
 class ChannelSettings(BaseModel):
@@ -89,7 +91,20 @@ class ChannelSettings(BaseModel):
         50, ge=1, le=1000, description="how many of a thread's earlier messages to read, 1 to 1000"
     )
 
-    @field_validator("fallbacks", mode="before")
+    # -- the helpdesk: answers grounded in the team's documents ---------------------------------
+    knowledge: list[str] = Field(
+        default_factory=list,
+        max_length=8,
+        description="[knowledge.NAME] tables the answers are grounded in: a name, or up to 8 "
+        '(comma-separated, or a JSON list like ["it", "hr"])',
+    )
+    grounded_only: bool = Field(
+        False,
+        description="true or false: with knowledge, answer that parley does not know (and offer a person) when "
+        "the documents hold nothing relevant, rather than let the model answer",
+    )
+
+    @field_validator("fallbacks", "knowledge", mode="before")
     @classmethod
     def _fallback_list(cls, value: Any) -> Any:
         """From chat or the environment: a JSON list, or names separated by commas or spaces."""
@@ -110,6 +125,14 @@ class ChannelSettings(BaseModel):
             if not FALLBACK.fullmatch(entry):
                 raise ValueError(f"{entry!r} is not a backend name or NAME:MODEL")
         return value
+
+    @field_validator("knowledge")
+    @classmethod
+    def _knowledge_names(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if not KNOWLEDGE_NAME.fullmatch(entry):
+                raise ValueError(f"{entry!r} is not a knowledge name (letters, digits, - and _)")
+        return list(dict.fromkeys(value))
 
     @field_validator("stop", mode="before")
     @classmethod
@@ -164,7 +187,7 @@ def parse_value(key: str, raw: str) -> Any:
     check_key(key)
     value: Any = raw.strip()
     if value.lower() in ("none", "null"):
-        if key in ("stop", "fallbacks"):
+        if key in ("stop", "fallbacks", "knowledge"):
             value = []
         elif ChannelSettings.model_fields[key].default is None:
             value = None

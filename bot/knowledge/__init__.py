@@ -1,0 +1,1 @@
+"""The helpdesk's knowledge: folders of documents indexed in Redis, searched offline (BM25), cited in answers."""
