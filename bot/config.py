@@ -153,6 +153,22 @@ class FilesConfig(BaseModel):
     max_image_bytes: int = Field(5_000_000, ge=1, description="a larger image is not sent")
 
 
+DEFAULT_HANDOFF_PHRASES = ("talk to a human", "talk to a person", "speak to a human", "speak to a person",
+                           "real person", "human please")  # fmt: skip
+
+
+class HelpdeskConfig(BaseModel):
+    """``[helpdesk]``: how people ask a helpdesk channel (one whose ``oncall`` is set) for a person."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    handoff_phrases: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_HANDOFF_PHRASES),
+        max_length=50,
+        description="a message containing one of these (any case) hands its thread to the channel's oncall",
+    )
+
+
 class _Head(BaseModel):
     """The config's keys up to ``[history]``; the adapters' tables come right after them (``Config.with_tables``)."""
 
@@ -168,6 +184,7 @@ class _Head(BaseModel):
     admins: list[str] = Field(default_factory=list)
     """Author ids allowed to change settings, as ``platform:user_id``."""
     files: FilesConfig = Field(default_factory=FilesConfig)
+    helpdesk: HelpdeskConfig = Field(default_factory=HelpdeskConfig)
     history: HistoryConfig = Field(default_factory=HistoryConfig)
 
     @field_validator("redis_url")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from bot.admin import Admin
 from bot.answering import Answer, ReplyFailed, Responder
@@ -24,6 +25,8 @@ from bot.attachments import ReadFiles, read_files
 from bot.channels import Channels
 from bot.commands import Command, Commands, parse_command
 from bot.config import Config
+from bot.desk import Desk, is_helpdesk
+from bot.desk_store import DeskStore
 from bot.keyvalue import Namespace
 from bot.llm.base import Backend
 from bot.messages import TERMINAL_STYLE, Author, ChatMessage, CommandStyle, IncomingMessage
@@ -33,7 +36,7 @@ from bot.ordering import ArrivalOrder
 from bot.outcome import turn_failed
 from bot.prompt import Prompt, PromptTooLong, estimate_tokens
 from bot.settings import ChannelSettings
-from bot.sink import ReplySink
+from bot.sink import DeskSink, ReplySink
 from bot.store import Store, ThreadBusy
 from bot.streaming import ReplyStreamer
 from bot.summary import SummaryFold
@@ -45,6 +48,14 @@ from bot.vision import sees_images
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """Where a reply was written (its last message) and when its first text showed (epoch seconds)."""
+
+    message_id: str | None
+    first_text_at: float | None
+
+
 class Conversation:
     def __init__(self, *, config: Config, store: Store, backends: dict[str, Backend], clock: Clock = utc_now) -> None:
         self.config = config
@@ -52,7 +63,9 @@ class Conversation:
         self._store = store
         self._channels = Channels(config, store, ModelCatalog(config, backends))
         self._usage = UsageBook(store, clock)
-        self._commands = Commands(config, store, self._channels, self._usage)
+        self.desk = Desk(config, DeskStore(store.redis, store.prefix), self.settings_for, clock)
+        """The helpdesk: votes on answers, hand-offs to a person (``bot/desk.py``)."""
+        self._commands = Commands(config, store, self._channels, self._usage, self.desk)
         self._order = ArrivalOrder()
         self.admin = Admin(config, store, self._channels, self._commands, self._usage, self.receive)
         """What an admin's tool (the web console) asks of the core."""
@@ -137,7 +150,7 @@ class Conversation:
             return
         if settings is None:
             settings = (await self._channels.resolve(message.thread.channel_key)).settings
-        if not await self._decide(message, settings):
+        if not await self._decide(message, settings) or await self.desk.intercept(message, settings, sink):
             await self._note(message, settings)
             return
         try:
@@ -183,8 +196,10 @@ class Conversation:
             await sink.post(message.style.phrase(budget.refusal))
             return
         try:
-            answer, summary_fold = await self._reply(responder, prompt, sink, message.style, read.notes)
+            answer, summary_fold, shown = await self._reply(responder, prompt, sink, message.style, read.notes)
             await self._remember(message, answer, summary_fold, read.text)
+            if answer is not None and is_helpdesk(settings):
+                await self._at_the_desk(message, settings, sink, answer, shown)
         finally:
             if budget.hold is not None:
                 await self._usage.release(message.thread.channel_key, budget.hold)
@@ -235,11 +250,20 @@ class Conversation:
                      check.refusal)  # fmt: skip
         return check
 
+    async def _at_the_desk(
+        self, message: IncomingMessage, settings: ChannelSettings, sink: ReplySink, answer: Answer, shown: Shown
+    ) -> None:
+        """A helpdesk answer: counted and kept for votes; its last message gets the feedback buttons."""
+        first_text = None if shown.first_text_at is None else shown.first_text_at - message.received_at.timestamp()
+        await self.desk.answered(message, shown.message_id, answer.text, settings, first_text)
+        if shown.message_id is not None and isinstance(sink, DeskSink):
+            await sink.offer_feedback(shown.message_id)
+
     async def _reply(
         self, responder: Responder, prompt: Prompt, sink: ReplySink, style: CommandStyle, notes: Sequence[str] = ()
-    ) -> tuple[Answer | None, SummaryFold | None]:
+    ) -> tuple[Answer | None, SummaryFold | None, Shown]:
         """Stream the answer into the sink (or tell why there is none), after the notes on files it did not read;
-        the answer and any summary fold made."""
+        the answer, any summary fold made, and where and when it was shown."""
         streamer = ReplyStreamer(sink)
         await streamer.start()
         if notes:
@@ -251,7 +275,7 @@ class Conversation:
                 prompt = responder.first_prompt()
             answer = await responder.run(streamer, prompt)
             await streamer.finish()
-            return answer, summary_fold
+            return answer, summary_fold, Shown(streamer.message_id, streamer.first_text_at)
         except PromptTooLong as error:
             turn_failed(sink)
             await streamer.fail(style.phrase(too_long_text(error)))
@@ -261,7 +285,7 @@ class Conversation:
             await streamer.fail(style.phrase(failure_text(failed.error, failed.model)))
         finally:
             await streamer.aclose()
-        return None, summary_fold
+        return None, summary_fold, Shown(streamer.message_id, streamer.first_text_at)
 
     async def _remember(
         self, message: IncomingMessage, answer: Answer | None, summary_fold: SummaryFold | None, text: str

@@ -89,6 +89,14 @@ class ChannelSettings(BaseModel):
         50, ge=1, le=1000, description="how many of a thread's earlier messages to read, 1 to 1000"
     )
 
+    # -- the helpdesk ----------------------------------------------------------------------
+    oncall: str | None = Field(
+        None,
+        max_length=200,
+        description="who a hand-off calls in: a user group or role, as its mention (@it-oncall); "
+        "set, the channel is a helpdesk: feedback and hand-off buttons on each answer",
+    )
+
     @field_validator("fallbacks", mode="before")
     @classmethod
     def _fallback_list(cls, value: Any) -> Any:
