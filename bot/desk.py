@@ -231,8 +231,9 @@ class Desk:
         await self._store.replace_vote(channel, field, {**vote, "reason": reason.strip()[:2000]})
         return True
 
-    async def report(self, channel: ChannelKey, day: str) -> list[str]:
-        totals, first_text_ms = await self._store.day(day, channel)
+    async def report(self, channel: ChannelKey, day: str | None = None) -> list[str]:
+        """The desk's lines of a channel's usage report that UTC day (default: today); none without desk activity."""
+        totals, first_text_ms = await self._store.day(day or self._today(), channel)
         return desk_report(totals, first_text_ms)
 
     async def export(self, channel: ChannelKey | None, since: float) -> list[dict[str, Any]]:
