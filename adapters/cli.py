@@ -17,7 +17,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from adapters import config as parley_config
-from adapters import console, run
+from adapters import console, feedback_cli, run
 from adapters.web.serve import serve_console
 from bot.api import (
     NO_BACKEND_HELP,
@@ -218,6 +218,15 @@ async def _usage(config: Config, channel: ChannelKey | None, day: str | None) ->
         return await commands.usage(channel, day or "")
 
 
+# -- parley feedback export ------------------------------------------------------------
+def cmd_feedback_export(args: argparse.Namespace) -> int:
+    """The helpdesk's votes (CSV or JSON lines) on standard output."""
+    config = _load(args)
+    channel = _channel(args.channel) if args.channel else None
+    sys.stdout.write(_with_redis(feedback_cli.export(config, channel, args.since, args.form)))
+    return 0
+
+
 def _day(text: str) -> str:
     try:
         return parse_day(text)
@@ -325,6 +334,10 @@ def build_parser() -> argparse.ArgumentParser:
     usage = add(commands, "usage", "tokens used per channel and per user on a day (default: today, UTC)", cmd_usage)
     usage.add_argument("channel", metavar="CHANNEL", nargs="?", help="only this channel, e.g. slack:T1/C42")
     usage.add_argument("--date", metavar="YYYY-MM-DD", type=_day, help="the UTC day (default: today)")
+    feedback = commands.add_parser("feedback", help="the helpdesk's 👍 / 👎 on answers")
+    feedback_commands = feedback.add_subparsers(dest="action", required=True, metavar="ACTION")
+    feedback_cli.add_arguments(add(feedback_commands, "export", "every vote with its question and answer, as CSV or "
+                                   "JSON lines", cmd_feedback_export), day=_day)  # fmt: skip
     return parser
 
 

@@ -23,6 +23,9 @@ For a platform adapter:
   settings with sources as form values, checking and saving a settings form as ``/set`` does, a
   playground turn with unsaved settings, recent threads and their history, forgetting one, the
   audit of settings changes, usage by day, the backends without their keys).
+- ``Conversation.desk``: the helpdesk (``Desk``): a vote on an answer (``vote``, ``explain`` after a 👎),
+  a "Talk to a person" button (``hand_off_thread``: the ``HandOff`` notice to post), a thread marked
+  resolved (``take_back``); a sink that serves helpdesk channels implements ``DeskSink``.
 - ``Conversation.has_history(thread)``, ``Conversation.ping()``, and ``Conversation.config``
   (``table(...)`` for the adapter's own config table, ``history``, ``dedup_seconds``, ``is_admin``).
 - Types: ``IncomingMessage``, ``Author``, ``CommandStyle``, ``ThreadKey``, ``ChannelKey``,
@@ -48,6 +51,7 @@ from bot.commands import HELP, Command
 from bot.config import NO_BACKEND_HELP, AdapterTable, Config, FilesConfig, find_config_file, load_config
 from bot.config_errors import ConfigError
 from bot.conversation import Conversation
+from bot.desk import Desk, HandOff, Voted
 from bot.keyvalue import Namespace
 from bot.knowledge.commands import open_knowledge
 from bot.llm.check import check_backends
@@ -55,10 +59,10 @@ from bot.logs import MASK, RedactSecrets, setup_logging
 from bot.messages import Attachment, Author, ChatMessage, CommandStyle, IncomingMessage, PriorMessage
 from bot.notices import SOMETHING_BROKE
 from bot.pacing import Pace, PaceBook, rate_of
-from bot.runtime import open_commands, open_conversation
+from bot.runtime import open_commands, open_conversation, open_desk
 from bot.settings import KEYS as SETTING_KEYS
 from bot.settings import ChannelSettings, ReplyMode
-from bot.sink import PacedSink, ReplySink, SinkLimits, StatusSink
+from bot.sink import DeskSink, PacedSink, ReplySink, SinkLimits, StatusSink
 from bot.split import split
 from bot.threads import ChannelKey, ThreadKey
 from bot.usage import parse_day
@@ -85,8 +89,11 @@ __all__ = [
     "ConfigError",
     "Conversation",
     "DayUsage",
+    "Desk",
+    "DeskSink",
     "Edited",
     "FilesConfig",
+    "HandOff",
     "IncomingMessage",
     "Namespace",
     "Pace",
@@ -100,11 +107,13 @@ __all__ = [
     "SinkLimits",
     "StatusSink",
     "ThreadKey",
+    "Voted",
     "check_backends",
     "find_config_file",
     "load_config",
     "open_commands",
     "open_conversation",
+    "open_desk",
     "open_knowledge",
     "parse_day",
     "rate_of",

@@ -12,6 +12,7 @@ from typing import Any
 from bot.audit import Changer
 from bot.channels import Channels
 from bot.config import Config
+from bot.desk import NOT_HANDED_OFF, TAKEN_BACK, Desk
 from bot.messages import TERMINAL_STYLE, Author, CommandStyle
 from bot.settings import KEYS, SettingError, describe, format_value
 from bot.store import Store
@@ -20,6 +21,7 @@ from bot.usage import UsageBook, parse_day
 
 HELP = {
     "reset": "forget this thread's history",
+    "resume": "answer again in a thread handed to a person (a helpdesk channel)",
     "set": "KEY VALUE: change a setting for this channel (admins)",
     "unset": "KEY: drop this channel's override of a setting (admins)",
     "show": "the settings in effect here and where each comes from",
@@ -84,11 +86,19 @@ def shown_value(value: Any) -> str:
 
 
 class Commands:
-    def __init__(self, config: Config, store: Store, channels: Channels, usage: UsageBook | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        channels: Channels,
+        usage: UsageBook | None = None,
+        desk: Desk | None = None,
+    ) -> None:
         self._config = config
         self._store = store
         self._channels = channels
         self._usage = usage or UsageBook(store)
+        self._desk = desk
 
     async def run(
         self,
@@ -110,6 +120,8 @@ class Commands:
             await self._store.clear_history(thread)
             await self._store.mark_reset(thread, self._config.history.ttl_seconds)
             return "Done: this thread's history is forgotten. Your next message starts afresh."
+        if command.name == "resume":
+            return await self._resume(thread)
         if command.name == "show":
             return await self.show(channel)
         if command.name == "models":
@@ -124,6 +136,11 @@ class Commands:
             who = f"{author.name} ({author.id})" if author.name and author.name != author.id else author.id
             return await self._change(command, channel, Changer(who, origin))
         return f"Unknown command /{command.name}.\n{help_text()}"
+
+    async def _resume(self, thread: ThreadKey) -> str:
+        if self._desk is not None and await self._desk.take_back(thread):
+            return TAKEN_BACK
+        return NOT_HANDED_OFF
 
     async def show(self, channel: ChannelKey) -> str:
         resolved = await self._channels.resolve(channel)
@@ -169,7 +186,11 @@ class Commands:
         except ValueError as error:
             return f"Usage: /usage [YYYY-MM-DD]: {error}"
         budget = (await self._channels.resolve(channel)).settings.daily_token_budget
-        return await self._usage.report(channel, day, budget)
+        report = await self._usage.report(channel, day, budget)
+        if self._desk is None:
+            return report
+        desk = await self._desk.report(channel, day or self._usage.today())
+        return "\n".join([report, *desk])
 
     async def day_report(self, day: str | None = None) -> str:
         """Every channel's totals that day (today, UTC, by default), then every user's (``parley usage``)."""

@@ -35,6 +35,9 @@ from redis.asyncio.connection import parse_url
 from bot.config_errors import ConfigError as ConfigError
 from bot.config_errors import format_errors
 from bot.config_sources import file_and_environment, read_file
+from bot.config_tables import FilesConfig as FilesConfig
+from bot.config_tables import HelpdeskConfig as HelpdeskConfig
+from bot.config_tables import HistoryConfig as HistoryConfig
 from bot.knowledge.config import KnowledgeConfig
 from bot.llm.backend_config import OPENAI_DEFAULT_MODEL, OPENAI_URL, backend_from_openai_env
 from bot.llm.backend_config import BackendConfig as BackendConfig
@@ -128,32 +131,6 @@ class ChannelRule(BaseModel):
         return value
 
 
-class HistoryConfig(BaseModel):
-    """``[history]``: how long threads are kept and how much of each."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    ttl_days: float = Field(30.0, gt=0, le=36500, allow_inf_nan=False)
-    max_turns: int = Field(100, ge=1, description="turns (a message and its answer) kept per thread")
-
-    @property
-    def ttl_seconds(self) -> int:
-        return max(1, math.ceil(self.ttl_days * 86400))
-
-
-class FilesConfig(BaseModel):
-    """``[files]``: what parley reads of the files and images attached to a message it answers."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    max_files: int = Field(5, ge=0, le=50, description="text files and PDFs read per message")
-    max_file_bytes: int = Field(10_000_000, ge=1, description="a larger text file or PDF is not read")
-    max_file_chars: int = Field(20_000, ge=100, description="characters of one file's text in the prompt")
-    max_pdf_pages: int = Field(100, ge=1, description="pages of a PDF read")
-    max_images: int = Field(4, ge=0, le=20, description="images sent per message")
-    max_image_bytes: int = Field(5_000_000, ge=1, description="a larger image is not sent")
-
-
 class _Head(BaseModel):
     """The config's keys up to ``[history]``; the adapters' tables come right after them (``Config.with_tables``)."""
 
@@ -169,6 +146,7 @@ class _Head(BaseModel):
     admins: list[str] = Field(default_factory=list)
     """Author ids allowed to change settings, as ``platform:user_id``."""
     files: FilesConfig = Field(default_factory=FilesConfig)
+    helpdesk: HelpdeskConfig = Field(default_factory=HelpdeskConfig)
     history: HistoryConfig = Field(default_factory=HistoryConfig)
 
     @field_validator("redis_url")

@@ -16,6 +16,7 @@ sit between them; ``receive`` does all of it for an adapter.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 
 from bot.admin import Admin
@@ -24,6 +25,8 @@ from bot.attachments import ReadFiles, read_files
 from bot.channels import Channels
 from bot.commands import Command, Commands, parse_command
 from bot.config import Config
+from bot.desk import Desk, Shown, is_helpdesk
+from bot.desk_store import DeskStore
 from bot.keyvalue import Namespace
 from bot.knowledge.grounding import DONT_KNOW, Knowledge
 from bot.llm.base import Backend
@@ -53,7 +56,9 @@ class Conversation:
         self._store = store
         self._channels = Channels(config, store, ModelCatalog(config, backends))
         self._usage = UsageBook(store, clock)
-        self._commands = Commands(config, store, self._channels, self._usage)
+        self.desk = Desk(config, DeskStore(store.redis, store.prefix), self.settings_for, clock)
+        """The helpdesk: votes on answers, hand-offs to a person (``bot/desk.py``)."""
+        self._commands = Commands(config, store, self._channels, self._usage, self.desk)
         self._order = ArrivalOrder()
         self._knowledge = Knowledge(config, store)
         self.admin = Admin(config, store, self._channels, self._commands, self._usage, self.receive)
@@ -139,7 +144,7 @@ class Conversation:
             return
         if settings is None:
             settings = (await self._channels.resolve(message.thread.channel_key)).settings
-        if not await self._decide(message, settings):
+        if not await self._decide(message, settings) or await self.desk.intercept(message, settings, sink):
             await self._note(message, settings)
             return
         try:
@@ -174,7 +179,7 @@ class Conversation:
         read = await self._read_files(message, settings)
         grounding = await self._knowledge.ground(message.text, read.text, settings, self._window(settings))
         if grounding.unknown:
-            await self._dont_know(message, sink, read.text)
+            await self._dont_know(message, settings, sink, read.text)
             return
         responder = await self._responder(message, grounding.settings, read)
         try:
@@ -189,10 +194,13 @@ class Conversation:
             await sink.post(message.style.phrase(budget.refusal))
             return
         try:
-            answer, summary_fold = await self._reply(
+            answer, summary_fold, shown = await self._reply(
                 responder, prompt, sink, message.style, read.notes, grounding.footer
             )
             await self._remember(message, answer, summary_fold, read.text)
+            if answer is not None and is_helpdesk(settings):
+                sources = tuple(dict.fromkeys(hit.passage.title for hit in grounding.hits))
+                await self.desk.answered(message, settings, sink, answer.text, shown, sources)
         finally:
             if budget.hold is not None:
                 await self._usage.release(message.thread.channel_key, budget.hold)
@@ -216,11 +224,12 @@ class Conversation:
         name = settings.backend or self.config.default_backend
         return self.backends[name].context_window if name in self.backends else 0
 
-    async def _dont_know(self, message: IncomingMessage, sink: ReplySink, text: str) -> None:
+    async def _dont_know(self, message: IncomingMessage, settings: ChannelSettings, sink: ReplySink, text: str) -> None:
         """``grounded_only`` and nothing relevant in the channel's documents: say so and offer a person; the
         model is not called. The turn is kept, so that the thread goes on."""
         log.info("%s: nothing relevant in the channel's knowledge: the model is not called", message.thread)
-        await sink.post(DONT_KNOW)
+        posted = await sink.post(DONT_KNOW)
+        await self.desk.answered(message, settings, sink, DONT_KNOW, Shown(posted, time.time()))
         history = self.config.history
         turn = [ChatMessage("user", text), ChatMessage("assistant", DONT_KNOW)]
         await self._store.append_turn(message.thread, turn, 2 * history.max_turns, history.ttl_seconds)
@@ -265,9 +274,10 @@ class Conversation:
         style: CommandStyle,
         notes: Sequence[str] = (),
         footer: str = "",
-    ) -> tuple[Answer | None, SummaryFold | None]:
+    ) -> tuple[Answer | None, SummaryFold | None, Shown]:
         """Stream the answer into the sink (or tell why there is none), after the notes on files it did not read
-        and before the ``footer`` (the sources of a grounded answer); the answer and any summary fold made."""
+        and before the ``footer`` (the sources of a grounded answer); the answer, any summary fold made, and
+        where and when it was shown."""
         streamer = ReplyStreamer(sink)
         await streamer.start()
         if notes:
@@ -281,7 +291,7 @@ class Conversation:
             if footer:
                 await streamer.feed(footer)
             await streamer.finish()
-            return answer, summary_fold
+            return answer, summary_fold, Shown(streamer.message_id, streamer.first_text_at)
         except PromptTooLong as error:
             turn_failed(sink)
             await streamer.fail(style.phrase(too_long_text(error)))
@@ -291,7 +301,7 @@ class Conversation:
             await streamer.fail(style.phrase(failure_text(failed.error, failed.model)))
         finally:
             await streamer.aclose()
-        return None, summary_fold
+        return None, summary_fold, Shown(streamer.message_id, streamer.first_text_at)
 
     async def _remember(
         self, message: IncomingMessage, answer: Answer | None, summary_fold: SummaryFold | None, text: str

@@ -52,7 +52,9 @@ class Author:
     """Set by the adapter from the platform's own roles (workspace admin, Manage Channels)."""
 
 
-_COMMAND = re.compile(r"(?<![\w/])/(reset|set|unset|show|models|usage|help)\b")
+_COMMAND = re.compile(r"(?<![\w/])/(reset|resume|set|unset|show|models|usage|help)\b")
+IN_THREAD = ("reset", "resume")
+"""Commands typed in the thread they act on: by mentioning the bot, where slash commands carry no thread."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +74,12 @@ class CommandStyle:
     def phrase(self, text: str) -> str:
         if self == TERMINAL_STYLE:
             return text
-        return _COMMAND.sub(lambda found: self.reset if found[1] == "reset" else f"{self.prefix}{found[1]}", text)
+        return _COMMAND.sub(lambda found: self._named(found[1]), text)
+
+    def _named(self, command: str) -> str:
+        if command in IN_THREAD:
+            return self.reset.removesuffix("reset") + command
+        return f"{self.prefix}{command}"
 
 
 TERMINAL_STYLE = CommandStyle()

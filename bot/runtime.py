@@ -13,10 +13,14 @@ from bot.channels import Channels
 from bot.commands import Commands
 from bot.config import Config, ConfigError
 from bot.conversation import Conversation
+from bot.desk import Desk
+from bot.desk_store import DeskStore
 from bot.llm.registry import open_backend, open_backends
 from bot.model_catalog import ModelCatalog
 from bot.redis_server import RedisServer
+from bot.settings import ChannelSettings
 from bot.store import Store
+from bot.threads import ChannelKey
 
 
 def without_password(url: str) -> str:
@@ -96,7 +100,22 @@ async def open_commands(config: Config, environ: Mapping[str, str]) -> AsyncIter
     backends = {name: open_backend(name, found, found.api_key(environ)) for name, found in config.backends.items()}
     try:
         async with open_store(config, join=True) as store:
-            yield Commands(config, store, Channels(config, store, ModelCatalog(config, backends)))
+            channels = Channels(config, store, ModelCatalog(config, backends))
+            yield Commands(config, store, channels, desk=_desk(config, store, channels))
     finally:
         for backend in backends.values():
             await backend.aclose()
+
+
+@asynccontextmanager
+async def open_desk(config: Config) -> AsyncIterator[Desk]:
+    """The helpdesk's votes and numbers, for the command line (``parley feedback export``)."""
+    async with open_store(config, join=True) as store:
+        yield _desk(config, store, Channels(config, store))
+
+
+def _desk(config: Config, store: Store, channels: Channels) -> Desk:
+    async def settings_for(channel: ChannelKey) -> ChannelSettings:
+        return (await channels.resolve(channel)).settings
+
+    return Desk(config, DeskStore(store.redis, store.prefix), settings_for)

@@ -104,6 +104,14 @@ class ChannelSettings(BaseModel):
         "the documents hold nothing relevant, rather than let the model answer",
     )
 
+    # -- the helpdesk: a person to call in ---------------------------------------------------
+    oncall: str | None = Field(
+        None,
+        max_length=200,
+        description="who a hand-off calls in: a user group or role, as its mention (@it-oncall); "
+        "set (or knowledge), the channel is a helpdesk: feedback and hand-off buttons on each answer",
+    )
+
     @field_validator("fallbacks", "knowledge", mode="before")
     @classmethod
     def _fallback_list(cls, value: Any) -> Any:

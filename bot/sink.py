@@ -7,7 +7,8 @@ Optional: ``waiting`` (see ``StatusSink``), for a sink that can show the user th
 an answer is on its way (a typing indicator, an assistant's status line); ``pace``
 (see ``PacedSink``), for a sink whose writes share a rate budget with other replies;
 ``finished`` (see ``FinishingSink``), for a sink that must close a message it streams;
-``post_complete`` (see ``CompleteSink``), for a sink that posts a message no edit will follow more cheaply.
+``post_complete`` (see ``CompleteSink``), for a sink that posts a message no edit will follow more cheaply;
+``offer_feedback`` and ``hand_off`` (see ``DeskSink``), for a sink that serves a helpdesk channel.
 """
 
 from __future__ import annotations
@@ -90,4 +91,18 @@ class CompleteSink(Protocol):
 
     async def post_complete(self, text: str) -> str:
         """Send a new message, complete as it is, in the conversation's thread; return its id."""
+        ...
+
+
+@runtime_checkable
+class DeskSink(Protocol):
+    """A sink for a helpdesk channel (``bot/desk.py``): feedback buttons, and hand-off notices that may ping."""
+
+    async def offer_feedback(self, message_id: str) -> None:
+        """Put 👍 / 👎 and "Talk to a person" on an answer's last message (its text stays as it is)."""
+        ...
+
+    async def hand_off(self, text: str, group: str | None) -> str:
+        """Post a hand-off notice in which ``group`` (the channel's on-call mention, as the platform writes it) may
+        notify its members, and nobody else; mark the thread as handed off where people see it. Return its id."""
         ...

@@ -15,6 +15,8 @@ Nothing outside this module and ``bot/keyvalue.py`` builds a Redis key. Keys, un
 - ``{prefix}:seen:channels``  sorted set of the channels with an answered turn or a settings change, by last time
 - ``{prefix}:threads:{channel}``  sorted set of a channel's thread ids, by the time of their last answered turn
 - ``{prefix}:audit:all``, ``{prefix}:audit:{channel}``  lists of settings changes (JSON), newest first, capped
+- the helpdesk's keys (``desk``, ``desk-answer``, ``desk-first-text``, ``feedback``, ``feedback-times``,
+  ``feedback-channels``, ``handoff``), listed in ``bot/desk_store.py``, which builds them
 - ``{prefix}:{namespace}:{key}``  an adapter's own state (JSON), through ``namespace`` (``bot/keyvalue.py``);
   the adapter that owns the namespace decides its keys
 """
@@ -42,7 +44,8 @@ log = logging.getLogger(__name__)
 
 ROLES = ("system", "user", "assistant")
 KINDS = ("history", "overrides", "event", "lock", "summary", "reset", "usage", "usage-users", "usage-channels",
-         "usage-holds", "seen", "threads", "audit")  # fmt: skip
+         "usage-holds", "seen", "threads", "audit", "desk", "desk-answer", "desk-first-text", "feedback",
+         "feedback-times", "feedback-channels", "handoff")  # fmt: skip
 AUDIT_KEPT = 1000
 """How many settings changes the audit keeps, overall and per channel."""
 """The first word of the store's own keys: no namespace may take one."""

@@ -55,10 +55,17 @@ class ReplyStreamer:
         self._grace: asyncio.Task[None] | None = None
         self._graced = False  # the grace is over: the status and placeholder are being shown
         self._holds = isinstance(sink, CompleteSink)  # text within the grace waits for it (or for the end)
+        self.first_text_at: float | None = None
+        """When (epoch seconds) the reply's first text was shown; None while it has not been."""
 
     @property
     def text(self) -> str:
         return "".join(self._full)
+
+    @property
+    def message_id(self) -> str | None:
+        """The message the reply is written into now; after ``finish``, its last message."""
+        return self._message_id
 
     async def start(self) -> None:
         waits = isinstance(self._sink, StatusSink) or bool(self._limits.placeholder)
@@ -215,5 +222,7 @@ class ReplyStreamer:
             self._message_id = await sink.post(text)
         else:
             await sink.edit(self._message_id, text)
+        if self.first_text_at is None and text != self._limits.placeholder:
+            self.first_text_at = time.time()
         self._shown = text
         self._last_write = self._clock()

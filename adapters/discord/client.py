@@ -13,6 +13,7 @@ from discord import app_commands
 
 from adapters.discord import slash
 from adapters.discord.config import DiscordConfig
+from adapters.discord.desk import DiscordDesk
 from adapters.discord.events import (
     Facts,
     Plan,
@@ -43,6 +44,7 @@ def intents() -> discord.Intents:
     wanted.guild_messages = True
     wanted.dm_messages = True
     wanted.message_content = True
+    wanted.guild_reactions = True  # ✅ on a helpdesk thread handed to a person
     return wanted
 
 
@@ -73,9 +75,23 @@ class ParleyClient(discord.Client):
         self._arrival = asyncio.Lock()
         self._turns = RunningTurns()
         self._paces = paces
+        self._desk = DiscordDesk(conversation, self.state, self)
 
     async def setup_hook(self) -> None:
         await slash.sync(self.tree, self.config.guilds)
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """A helpdesk button (slash commands go to the command tree)."""
+        try:
+            await self._desk.on_interaction(interaction)
+        except Exception:
+            log.exception("the helpdesk click %s failed", interaction.id)
+
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        try:
+            await self._desk.on_reaction(payload)
+        except Exception:
+            log.exception("the reaction on message %s could not be handled", payload.message_id)
 
     async def on_message(self, message: discord.Message) -> None:
         # discord.py runs each event in a task of its own. The lock is FIFO, so messages are

@@ -10,6 +10,7 @@ from typing import TypeAlias
 
 import discord
 
+from adapters.discord.desk import SOS, feedback_view, group_mentions, mark
 from adapters.discord.pacing import bucket_name
 from bot.api import Pace, PaceBook, SinkLimits, rate_of
 
@@ -153,6 +154,26 @@ class DiscordSink:
                 raise
             self._deleted.add(message_id)
             log.info("message %s was deleted while the reply was written: it is not edited any more", message_id)
+
+    async def offer_feedback(self, message_id: str) -> None:
+        """A helpdesk answer's last message gets 👍 / 👎 and "Talk to a person" (its text stays as it is)."""
+        if message_id in self._deleted:
+            return
+        channel = await self._destination.channel()
+        try:
+            await channel.get_partial_message(int(message_id)).edit(view=feedback_view())
+        except discord.HTTPException as error:  # the answer stands without its buttons
+            log.warning("could not add the feedback buttons to message %s: %s", message_id, error)
+
+    async def hand_off(self, text: str, group: str | None) -> str:
+        """The hand-off notice, pinging only the on-call role; the conversation's first message gets 🆘."""
+        channel = await self._destination.channel()
+        sent = await channel.send(text, allowed_mentions=group_mentions(group))
+        if isinstance(channel, discord.Thread) and isinstance(channel.parent, discord.TextChannel):
+            await mark(channel.parent.get_partial_message(channel.id), SOS)  # the message the thread was opened from
+        elif self._destination.reference is not None and self._destination.reference.message_id is not None:
+            await mark(channel.get_partial_message(self._destination.reference.message_id), SOS)
+        return str(sent.id)
 
     @asynccontextmanager
     async def waiting(self) -> AsyncIterator[None]:

@@ -30,6 +30,7 @@ from adapters.slack import events
 from adapters.slack.agent import AgentView
 from adapters.slack.assistant import build_assistant
 from adapters.slack.config import SlackConfig
+from adapters.slack.desk import SlackDesk
 from adapters.slack.env import SlackEnv
 from adapters.slack.files import fetch_files
 from adapters.slack.inflight import InFlight
@@ -113,6 +114,7 @@ class SlackAdapter:
         self.app.event("app_mention")(self._on_message)
         self.app.event("message")(self._on_message)
         self.app.command(events.SLASH)(self._on_slash)
+        SlackDesk(conversation, self._mrkdwn).register(self.app)
 
     # -- parley run ----------------------------------------------------------------
     async def run(self) -> None:

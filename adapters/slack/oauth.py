@@ -28,6 +28,8 @@ BOT_SCOPES = (
     "groups:history",
     "im:history",
     "mpim:history",
+    "reactions:read",
+    "reactions:write",
     "users:read",
 )
 """Exactly what slack/manifest.yml asks for."""

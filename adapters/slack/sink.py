@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from adapters.slack.desk import feedback_blocks, post_handoff
 from adapters.slack.mrkdwn import Mrkdwn
 from adapters.slack.streams import NativeStreams
 from bot.api import Pace, SinkLimits
@@ -56,6 +57,8 @@ class SlackSink:
         self._mrkdwn = mrkdwn
         self._moved: dict[str, str] = {}
         """A message that could no longer be edited -> the one that carries its text on."""
+        self._texts: dict[str, str] = {}
+        """Each message's text as last sent (Markdown), for the buttons a helpdesk answer gets."""
 
     @property
     def limits(self) -> SinkLimits:
@@ -69,16 +72,19 @@ class SlackSink:
         if self._streams is not None and self._streams.offered:
             started = await self._streams.start(text)
             if started is not None:
+                self._texts[started] = text
                 return started
         return await self.post_complete(text)
 
     async def post_complete(self, text: str) -> str:
         """A message no edit will follow: one chat.postMessage, never a native stream."""
         response = await self._send(self._client.chat_postMessage, text, channel=self.channel, thread_ts=self.thread_ts)
+        self._texts[str(response["ts"])] = text
         return str(response["ts"])
 
     async def edit(self, message_id: str, text: str) -> None:
         """Edit the message; one that is gone is replaced by a new message, which later edits then change."""
+        self._texts[message_id] = text
         streams = self._streams
         if streams is not None and streams.streams(message_id) and await streams.extend(message_id, text):
             return
@@ -98,6 +104,21 @@ class SlackSink:
         last = await self._streams.stop(message_id)
         if last is not None:
             await self.edit(message_id, last)
+
+    async def offer_feedback(self, message_id: str) -> None:
+        """A helpdesk answer's last message gets 👍 / 👎 and "Talk to a person" (its text stays as it is)."""
+        text = self._texts.get(message_id)
+        if text is None:
+            return
+        current, body = self._moved.get(message_id, message_id), self._mrkdwn(text)
+        try:
+            await self._client.chat_update(channel=self.channel, ts=current, text=body, blocks=feedback_blocks(body))
+        except SlackApiError as error:  # the answer stands without its buttons
+            log.warning("Slack: could not add the feedback buttons to %s (%s)", current, error.response.get("error"))
+
+    async def hand_off(self, text: str, group: str | None) -> str:
+        """The hand-off notice, pinging the on-call group; the thread's first message gets :sos:."""
+        return await post_handoff(self._client, self.channel, self.thread_ts, text, group, self._mrkdwn)
 
     async def _send(self, method: Callable[..., Awaitable[AsyncSlackResponse]], text: str, **where: Any) -> Any:
         try:

@@ -59,6 +59,7 @@ async def channel(request: web.Request, session: Session, **extra: object) -> we
         rows=await core.admin.settings(key),
         chart=usage_chart(await core.admin.usage(key), settings.daily_token_budget),
         today=(await core.admin.usage(key, days=1))[0],
+        desk=await core.desk.report(key),
         budget=settings.daily_token_budget,
         audit=(await core.admin.audit(key))[:20],
         answers=extra.get("answers", []),

@@ -23,7 +23,8 @@ __all__ = ["bot", "discord_config", "discord_fake"]
 
 async def test_it_asks_for_the_intents_it_needs(bot: Conversation, discord_fake: FakeDiscord) -> None:
     guilds, guild_messages, dm_messages, message_content = 1 << 0, 1 << 9, 1 << 12, 1 << 15
-    assert discord_fake.intents == guilds | guild_messages | dm_messages | message_content
+    guild_reactions = 1 << 10  # the helpdesk: ✅ on a thread handed to a person
+    assert discord_fake.intents == guilds | guild_messages | dm_messages | message_content | guild_reactions
 
 
 async def test_reply_chain_links_expire_with_the_history(store: Store) -> None:

@@ -182,7 +182,9 @@ def test_the_manifest_asks_for_exactly_what_parley_uses() -> None:
         "message.groups",
         "message.im",
         "message.mpim",
+        "reaction_added",
     }
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True, "the helpdesk's buttons are interactions"
     assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/parley"]
     assert manifest["settings"]["socket_mode_enabled"] is True
     assert "assistant_view" not in manifest["features"], "Slack takes only agent_view for new apps (issue 12)"
@@ -213,6 +215,8 @@ METHOD_SCOPES = {
     "assistant_threads_setStatus": "assistant:write",
     "assistant_threads_setSuggestedPrompts": "assistant:write",  # Bolt's set_suggested_prompts
     "assistant_threads_setTitle": "assistant:write",  # Bolt's set_title
+    "reactions_add": "reactions:write",
+    "views_open": "",  # no scope: a modal opened from a click
 }
 """Every Web API method the adapter calls with the bot token, and the scope Slack asks for it."""
 EVENT_SCOPES = {
@@ -225,6 +229,7 @@ EVENT_SCOPES = {
     "assistant_thread_context_changed": "assistant:write",
     "app_home_opened": "",  # no scope
     "app_context_changed": "",  # no scope; needs features.agent_view
+    "reaction_added": "reactions:read",
 }
 
 
@@ -237,7 +242,10 @@ def test_the_manifest_scopes_are_exactly_those_the_calls_and_events_need() -> No
     assert called <= set(METHOD_SCOPES), f"a method without a known scope: {called - set(METHOD_SCOPES)}"
     manifest = yaml.safe_load(MANIFEST.read_text())
     events = manifest["settings"]["event_subscriptions"]["bot_events"]
-    needed = {METHOD_SCOPES[m] for m in called} | {EVENT_SCOPES[e] for e in events if EVENT_SCOPES[e]} | {"commands"}
+    needed = {METHOD_SCOPES[m] for m in called if METHOD_SCOPES[m]} | {
+        EVENT_SCOPES[e] for e in events if EVENT_SCOPES[e]
+    }
+    needed.add("commands")
     if "url_private" in source:  # files shared with a message, downloaded with the bot token
         needed.add("files:read")
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == needed, "no scope missing, none extra"

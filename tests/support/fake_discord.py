@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import unquote
 
 from aiohttp import WSMsgType, web
 
@@ -52,6 +53,7 @@ class FakeDiscord(DiscordWorld):
         self.unhandled: list[str] = []
         self.typing: list[str] = []
         self.interaction_answers: dict[str, list[dict[str, Any]]] = {}
+        self.interaction_channels: dict[str, str] = {}
         self.command_syncs: list[tuple[str, list[dict[str, Any]]]] = []
         self.invalid_commands: list[str] = []  # why Discord would refuse the commands a sync uploaded
         self.gateway_paths: list[str] = []
@@ -95,6 +97,7 @@ class FakeDiscord(DiscordWorld):
             ("PATCH", "/channels/{channel}/messages/{message}", self._edit_message),
             ("POST", "/channels/{channel}/messages/{message}/threads", self._create_thread),
             ("POST", "/channels/{channel}/typing", self._typing),
+            ("PUT", "/channels/{channel}/messages/{message}/reactions/{emoji}/@me", self._react),
             ("POST", "/interactions/{interaction}/{token}/callback", self._interaction_callback),
             ("POST", "/webhooks/{app}/{token}", self._followup),
         ]
@@ -179,11 +182,33 @@ class FakeDiscord(DiscordWorld):
         await self.dispatch("MESSAGE_CREATE", payload)
         return str(payload["id"])
 
+    async def click(self, message_id: str, user: dict[str, Any], custom_id: str) -> str:
+        """A user clicks the button ``custom_id`` on a bot's message; returns the interaction id."""
+        sent = self.messages[message_id]
+        data = {"custom_id": custom_id, "component_type": 2}
+        return await self._interaction(sent.channel_id, user, 3, data, message=sent.payload)
+
+    async def submit(self, interaction_id: str, user: dict[str, Any], value: str) -> str:
+        """A user fills in and sends the modal the bot answered ``interaction_id`` with; returns the new one."""
+        [modal] = [a["data"] for a in self.interaction_answers[interaction_id] if a.get("type") == 9]
+        inputs = [c for row in modal["components"] for c in row["components"]]
+        components = [{"type": 1, "components": [{"type": 4, "custom_id": c["custom_id"], "value": value}]}
+                      for c in inputs]  # fmt: skip
+        channel_id = self.interaction_channels[interaction_id]
+        return await self._interaction(channel_id, user, 5, {"custom_id": modal["custom_id"], "components": components})
+
+    async def react(self, channel_id: str, message_id: str, user: dict[str, Any], emoji: str) -> None:
+        """A user adds a reaction (a Unicode emoji) to a message."""
+        channel = self.channels[channel_id]
+        payload: dict[str, Any] = {"user_id": user["id"], "channel_id": channel_id, "message_id": message_id,
+                                   "emoji": {"id": None, "name": emoji}, "burst": False, "type": 0}  # fmt: skip
+        if channel.get("guild_id"):
+            payload["guild_id"] = channel["guild_id"]
+            payload["member"] = {**self._member(user), "user": user}
+        await self.dispatch("MESSAGE_REACTION_ADD", payload)
+
     async def slash(self, channel_id: str, user: dict[str, Any], sub: str, **options: str) -> str:
         """A user types ``/parley SUB key:value ...``; returns the interaction id."""
-        channel = self.channels[channel_id]
-        interaction_id = self.new_id()
-        guild_id = channel.get("guild_id")
         data: dict[str, Any] = {
             "id": self._command_id(),
             "name": "parley",
@@ -196,10 +221,22 @@ class FakeDiscord(DiscordWorld):
                 }
             ],
         }
+        channel = self.channels[channel_id]
+        if channel.get("guild_id"):
+            data["guild_id"] = channel["guild_id"]
+        return await self._interaction(channel_id, user, 2, data)
+
+    async def _interaction(
+        self, channel_id: str, user: dict[str, Any], kind: int, data: dict[str, Any], message: Any = None
+    ) -> str:
+        """An INTERACTION_CREATE of ``kind`` (2: a command, 3: a button, 5: a modal sent) by ``user``."""
+        channel = self.channels[channel_id]
+        interaction_id = self.new_id()
+        guild_id = channel.get("guild_id")
         payload: dict[str, Any] = {
             "id": interaction_id,
             "application_id": self.app_id,
-            "type": 2,
+            "type": kind,
             "token": f"interaction-token-{interaction_id}",
             "version": 1,
             "channel_id": channel_id,
@@ -216,10 +253,12 @@ class FakeDiscord(DiscordWorld):
             payload["guild_id"] = guild_id
             payload["guild_locale"] = "en-US"
             payload["member"] = {**self._member(user), "user": user, "permissions": str(self.permissions(user))}
-            data["guild_id"] = guild_id
         else:
             payload["user"] = user
+        if message is not None:
+            payload["message"] = message
         self.interaction_answers[interaction_id] = []
+        self.interaction_channels[interaction_id] = channel_id
         await self.dispatch("INTERACTION_CREATE", payload)
         return interaction_id
 
@@ -459,6 +498,7 @@ class FakeDiscord(DiscordWorld):
                 reply_author = referenced.payload["author"]["id"]
         allowed = body.get("allowed_mentions")
         sent = Sent(payload, by_bot=True, versions=[content], allowed_mentions=[allowed])
+        sent.components = list(body.get("components") or [])
         sent.pinged = pinged(content, allowed, reply_author)
         self.messages[payload["id"]] = sent
         self._later(self.dispatch("MESSAGE_CREATE", payload))  # Discord echoes the bot's own messages
@@ -520,7 +560,17 @@ class FakeDiscord(DiscordWorld):
         sent.versions.append(content)
         sent.allowed_mentions.append(body.get("allowed_mentions"))
         sent.pinged |= pinged(content, body.get("allowed_mentions"))
+        if "components" in body:
+            sent.components = list(body["components"] or [])
+            sent.payload["components"] = sent.components
         return self._json(sent.payload)
+
+    async def _react(self, request: web.Request) -> web.Response:
+        sent = self.messages.get(request.match_info["message"])
+        if sent is None or sent.channel_id != request.match_info["channel"]:
+            return self._json({"message": "Unknown Message", "code": 10008}, status=404)
+        sent.reactions.append(unquote(request.match_info["emoji"]))
+        return web.Response(status=204)
 
     async def _create_thread(self, request: web.Request) -> web.Response:
         parent = self.channels[request.match_info["channel"]]

@@ -67,6 +67,10 @@ class Sent:
     versions: list[str] = field(default_factory=list)
     pinged: set[str] = field(default_factory=set)
     allowed_mentions: list[Any] = field(default_factory=list)
+    components: list[Any] = field(default_factory=list)
+    """The message's components (buttons) as last sent."""
+    reactions: list[str] = field(default_factory=list)
+    """Emoji the bot added, in order."""
 
     @property
     def id(self) -> str:
@@ -84,8 +88,8 @@ class Sent:
 def pinged(content: str, allowed: dict[str, Any] | None, reply_author: str | None = None) -> set[str]:
     """Who Discord would notify for this content under these allowed_mentions (absent: every mention)."""
     parse = {"everyone", "users", "roles"} if allowed is None else set(allowed.get("parse", []))
-    users = set(allowed.get("users", [])) if allowed else set()
-    roles = set(allowed.get("roles", [])) if allowed else set()
+    users = {str(user) for user in allowed.get("users", [])} if allowed else set()  # snowflakes: ints or strings
+    roles = {str(role) for role in allowed.get("roles", [])} if allowed else set()
     found: set[str] = set()
     if "everyone" in parse:
         found |= {f"@{word}" for word in re.findall(r"@(everyone|here)\b", content)}

@@ -68,6 +68,10 @@ class Message:
     """Started with chat.startStream and not yet stopped (appendStream adds to it)."""
     user: str | None = None
     """A person's message (``FakeSlack.human``); None: parley posted it."""
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+    """The Block Kit blocks of its last post or update (none: the text alone is shown)."""
+    reactions: list[str] = field(default_factory=list)
+    """Emoji names added with reactions.add, in order."""
 
     def as_api(self) -> dict[str, Any]:
         """The message as Slack's history methods show it."""
@@ -245,7 +249,26 @@ class FakeSlack:
             return {"ok": False, "error": "message_not_found"}
         message.text = str(params.get("text", ""))
         message.edits.append(message.text)
+        blocks = params.get("blocks")
+        message.blocks = json.loads(blocks) if isinstance(blocks, str) else list(blocks or [])
         return {"ok": True, "channel": message.channel, "ts": message.ts, "text": message.text}
+
+    def _reactions_add(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+        message = self.messages.get(str(params.get("timestamp")))
+        if message is None or message.channel != params.get("channel"):
+            return {"ok": False, "error": "message_not_found"}
+        name = str(params.get("name", ""))
+        if name in message.reactions:
+            return {"ok": False, "error": "already_reacted"}
+        message.reactions.append(name)
+        return {"ok": True}
+
+    def _views_open(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+        if not params.get("trigger_id"):
+            return {"ok": False, "error": "invalid_trigger_id"}
+        view = params.get("view")
+        view = json.loads(view) if isinstance(view, str) else dict(view or {})
+        return {"ok": True, "view": {"id": f"V{next(self._clock):08d}", **view}}
 
     def _chat_startStream(self, params: dict[str, Any], token: str | None) -> dict[str, Any]:
         text, channel, thread_ts = str(params.get("markdown_text", "")), str(params["channel"]), params.get("thread_ts")

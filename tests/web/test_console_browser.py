@@ -12,14 +12,16 @@ import pytest_asyncio
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Page, expect
 
+from bot.channels import Channels
 from bot.config import Config
 from bot.conversation import Conversation
+from bot.messages import Author
 from bot.store import Store
 from bot.threads import ChannelKey, ThreadKey
 from tests.support.browser import TOKEN, Served, chromium, page_on, screenshot, serve_all
 from tests.support.config import make_config
 from tests.support.fake_openai import FakeOpenAI, Reply
-from tests.support.fake_slack import TEAM, FakeSlack
+from tests.support.fake_slack import TEAM, FakeSlack, Message
 from tests.support.slack_harness import ADMIN, CHANNEL, mention, until
 
 HERE = ChannelKey("slack", TEAM, CHANNEL)
@@ -247,3 +249,24 @@ async def test_the_cookie_is_secure_behind_https(served: Served) -> None:
             cookie = response.headers["Set-Cookie"]
     assert response.status == 303
     assert all(part in cookie for part in ("HttpOnly", "SameSite=Strict", "Secure", "Max-Age=28800", "Path=/console"))
+
+
+async def test_a_helpdesk_channel_shows_its_day(served: Served, core: Conversation, store: Store) -> None:
+    await Channels(core.config, store).set(HERE, "oncall", "<!subteam^S0ONCALL|@it-oncall>")
+    asked = "1790000000.000200"
+    await served.slack.event(mention("is the wiki down?", ts=asked))
+
+    def with_buttons() -> list[Message]:
+        return [m for m in served.slack.slack.thread(CHANNEL, asked) if m.blocks]
+
+    await until(lambda: bool(with_buttons()), what="the answer with its buttons")
+    [answer] = with_buttons()
+    voted = await core.desk.vote("slack", answer.ts, Author(ADMIN, "admin"), "up")
+    assert voted.counted
+    async with chromium() as browser, page_on(browser, served.url) as (page, _):
+        await sign_in(page, served.url)
+        await open_channel(page)
+        desk = page.get_by_role("list", name="Helpdesk today")
+        await expect(desk).to_contain_text("1 questions: 1 answered without a hand-off, 0 handed to a person")
+        await expect(desk).to_contain_text("feedback: 1 👍, 0 👎, 100% 👍")
+        await accessible(page)
