@@ -37,6 +37,7 @@ from bot.config_errors import format_errors
 from bot.config_sources import file_and_environment, read_file
 from bot.llm.backend_config import OPENAI_DEFAULT_MODEL, OPENAI_URL, backend_from_openai_env
 from bot.llm.backend_config import BackendConfig as BackendConfig
+from bot.rate_limits import RateLimitsConfig
 from bot.settings import ChannelSettings, Layer, validate_patch
 from bot.threads import ChannelKey
 
@@ -167,6 +168,7 @@ class _Head(BaseModel):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     admins: list[str] = Field(default_factory=list)
     """Author ids allowed to change settings, as ``platform:user_id``."""
+    rate_limits: RateLimitsConfig = Field(default_factory=RateLimitsConfig)
     files: FilesConfig = Field(default_factory=FilesConfig)
     history: HistoryConfig = Field(default_factory=HistoryConfig)
 

@@ -32,6 +32,7 @@ from bot.notices import SOMETHING_BROKE, THREAD_BUSY, failure_text, too_long_tex
 from bot.ordering import ArrivalOrder
 from bot.outcome import turn_failed
 from bot.prompt import Prompt, PromptTooLong, estimate_tokens
+from bot.rate_limits import RateLimits
 from bot.settings import ChannelSettings
 from bot.sink import ReplySink
 from bot.store import Store, ThreadBusy
@@ -54,6 +55,7 @@ class Conversation:
         self._usage = UsageBook(store, clock)
         self._commands = Commands(config, store, self._channels, self._usage)
         self._order = ArrivalOrder()
+        self._rate_limits = RateLimits(config.rate_limits, store, lambda: clock().timestamp())
         self.admin = Admin(config, store, self._channels, self._commands, self._usage, self.receive)
         """What an admin's tool (the web console) asks of the core."""
 
@@ -139,6 +141,8 @@ class Conversation:
             settings = (await self._channels.resolve(message.thread.channel_key)).settings
         if not await self._decide(message, settings):
             await self._note(message, settings)
+            return
+        if not await self._rate_limits.admit(message, sink):
             return
         try:
             async with self._store.thread_lock(message.thread):

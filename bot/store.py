@@ -15,6 +15,8 @@ Nothing outside this module and ``bot/keyvalue.py`` builds a Redis key. Keys, un
 - ``{prefix}:seen:channels``  sorted set of the channels with an answered turn or a settings change, by last time
 - ``{prefix}:threads:{channel}``  sorted set of a channel's thread ids, by the time of their last answered turn
 - ``{prefix}:audit:all``, ``{prefix}:audit:{channel}``  lists of settings changes (JSON), newest first, capped
+- ``{prefix}:rate-user:{platform}:{user}``, ``{prefix}:rate-channel:{channel}``  sorted sets of the messages
+  answered in the last minute (the request rate limits' sliding windows), scored by time
 - ``{prefix}:{namespace}:{key}``  an adapter's own state (JSON), through ``namespace`` (``bot/keyvalue.py``);
   the adapter that owns the namespace decides its keys
 """
@@ -28,7 +30,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
@@ -42,10 +44,12 @@ log = logging.getLogger(__name__)
 
 ROLES = ("system", "user", "assistant")
 KINDS = ("history", "overrides", "event", "lock", "summary", "reset", "usage", "usage-users", "usage-channels",
-         "usage-holds", "seen", "threads", "audit")  # fmt: skip
+         "usage-holds", "seen", "threads", "audit", "rate-user", "rate-channel")  # fmt: skip
 AUDIT_KEPT = 1000
 """How many settings changes the audit keeps, overall and per channel."""
 """The first word of the store's own keys: no namespace may take one."""
+RateScope = Literal["user", "channel"]
+"""Which request rate limit: a user's or a channel's."""
 
 _HOLD_BUDGET = """
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
@@ -64,6 +68,28 @@ return {1, used, held}
 """
 """Check a channel's daily budget against what it used and what replies in progress may still use,
 and hold this reply's share if there is room: one atomic step, so concurrent messages cannot all pass."""
+
+
+_TAKE_REQUEST = """
+local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+for index, key in ipairs(KEYS) do
+    local limit = tonumber(ARGV[3 + index])
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+    local count = redis.call('ZCARD', key)
+    if count >= limit then
+        local opens = redis.call('ZRANGE', key, count - limit, count - limit, 'WITHSCORES')
+        return {index, math.ceil((tonumber(opens[2]) + window - now) * 1000)}
+    end
+end
+for _, key in ipairs(KEYS) do
+    redis.call('ZADD', key, ARGV[1], ARGV[3])
+    redis.call('PEXPIRE', key, math.ceil(window * 1000))
+end
+return {0, 0}
+"""
+"""Count a message in each sliding window (a key per limit, ARGV[4..] their limits) if every one has room:
+one atomic step, so that concurrent messages cannot all pass; else the first full window and the
+milliseconds until it has room."""
 
 
 class Store:
@@ -91,6 +117,27 @@ class Store:
     async def claim_event(self, event_id: str, ttl_seconds: int) -> bool:
         """True the first time an event id is seen (until the marker expires)."""
         return bool(await self.redis.set(self._key("event", event_id), 1, nx=True, ex=ttl_seconds))
+
+    # -- request rate limits ------------------------------------------------
+    async def take_request(
+        self, user: str, channel: ChannelKey, *, user_limit: int, channel_limit: int, now: float, window: float,
+        member: str,
+    ) -> tuple[RateScope | None, float]:  # fmt: skip
+        """Count one message in the user's and the channel's windows of ``window`` seconds (a limit of 0 is
+        not counted), if both have room. Returns None, or the limit that is full and the seconds until it has
+        room; ``member``: a unique name for this message in the windows."""
+        candidates: list[tuple[RateScope, str, int]] = [
+            ("user", self._key("rate-user", user), user_limit),
+            ("channel", self._key("rate-channel", channel), channel_limit),
+        ]
+        counted = [candidate for candidate in candidates if candidate[2] > 0]
+        if not counted:
+            return None, 0.0
+        keys, limits = [key for _, key, _ in counted], [limit for _, _, limit in counted]
+        full, wait_ms = await self.redis.eval(_TAKE_REQUEST, len(keys), *keys, repr(now), window, member, *limits)
+        if not int(full):
+            return None, 0.0
+        return counted[int(full) - 1][0], int(wait_ms) / 1000
 
     # -- history --------------------------------------------------------------
     async def append_turn(
