@@ -16,7 +16,8 @@ sit between them; ``receive`` does all of it for an adapter.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from bot.admin import Admin
 from bot.answering import Answer, ReplyFailed, Responder
@@ -31,9 +32,11 @@ from bot.model_catalog import ModelCatalog
 from bot.notices import SOMETHING_BROKE, THREAD_BUSY, failure_text, too_long_text
 from bot.ordering import ArrivalOrder
 from bot.outcome import turn_failed
+from bot.pacing import PaceBook
 from bot.prompt import Prompt, PromptTooLong, estimate_tokens
 from bot.rate_limits import RateLimits
 from bot.settings import ChannelSettings
+from bot.shared_pacing import SharedBudgets
 from bot.sink import ReplySink
 from bot.store import Store, ThreadBusy
 from bot.streaming import ReplyStreamer
@@ -73,6 +76,11 @@ class Conversation:
     def state(self, namespace: str) -> Namespace:
         """A key-value store of the adapter's own, under its namespace (the platform's name)."""
         return self._store.namespace(namespace)
+
+    def pace_book(self, clock: Callable[[], float] = time.monotonic) -> PaceBook:
+        """Write budgets by name (a channel's, say) that every process on this Redis shares; a 429 pauses one
+        for all of them (``bot/shared_pacing.py``)."""
+        return PaceBook(clock, shared=SharedBudgets(self._store))
 
     async def has_history(self, thread: ThreadKey) -> bool:
         """Whether parley remembers turns of this thread."""

@@ -17,6 +17,7 @@ Nothing outside this module and ``bot/keyvalue.py`` builds a Redis key. Keys, un
 - ``{prefix}:audit:all``, ``{prefix}:audit:{channel}``  lists of settings changes (JSON), newest first, capped
 - ``{prefix}:rate-user:{platform}:{user}``, ``{prefix}:rate-channel:{channel}``  sorted sets of the messages
   answered in the last minute (the request rate limits' sliding windows), scored by time
+- ``{prefix}:pace:{name}``  a write budget every process shares (a token bucket: ``tokens``, ``stamp``)
 - ``{prefix}:{namespace}:{key}``  an adapter's own state (JSON), through ``namespace`` (``bot/keyvalue.py``);
   the adapter that owns the namespace decides its keys
 """
@@ -37,6 +38,7 @@ from redis.asyncio.lock import Lock
 from redis.exceptions import LockError, RedisError
 
 from bot.keyvalue import Namespace
+from bot.limit_scripts import SHARED_BUCKET, TAKE_REQUEST
 from bot.messages import ChatMessage, Role
 from bot.threads import ChannelKey, ThreadKey
 
@@ -44,7 +46,7 @@ log = logging.getLogger(__name__)
 
 ROLES = ("system", "user", "assistant")
 KINDS = ("history", "overrides", "event", "lock", "summary", "reset", "usage", "usage-users", "usage-channels",
-         "usage-holds", "seen", "threads", "audit", "rate-user", "rate-channel")  # fmt: skip
+         "usage-holds", "seen", "threads", "audit", "rate-user", "rate-channel", "pace")  # fmt: skip
 AUDIT_KEPT = 1000
 """How many settings changes the audit keeps, overall and per channel."""
 """The first word of the store's own keys: no namespace may take one."""
@@ -68,28 +70,6 @@ return {1, used, held}
 """
 """Check a channel's daily budget against what it used and what replies in progress may still use,
 and hold this reply's share if there is room: one atomic step, so concurrent messages cannot all pass."""
-
-
-_TAKE_REQUEST = """
-local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
-for index, key in ipairs(KEYS) do
-    local limit = tonumber(ARGV[3 + index])
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-    local count = redis.call('ZCARD', key)
-    if count >= limit then
-        local opens = redis.call('ZRANGE', key, count - limit, count - limit, 'WITHSCORES')
-        return {index, math.ceil((tonumber(opens[2]) + window - now) * 1000)}
-    end
-end
-for _, key in ipairs(KEYS) do
-    redis.call('ZADD', key, ARGV[1], ARGV[3])
-    redis.call('PEXPIRE', key, math.ceil(window * 1000))
-end
-return {0, 0}
-"""
-"""Count a message in each sliding window (a key per limit, ARGV[4..] their limits) if every one has room:
-one atomic step, so that concurrent messages cannot all pass; else the first full window and the
-milliseconds until it has room."""
 
 
 class Store:
@@ -134,10 +114,22 @@ class Store:
         if not counted:
             return None, 0.0
         keys, limits = [key for _, key, _ in counted], [limit for _, _, limit in counted]
-        full, wait_ms = await self.redis.eval(_TAKE_REQUEST, len(keys), *keys, repr(now), window, member, *limits)
+        full, wait_ms = await self.redis.eval(TAKE_REQUEST, len(keys), *keys, repr(now), window, member, *limits)
         if not int(full):
             return None, 0.0
         return counted[int(full) - 1][0], int(wait_ms) / 1000
+
+    # -- write budgets shared by every process ------------------------------------
+    async def shared_bucket(
+        self, name: str, *, now: float, per_second: float, burst: int, taken: int, pause: float, ttl_seconds: int
+    ) -> tuple[float, float]:
+        """Take ``taken`` writes from the token bucket ``name`` that every process shares, after a pause of
+        ``pause`` seconds if one is given (0: none); the tokens left (below 0: a debt) and the seconds it
+        stays paused. ``now``: epoch seconds."""
+        key = self._key("pace", name)
+        args = (repr(now), repr(per_second), burst, taken, repr(pause), ttl_seconds)
+        tokens, paused = await self.redis.eval(SHARED_BUCKET, 1, key, *args)
+        return float(tokens), float(paused)
 
     # -- history --------------------------------------------------------------
     async def append_turn(
