@@ -3,15 +3,15 @@
 A ``SharedBucket`` is a ``TokenBucket`` (bursts, pauses and waits work as in one process) whose
 count is kept in step with a token bucket of the same name in Redis (``Store.shared_bucket``, one
 Lua step). Every write taken here, and every pause a 429 asks for, is sent there at once, in the
-background; each answer brings back what every process took, and the local count adopts it. A
-write that waits (``Pace.take``) first catches up (``refresh``, one round trip); one that is taken
-only if the budget has room (a reply's edits mid-stream) is decided on the count as of the last
-exchange when that is recent, and finds no room when it is not (the next write, or the reply's last
-edit, which waits, goes out on a fresh count); a process's first write into a channel is decided on
-its own count. Writes that went over that
-way leave the shared count below zero: a debt the next writes in every process wait out, so the
-channel's rate holds over time. When Redis cannot be reached, each process keeps its own count,
-as without sharing, until it can.
+background; each answer brings back what every process took, and the local count adopts it.
+
+A write that waits (``Pace.take``) first catches up (``refresh``, one round trip). One that is
+taken only if the budget has room (a reply's edits mid-stream) is decided on the count as of the
+last exchange when that is recent, and finds no room when it is not (the next write, or the
+reply's last edit, which waits, goes out on a fresh count); a process's first write into a
+channel is decided on its own count. Writes that went over that way leave the shared count below
+zero: a debt the next writes in every process wait out, so the channel's rate holds over time.
+When Redis cannot be reached, each process keeps its own count, as without sharing, until it can.
 """
 
 from __future__ import annotations
