@@ -102,7 +102,12 @@ async def run_stage(stage: Stage, sizes: Sizes, numbers: phases.Numbers, results
 async def run(sizes: Sizes, args: argparse.Namespace) -> dict[str, Any]:
     results: Results = {}
     numbers = phases.Numbers()
-    parley_env = {"PARLEY_HISTORY__MAX_TURNS": str(max((*sizes.history_lengths, 100))), **sizes.parley_env}
+    parley_env = {
+        "PARLEY_HISTORY__MAX_TURNS": str(max((*sizes.history_lengths, 100))),
+        "PARLEY_RATE_LIMITS__USER_PER_MINUTE": "0",  # one simulated user sends every message: measure, not throttle
+        "PARLEY_RATE_LIMITS__CHANNEL_PER_MINUTE": "0",
+        **sizes.parley_env,
+    }
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp:
         redis = RedisServer(Path(tmp) / "redis", port=free_port(), persistent=False)

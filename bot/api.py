@@ -31,7 +31,8 @@ For a platform adapter:
 - Types: ``IncomingMessage``, ``Author``, ``CommandStyle``, ``ThreadKey``, ``ChannelKey``,
   ``ReplySink`` with ``SinkLimits`` and the optional ``StatusSink`` and ``PacedSink``, ``ChannelSettings``.
 - Rate budgets for a sink's writes, shared by the replies in one channel: ``Pace`` (what one reply takes
-  from), ``PaceBook`` (a process's token buckets by name), ``rate_of`` (``edit_interval`` as a rate).
+  from), ``PaceBook`` (token buckets by name), ``rate_of`` (``edit_interval`` as a rate).
+  ``Conversation.pace_book()`` is a ``PaceBook`` whose buckets every process on the same Redis shares.
 - Texts: ``SOMETHING_BROKE`` (the apology when the core cannot be reached), ``HELP`` and
   ``SETTING_KEYS`` (for a platform's command menus), ``split`` (a long text in platform-sized parts).
 

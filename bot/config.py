@@ -41,6 +41,7 @@ from bot.config_tables import HistoryConfig as HistoryConfig
 from bot.knowledge.config import KnowledgeConfig
 from bot.llm.backend_config import OPENAI_DEFAULT_MODEL, OPENAI_URL, backend_from_openai_env
 from bot.llm.backend_config import BackendConfig as BackendConfig
+from bot.rate_limits import RateLimitsConfig
 from bot.settings import KNOWLEDGE_NAME, ChannelSettings, Layer, validate_patch
 from bot.threads import ChannelKey
 
@@ -145,6 +146,7 @@ class _Head(BaseModel):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     admins: list[str] = Field(default_factory=list)
     """Author ids allowed to change settings, as ``platform:user_id``."""
+    rate_limits: RateLimitsConfig = Field(default_factory=RateLimitsConfig)
     files: FilesConfig = Field(default_factory=FilesConfig)
     helpdesk: HelpdeskConfig = Field(default_factory=HelpdeskConfig)
     history: HistoryConfig = Field(default_factory=HistoryConfig)

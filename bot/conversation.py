@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from bot.admin import Admin
 from bot.answering import Answer, ReplyFailed, Responder
@@ -35,8 +35,11 @@ from bot.model_catalog import ModelCatalog
 from bot.notices import SOMETHING_BROKE, THREAD_BUSY, failure_text, too_long_text
 from bot.ordering import ArrivalOrder
 from bot.outcome import turn_failed
+from bot.pacing import PaceBook
 from bot.prompt import Prompt, PromptTooLong, estimate_tokens
+from bot.rate_limits import RateLimits
 from bot.settings import ChannelSettings
+from bot.shared_pacing import SharedBudgets
 from bot.sink import ReplySink
 from bot.store import Store, ThreadBusy
 from bot.streaming import ReplyStreamer
@@ -61,6 +64,7 @@ class Conversation:
         self._commands = Commands(config, store, self._channels, self._usage, self.desk)
         self._order = ArrivalOrder()
         self._knowledge = Knowledge(config, store)
+        self._rate_limits = RateLimits(config.rate_limits, store, lambda: clock().timestamp())
         self.admin = Admin(config, store, self._channels, self._commands, self._usage, self.receive)
         """What an admin's tool (the web console) asks of the core."""
 
@@ -78,6 +82,11 @@ class Conversation:
     def state(self, namespace: str) -> Namespace:
         """A key-value store of the adapter's own, under its namespace (the platform's name)."""
         return self._store.namespace(namespace)
+
+    def pace_book(self, clock: Callable[[], float] = time.monotonic) -> PaceBook:
+        """Write budgets by name (a channel's, say) that every process on this Redis shares; a 429 pauses one
+        for all of them (``bot/shared_pacing.py``)."""
+        return PaceBook(clock, shared=SharedBudgets(self._store))
 
     async def has_history(self, thread: ThreadKey) -> bool:
         """Whether parley remembers turns of this thread."""
@@ -146,6 +155,8 @@ class Conversation:
             settings = (await self._channels.resolve(message.thread.channel_key)).settings
         if not await self._decide(message, settings) or await self.desk.intercept(message, settings, sink):
             await self._note(message, settings)
+            return
+        if not await self._rate_limits.admit(message, sink):
             return
         try:
             async with self._store.thread_lock(message.thread):

@@ -42,6 +42,15 @@ def failure_text(error: BackendError, model: str) -> str:
 THREAD_BUSY = "Another reply in this thread is still being written. Please send your message again in a moment."
 """Another process holds the thread's lock."""
 
+
+def rate_limited_text(scope: str, limit: int, seconds: int) -> str:
+    """A message over a request rate limit (``scope``: "user" or "channel"): when to try again."""
+    when = "in 1 second" if seconds == 1 else f"in {seconds} seconds"
+    if scope == "user":
+        return f"You are sending messages faster than parley answers them ({limit} a minute). Please try again {when}."
+    return f"This channel is sending parley more messages than it answers ({limit} a minute). Please try again {when}."
+
+
 SOMETHING_BROKE = "Sorry, something went wrong on parley's side. Please try again."
 """An unexpected error in parley itself."""
 

@@ -3,8 +3,8 @@
 The terminal's sink counts them, so that ``parley chat`` with piped input can
 exit with a status that tells a script whether every line was answered. A
 turn fails when it ends with a notice instead of an answer: the backend
-failed, the message was too long, the daily budget was spent, the thread was
-busy, or something broke. A refused command is not a failed turn: it was
+failed, the message was too long, the daily budget was spent, a rate limit was
+hit, the thread was busy, or something broke. A refused command is not a failed turn: it was
 answered.
 """
 

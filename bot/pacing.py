@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Literal
+from typing import Literal, Protocol
 
 Clock = Callable[[], float]
 WriteKind = Literal["post", "edit"]
@@ -75,6 +75,10 @@ class TokenBucket:
         self._tokens = min(self._tokens, 0.0)
         self._stamp = max(self._stamp, self._clock() + max(0.0, seconds))
 
+    async def refresh(self) -> None:
+        """Catch up with the writes other processes took, for a budget they share (``bot/shared_pacing.py``);
+        a bucket of this process alone is always up to date."""
+
 
 class Pace:
     """The budgets one reply's writes take from: ``writes`` for every write, ``edits`` for edits only."""
@@ -103,10 +107,17 @@ class Pace:
     async def take(self, kind: WriteKind, sleep: Callable[[float], Awaitable[None]]) -> None:
         """Take one write, waiting only as long as a budget is actually spent."""
         buckets = self._buckets(kind)
+        await _refresh(buckets)
         while (wait := max((bucket.wait() for bucket in buckets), default=0.0)) > 0:
             await sleep(wait)
+            await _refresh(buckets)
         for bucket in buckets:
             bucket.take()
+
+
+async def _refresh(buckets: Sequence[TokenBucket]) -> None:
+    for bucket in buckets:
+        await bucket.refresh()
 
 
 def rate_of(interval: float) -> float:
@@ -114,12 +125,23 @@ def rate_of(interval: float) -> float:
     return 1 / interval if interval > 0 else math.inf
 
 
-class PaceBook:
-    """One process's buckets by name (a channel, a workspace and method), made on first use."""
+class Sharing(Protocol):
+    """Where a book's buckets come from when every process shares them (``bot/shared_pacing.py``)."""
 
-    def __init__(self, clock: Clock = time.monotonic, *, size: int = BOOK_SIZE) -> None:
+    def bucket(self, name: str, *, per_second: float, burst: int, clock: Clock) -> TokenBucket: ...
+
+
+class PaceBook:
+    """One process's buckets by name (a channel, a workspace and method), made on first use.
+
+    With ``shared`` (the core's, ``Conversation.pace_book``), each limited bucket is also a budget
+    that every process on the same Redis writes through: one channel's replies share it wherever
+    they are written. Bursts and pauses work the same either way."""
+
+    def __init__(self, clock: Clock = time.monotonic, *, size: int = BOOK_SIZE, shared: Sharing | None = None) -> None:
         self._clock = clock
         self._size = size
+        self._shared = shared
         self._buckets: dict[str, TokenBucket] = {}
 
     def bucket(self, name: str, *, per_second: float, burst: int) -> TokenBucket:
@@ -127,7 +149,11 @@ class PaceBook:
         if found is None:
             if len(self._buckets) >= self._size:
                 self._forget_full()
-            found = self._buckets[name] = TokenBucket(per_second=per_second, burst=burst, clock=self._clock)
+            if self._shared is not None and 0 < per_second < math.inf:
+                found = self._shared.bucket(name, per_second=per_second, burst=burst, clock=self._clock)
+            else:
+                found = TokenBucket(per_second=per_second, burst=burst, clock=self._clock)
+            self._buckets[name] = found
         return found
 
     def pause(self, name: str, seconds: float) -> None:

@@ -17,6 +17,9 @@ Nothing outside this module and ``bot/keyvalue.py`` builds a Redis key. Keys, un
 - ``{prefix}:audit:all``, ``{prefix}:audit:{channel}``  lists of settings changes (JSON), newest first, capped
 - the helpdesk's keys (``desk``, ``desk-answer``, ``desk-first-text``, ``feedback``, ``feedback-times``,
   ``feedback-channels``, ``handoff``), listed in ``bot/desk_store.py``, which builds them
+- ``{prefix}:rate-user:{platform}:{user}``, ``{prefix}:rate-channel:{channel}``  sorted sets of the messages
+  answered in the last minute (the request rate limits' sliding windows), scored by time
+- ``{prefix}:pace:{name}``  a write budget every process shares (a token bucket: ``tokens``, ``stamp``)
 - ``{prefix}:{namespace}:{key}``  an adapter's own state (JSON), through ``namespace`` (``bot/keyvalue.py``);
   the adapter that owns the namespace decides its keys
 """
@@ -30,13 +33,14 @@ import logging
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
 from redis.exceptions import LockError, RedisError
 
 from bot.keyvalue import Namespace
+from bot.limit_scripts import SHARED_BUCKET, TAKE_REQUEST
 from bot.messages import ChatMessage, Role
 from bot.threads import ChannelKey, ThreadKey
 
@@ -45,10 +49,12 @@ log = logging.getLogger(__name__)
 ROLES = ("system", "user", "assistant")
 KINDS = ("history", "overrides", "event", "lock", "summary", "reset", "usage", "usage-users", "usage-channels",
          "usage-holds", "seen", "threads", "audit", "desk", "desk-answer", "desk-first-text", "feedback",
-         "feedback-times", "feedback-channels", "handoff")  # fmt: skip
+         "feedback-times", "feedback-channels", "handoff", "rate-user", "rate-channel", "pace")  # fmt: skip
 AUDIT_KEPT = 1000
 """How many settings changes the audit keeps, overall and per channel."""
 """The first word of the store's own keys: no namespace may take one."""
+RateScope = Literal["user", "channel"]
+"""Which request rate limit: a user's or a channel's."""
 
 _HOLD_BUDGET = """
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
@@ -94,6 +100,39 @@ class Store:
     async def claim_event(self, event_id: str, ttl_seconds: int) -> bool:
         """True the first time an event id is seen (until the marker expires)."""
         return bool(await self.redis.set(self._key("event", event_id), 1, nx=True, ex=ttl_seconds))
+
+    # -- request rate limits ------------------------------------------------
+    async def take_request(
+        self, user: str, channel: ChannelKey, *, user_limit: int, channel_limit: int, now: float, window: float,
+        member: str,
+    ) -> tuple[RateScope | None, float]:  # fmt: skip
+        """Count one message in the user's and the channel's windows of ``window`` seconds (a limit of 0 is
+        not counted), if both have room. Returns None, or the limit that is full and the seconds until it has
+        room; ``member``: a unique name for this message in the windows."""
+        candidates: list[tuple[RateScope, str, int]] = [
+            ("user", self._key("rate-user", user), user_limit),
+            ("channel", self._key("rate-channel", channel), channel_limit),
+        ]
+        counted = [candidate for candidate in candidates if candidate[2] > 0]
+        if not counted:
+            return None, 0.0
+        keys, limits = [key for _, key, _ in counted], [limit for _, _, limit in counted]
+        full, wait_ms = await self.redis.eval(TAKE_REQUEST, len(keys), *keys, repr(now), window, member, *limits)
+        if not int(full):
+            return None, 0.0
+        return counted[int(full) - 1][0], int(wait_ms) / 1000
+
+    # -- write budgets shared by every process ------------------------------------
+    async def shared_bucket(
+        self, name: str, *, now: float, per_second: float, burst: int, taken: int, pause: float, ttl_seconds: int
+    ) -> tuple[float, float]:
+        """Take ``taken`` writes from the token bucket ``name`` that every process shares, after a pause of
+        ``pause`` seconds if one is given (0: none); the tokens left (below 0: a debt) and the seconds it
+        stays paused. ``now``: epoch seconds."""
+        key = self._key("pace", name)
+        args = (repr(now), repr(per_second), burst, taken, repr(pause), ttl_seconds)
+        tokens, paused = await self.redis.eval(SHARED_BUCKET, 1, key, *args)
+        return float(tokens), float(paused)
 
     # -- history --------------------------------------------------------------
     async def append_turn(

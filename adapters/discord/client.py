@@ -32,7 +32,7 @@ from adapters.discord.state import NAMESPACE as STATE_NAMESPACE
 from adapters.discord.state import DiscordState
 from adapters.discord.thread_reader import chain_before, prior_messages, thread_before
 from adapters.discord.turns import RunningTurns
-from bot.api import SOMETHING_BROKE, ChannelSettings, Conversation, IncomingMessage, PaceBook, PriorMessage, ThreadKey
+from bot.api import SOMETHING_BROKE, ChannelSettings, Conversation, IncomingMessage, PriorMessage, ThreadKey
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,8 @@ class ParleyClient(discord.Client):
     def __init__(self, conversation: Conversation, config: DiscordConfig, **options: Any) -> None:
         # parley has no voice: discord.py's start-up warnings about voice libraries would only confuse.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
-        paces = PaceBook()  # the channels' write budgets, shared by the replies in each; a 429 pauses one
+        # The channels' write budgets, shared by the replies in each, in every process on this Redis; a 429 pauses one.
+        paces = conversation.pace_book()
         options.setdefault("http_trace", rate_limit_trace(paces))
         # discord.py's session would take aiohttp's default of 100 connections: size it from the config.
         options.setdefault("connector", aiohttp.TCPConnector(limit=config.max_connections))

@@ -81,7 +81,7 @@ class SlackAdapter:
         interval, grace = self._config.edit_interval, self._config.first_text_grace
         self._limits = SinkLimits(MAX_CHARS, interval, placeholder, measure, EDIT_BURST, grace)
         self._assistant_limits = SinkLimits(MAX_CHARS, interval, None, measure, EDIT_BURST, grace)
-        self._paces = SlackPaces(interval, self._config.updates_per_minute)
+        self._paces = SlackPaces(interval, self._config.updates_per_minute, book=conversation.pace_book())
         self._native = NativeStreaming(self._config.native_streaming)
         self._inflight = InFlight()
         self.app = AsyncApp(

@@ -4,7 +4,8 @@ Slack limits ``chat.postMessage`` to about one a second per channel and ``chat.u
 to about 50 a minute per workspace. A reply's writes take from its channel's bucket (``edit_burst``
 at once, refilled one per ``edit_interval``) and its edits from its workspace's too
 (``updates_per_minute``). A 429 slows the channel (and, for chat.update, the workspace) for its
-Retry-After, on top of slack_sdk retrying the call after it.
+Retry-After, on top of slack_sdk retrying the call after it. The budgets are the core's, shared by every
+parley process on one Redis, so a channel's limit holds however many of them write there.
 """
 
 from __future__ import annotations
@@ -41,9 +42,15 @@ class SlackPaces:
     """The process's Slack budgets, shared by every reply of every workspace."""
 
     def __init__(
-        self, edit_interval: float, updates_per_minute: int, clock: Callable[[], float] = time.monotonic
+        self,
+        edit_interval: float,
+        updates_per_minute: int,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        book: PaceBook | None = None,
     ) -> None:
-        self._book = PaceBook(clock)
+        self._book = book or PaceBook(clock)
+        """The core's (``Conversation.pace_book``: shared by every process on its Redis), else this one's."""
         self._per_second = rate_of(edit_interval)
         self._updates = updates_per_minute
         self._writing_in: ContextVar[str | None] = ContextVar("slack_reply_channel", default=None)
