@@ -1,21 +1,24 @@
-"""The test platform "chat" as a platform module, for ``parley worker`` run as a real process.
+"""The test platform "chat" as a platform module, for ``parley run`` and ``parley worker`` as real processes.
 
-``create_handler`` answers each job into a thread kept in Redis (``RedisThread``), so that a test can
-read what several worker processes posted. ``python -m tests.support.chat_platform ARGS`` runs the
-``parley`` command with this platform added to ``parley run``'s platforms (token: ``CHAT_TEST_TOKEN``).
+``create`` is its ingress: ``POST /chat/events`` (JSON: thread, event, text) queues the message (200,
+``{"queued": false}`` for a redelivery; 503 when Redis did not take it). ``create_handler`` answers each
+job into a thread kept in Redis (``RedisThread``), so that a test can read what several processes posted.
+``python -m tests.support.chat_platform ARGS`` runs the ``parley`` command with this platform added to
+``parley run``'s platforms (token: ``CHAT_TEST_TOKEN``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Mapping
 
+from aiohttp import web
 from redis.asyncio import Redis
 
 from bot.conversation import Conversation
-from bot.jobs import Job, Turn
+from bot.jobs import Job, QueueUnavailable, Turn
 from bot.messages import Author, IncomingMessage
-from bot.runtime import pooled_redis
 from bot.sink import SinkLimits
 from bot.threads import ThreadKey
 
@@ -76,9 +79,33 @@ class RedisChatHandler:
 
 
 def create_handler(conversation: Conversation, environ: Mapping[str, str]) -> RedisChatHandler:
-    url = conversation.config.redis_url
-    assert url is not None, "the chat test platform needs REDIS_URL"
-    return RedisChatHandler(pooled_redis(url, 200), conversation.config.redis_prefix)
+    return RedisChatHandler(conversation.queue.redis, conversation.config.redis_prefix)
+
+
+class ChatIngress:
+    name = "chat"
+
+    def __init__(self, conversation: Conversation) -> None:
+        self._conversation = conversation
+
+    def mount(self, app: web.Application) -> None:
+        app.router.add_post("/chat/events", self._event)
+
+    async def _event(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        thread = ThreadKey("chat", "W1", "C1", str(body["thread"]))
+        try:
+            queued = await self._conversation.enqueue(thread, str(body["event"]), {"text": body["text"], "user": "U1"})
+        except QueueUnavailable:
+            return web.json_response({"queued": False}, status=503)
+        return web.json_response({"queued": queued})
+
+    async def run(self) -> None:
+        await asyncio.Event().wait()
+
+
+def create(conversation: Conversation, environ: Mapping[str, str]) -> ChatIngress:
+    return ChatIngress(conversation)
 
 
 if __name__ == "__main__":
