@@ -246,12 +246,10 @@ class Queue:
                 pipe.lrange(self._replies(job), 0, -1)
             answers = await pipe.execute()
         known = {
-            job.id: (int(answers[3 * n]), tuple(_text(reply) for reply in answers[3 * n + 2]))
+            (job.shard, job.id): (int(answers[3 * n]), tuple(_text(reply) for reply in answers[3 * n + 2]))
             for n, job in enumerate(counted)
         }
-        return [
-            _with(job, *known[job.id]) if job.id in known and job.thread.platform in platforms else job for job in jobs
-        ]
+        return [_with(job, *known[job.shard, job.id]) if (job.shard, job.id) in known else job for job in jobs]
 
     async def heartbeat(self, consumer: str, jobs: Sequence[Job]) -> list[Job]:
         """Show ``consumer`` alive on its jobs; the jobs another worker has taken over meanwhile."""
