@@ -28,6 +28,10 @@ For a platform adapter:
   resolved (``take_back``); a sink that serves helpdesk channels implements ``DeskSink``.
 - ``Conversation.has_history(thread)``, ``Conversation.ping()``, and ``Conversation.config``
   (``table(...)`` for the adapter's own config table, ``history``, ``dedup_seconds``, ``is_admin``).
+- The durable queue (``bot/jobs.py``): an ingress calls ``Conversation.enqueue(thread, event_id, payload)``
+  (False: a redelivery; ``QueueUnavailable``: not stored, do not acknowledge the platform); a worker side
+  is a ``JobHandler`` that answers a ``Job`` through ``Turn.answer``; ``Conversation.worker(handlers,
+  consumer)`` is a ``Worker`` whose ``run(stop)`` answers queued jobs; ``GAVE_UP`` is the dead-letter notice.
 - Types: ``IncomingMessage``, ``Author``, ``CommandStyle``, ``ThreadKey``, ``ChannelKey``,
   ``ReplySink`` with ``SinkLimits`` and the optional ``StatusSink`` and ``PacedSink``, ``ChannelSettings``.
 - Rate budgets for a sink's writes, shared by the replies in one channel: ``Pace`` (what one reply takes
@@ -39,8 +43,9 @@ For a platform adapter:
 For the composition root (``adapters/cli.py``, ``adapters/run.py``, ``adapters/config.py``): loading
 and checking the configuration (``Config.with_tables`` adds each adapter's ``AdapterTable``), logging
 with secrets masked, opening the core (``open_conversation``), checking backends, and the command
-line's admin commands (``open_commands``: beside a running parley, on its Redis), and the knowledge
-sources' (``open_knowledge``: ``parley kb index`` and ``parley kb search``).
+line's admin commands (``open_commands``: beside a running parley, on its Redis), the queue's
+(``open_queue``: its status, dead letters, retrying one), the knowledge sources' (``open_knowledge``:
+``parley kb index`` and ``parley kb search``) and the helpdesk's (``open_desk``: ``parley feedback export``).
 """
 
 from __future__ import annotations
@@ -53,22 +58,25 @@ from bot.config import NO_BACKEND_HELP, AdapterTable, Config, FilesConfig, find_
 from bot.config_errors import ConfigError
 from bot.conversation import Conversation
 from bot.desk import Desk, HandOff, Voted
+from bot.jobs import Job, JobHandler, QueueUnavailable, Turn
 from bot.keyvalue import Namespace
 from bot.knowledge.commands import open_knowledge
 from bot.llm.check import check_backends
 from bot.logs import MASK, RedactSecrets, setup_logging
 from bot.messages import Attachment, Author, ChatMessage, CommandStyle, IncomingMessage, PriorMessage
-from bot.notices import SOMETHING_BROKE
+from bot.notices import GAVE_UP, SOMETHING_BROKE
 from bot.pacing import Pace, PaceBook, rate_of
-from bot.runtime import open_commands, open_conversation, open_desk
+from bot.runtime import open_commands, open_conversation, open_desk, open_queue
 from bot.settings import KEYS as SETTING_KEYS
 from bot.settings import ChannelSettings, ReplyMode
 from bot.sink import DeskSink, PacedSink, ReplySink, SinkLimits, StatusSink
 from bot.split import split
 from bot.threads import ChannelKey, ThreadKey
 from bot.usage import parse_day
+from bot.worker import Worker
 
 __all__ = [
+    "GAVE_UP",
     "HELP",
     "MASK",
     "NO_BACKEND_HELP",
@@ -96,11 +104,14 @@ __all__ = [
     "FilesConfig",
     "HandOff",
     "IncomingMessage",
+    "Job",
+    "JobHandler",
     "Namespace",
     "Pace",
     "PaceBook",
     "PacedSink",
     "PriorMessage",
+    "QueueUnavailable",
     "RedactSecrets",
     "ReplyMode",
     "ReplySink",
@@ -108,7 +119,9 @@ __all__ = [
     "SinkLimits",
     "StatusSink",
     "ThreadKey",
+    "Turn",
     "Voted",
+    "Worker",
     "check_backends",
     "find_config_file",
     "load_config",
@@ -116,6 +129,7 @@ __all__ = [
     "open_conversation",
     "open_desk",
     "open_knowledge",
+    "open_queue",
     "parse_day",
     "rate_of",
     "setup_logging",

@@ -38,6 +38,7 @@ from bot.config_sources import file_and_environment, read_file
 from bot.config_tables import FilesConfig as FilesConfig
 from bot.config_tables import HelpdeskConfig as HelpdeskConfig
 from bot.config_tables import HistoryConfig as HistoryConfig
+from bot.config_tables import QueueConfig as QueueConfig
 from bot.knowledge.config import KnowledgeConfig
 from bot.llm.backend_config import OPENAI_DEFAULT_MODEL, OPENAI_URL, backend_from_openai_env
 from bot.llm.backend_config import BackendConfig as BackendConfig
@@ -147,6 +148,7 @@ class _Head(BaseModel):
     admins: list[str] = Field(default_factory=list)
     """Author ids allowed to change settings, as ``platform:user_id``."""
     rate_limits: RateLimitsConfig = Field(default_factory=RateLimitsConfig)
+    queue: QueueConfig = Field(default_factory=QueueConfig)
     files: FilesConfig = Field(default_factory=FilesConfig)
     helpdesk: HelpdeskConfig = Field(default_factory=HelpdeskConfig)
     history: HistoryConfig = Field(default_factory=HistoryConfig)

@@ -47,3 +47,20 @@ class HelpdeskConfig(BaseModel):
         max_length=50,
         description="a message containing one of these (any case) hands its thread to the channel's oncall",
     )
+
+
+class QueueConfig(BaseModel):
+    """``[queue]``: the durable queue between accepting a message and answering it (``bot/queue.py``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reclaim_after: float = Field(30.0, gt=0, le=86400, allow_inf_nan=False)
+    """Seconds a taken job may go without its worker's heartbeat before another worker takes it over."""
+    max_attempts: int = Field(3, ge=1, le=100)
+    """Tries of one job before it goes to the dead letters (and the user is told)."""
+    drain_seconds: float = Field(20.0, ge=0, le=3600, allow_inf_nan=False)
+    """On shutdown, seconds the jobs being answered get to finish; the rest stay queued for another worker."""
+    shards: int = Field(1, ge=1, le=1024)
+    """Streams the queue is split into, by a hash of the thread."""
+    concurrency: int = Field(100, ge=1, le=10_000)
+    """Jobs one worker answers at once."""

@@ -9,15 +9,18 @@ A turn reads in order:
 5. **answer**: the thread's history, the prompt, the budget, the model's reply streamed into the sink;
 6. **store**: an answered turn into the history, and the turn's tokens into the day's usage.
 
-``accept`` (1) and ``handle`` (3 to 6) are kept apart so that a queue can later
-sit between them; ``receive`` does all of it for an adapter.
+``accept`` (1) and ``handle`` (3 to 6) are kept apart so that a queue can sit between them:
+``receive`` does all of it in this process (the terminal, the console's playground); ``enqueue``
+dedups and queues a message durably (``bot/queue.py``), and a ``Worker`` (``bot/worker.py``) takes
+it, in its thread's order, and has the platform's handler call ``handle`` through a ``JobTurn``.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from bot.admin import Admin
 from bot.answering import Answer, ReplyFailed, Responder
@@ -27,8 +30,10 @@ from bot.commands import Command, Commands, parse_command
 from bot.config import Config
 from bot.desk import Desk, Shown, is_helpdesk
 from bot.desk_store import DeskStore
+from bot.jobs import JobHandler
 from bot.keyvalue import Namespace
 from bot.knowledge.grounding import DONT_KNOW, Knowledge
+from bot.ledger import ReplyLedger, say
 from bot.llm.base import Backend
 from bot.messages import TERMINAL_STYLE, Author, ChatMessage, CommandStyle, IncomingMessage
 from bot.model_catalog import ModelCatalog
@@ -37,6 +42,7 @@ from bot.ordering import ArrivalOrder
 from bot.outcome import turn_failed
 from bot.pacing import PaceBook
 from bot.prompt import Prompt, PromptTooLong, estimate_tokens
+from bot.queue import Queue
 from bot.rate_limits import RateLimits
 from bot.settings import ChannelSettings
 from bot.shared_pacing import SharedBudgets
@@ -48,6 +54,7 @@ from bot.thread_context import attributed, prior_history
 from bot.threads import ChannelKey, ThreadKey
 from bot.usage import BudgetCheck, Clock, ReplyCost, UsageBook, add, utc_now
 from bot.vision import sees_images
+from bot.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +72,8 @@ class Conversation:
         self._order = ArrivalOrder()
         self._knowledge = Knowledge(config, store)
         self._rate_limits = RateLimits(config.rate_limits, store, lambda: clock().timestamp())
+        self.queue = Queue(store.redis, store.prefix, config.queue, config.dedup_seconds)
+        """The durable queue between ``enqueue`` and the workers (``bot/queue.py``)."""
         self.admin = Admin(config, store, self._channels, self._commands, self._usage, self.receive)
         """What an admin's tool (the web console) asks of the core."""
 
@@ -141,15 +150,31 @@ class Conversation:
         finally:
             slot.release()
 
+    async def enqueue(self, thread: ThreadKey, event_id: str, payload: Mapping[str, Any]) -> bool:
+        """Dedup and queue one accepted platform event durably, in one step: False for a redelivery of one
+        seen before. Raises ``QueueUnavailable`` when Redis did not take it: do not acknowledge the platform."""
+        return await self.queue.enqueue(thread, event_id, payload) is not None
+
+    def worker(self, handlers: Mapping[str, JobHandler], consumer: str) -> Worker:
+        """A worker answering queued jobs through ``handlers`` (by platform), as consumer ``consumer``."""
+        return Worker(self, handlers, consumer)
+
     async def accept(self, message: IncomingMessage) -> bool:
         """Dedup: true if this event is new; false for a redelivery."""
         return await self._store.claim_event(f"{message.thread.platform}:{message.event_id}", self.config.dedup_seconds)
 
-    async def handle(self, message: IncomingMessage, sink: ReplySink, settings: ChannelSettings | None = None) -> None:
-        """Decide, then lock, answer and store: one turn (or a command) of an accepted message."""
+    async def handle(
+        self,
+        message: IncomingMessage,
+        sink: ReplySink,
+        settings: ChannelSettings | None = None,
+        ledger: ReplyLedger | None = None,
+    ) -> None:
+        """Decide, then lock, answer and store: one turn (or a command) of an accepted message.
+        ``ledger``: a queued job's (every message the turn posts goes through it)."""
         command = parse_command(message.text)
         if command is not None:
-            await sink.post(await self._commands.run(command, message.thread, message.author, message.style))
+            await say(sink, await self._commands.run(command, message.thread, message.author, message.style), ledger)
             return
         if settings is None:
             settings = (await self._channels.resolve(message.thread.channel_key)).settings
@@ -160,11 +185,11 @@ class Conversation:
             return
         try:
             async with self._store.thread_lock(message.thread):
-                await self._answer(message, settings, sink)
+                await self._answer(message, settings, sink, ledger)
         except ThreadBusy as busy:
             log.warning("%s", busy)
             turn_failed(sink)
-            await sink.post(message.style.phrase(THREAD_BUSY))
+            await say(sink, message.style.phrase(THREAD_BUSY), ledger)
 
     async def _decide(self, message: IncomingMessage, settings: ChannelSettings) -> bool:
         """Whether to answer: text, in an enabled channel, to a DM, a mention or (trigger "thread") parley's thread."""
@@ -185,28 +210,30 @@ class Conversation:
         entry = ChatMessage("user", attributed(message.author.name, text))
         await self._store.append_turn(message.thread, [entry], 2 * history.max_turns, history.ttl_seconds)
 
-    async def _answer(self, message: IncomingMessage, settings: ChannelSettings, sink: ReplySink) -> None:
+    async def _answer(
+        self, message: IncomingMessage, settings: ChannelSettings, sink: ReplySink, ledger: ReplyLedger | None
+    ) -> None:
         """Answer, then store the turn; the budget held for the reply is released however the turn ends."""
         read = await self._read_files(message, settings)
         grounding = await self._knowledge.ground(message.text, read.text, settings, self._window(settings))
         if grounding.unknown:
-            await self._dont_know(message, settings, sink, read.text)
+            await self._dont_know(message, settings, sink, read.text, ledger)
             return
         responder = await self._responder(message, grounding.settings, read)
         try:
             prompt = responder.first_prompt()
         except PromptTooLong as error:
             turn_failed(sink)
-            await sink.post(message.style.phrase(too_long_text(error)))
+            await say(sink, message.style.phrase(too_long_text(error)), ledger)
             return
         budget = await self._hold_budget(message, settings, prompt.tokens + settings.max_tokens)
         if not budget.allowed:
             turn_failed(sink)
-            await sink.post(message.style.phrase(budget.refusal))
+            await say(sink, message.style.phrase(budget.refusal), ledger)
             return
         try:
             answer, summary_fold, shown = await self._reply(
-                responder, prompt, sink, message.style, read.notes, grounding.footer
+                responder, prompt, sink, message.style, read.notes, grounding.footer, ledger
             )
             await self._remember(message, answer, summary_fold, read.text)
             if answer is not None and is_helpdesk(settings):
@@ -235,11 +262,18 @@ class Conversation:
         name = settings.backend or self.config.default_backend
         return self.backends[name].context_window if name in self.backends else 0
 
-    async def _dont_know(self, message: IncomingMessage, settings: ChannelSettings, sink: ReplySink, text: str) -> None:
+    async def _dont_know(
+        self,
+        message: IncomingMessage,
+        settings: ChannelSettings,
+        sink: ReplySink,
+        text: str,
+        ledger: ReplyLedger | None,
+    ) -> None:
         """``grounded_only`` and nothing relevant in the channel's documents: say so and offer a person; the
         model is not called. The turn is kept, so that the thread goes on."""
         log.info("%s: nothing relevant in the channel's knowledge: the model is not called", message.thread)
-        posted = await sink.post(DONT_KNOW)
+        posted = await say(sink, DONT_KNOW, ledger)
         await self.desk.answered(message, settings, sink, DONT_KNOW, Shown(posted, time.time()))
         history = self.config.history
         turn = [ChatMessage("user", text), ChatMessage("assistant", DONT_KNOW)]
@@ -285,11 +319,12 @@ class Conversation:
         style: CommandStyle,
         notes: Sequence[str] = (),
         footer: str = "",
+        ledger: ReplyLedger | None = None,
     ) -> tuple[Answer | None, SummaryFold | None, Shown]:
         """Stream the answer into the sink (or tell why there is none), after the notes on files it did not read
         and before the ``footer`` (the sources of a grounded answer); the answer, any summary fold made, and
         where and when it was shown."""
-        streamer = ReplyStreamer(sink)
+        streamer = ReplyStreamer(sink, ledger=ledger)
         await streamer.start()
         if notes:
             await streamer.feed("\n".join(notes) + "\n\n")

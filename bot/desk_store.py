@@ -7,7 +7,8 @@ Keys, under the store's prefix (the store's other keys are listed in ``bot/store
 - ``{prefix}:feedback:{channel}``  hash ``{platform message id}:{user}`` -> JSON vote (one per person and answer)
 - ``{prefix}:feedback-times:{channel}``  sorted set of those fields by the time of the vote
 - ``{prefix}:feedback-channels``  set of the channels with votes
-- ``{prefix}:handoff:{thread}``  a thread handed to a person (JSON: who asked, when), with the thread's TTL
+- ``{prefix}:handoff:{<thread>}``  a thread handed to a person (JSON: who asked, when), with the thread's TTL;
+  the thread in braces, a hash tag, as the store's other keys of one thread
 - ``{prefix}:desk:{day}:{channel}``  hash of the desk's counts that UTC day (questions, answered, handoffs, up, down)
 - ``{prefix}:desk-first-text:{day}:{channel}``  list of milliseconds to the first text of each answer that day
 """
@@ -20,6 +21,7 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 
+from bot.store import thread_key
 from bot.threads import ChannelKey, ThreadKey
 
 FIRST_TEXT_KEPT = 10_000
@@ -33,6 +35,9 @@ class DeskStore:
 
     def _key(self, kind: str, name: object) -> str:
         return f"{self._prefix}:{kind}:{name}"
+
+    def _thread_key(self, kind: str, thread: ThreadKey) -> str:
+        return thread_key(self._prefix, kind, thread)
 
     # -- answers and votes ---------------------------------------------------------------
     async def keep_answer(self, platform: str, message_id: str, record: Mapping[str, Any], ttl_seconds: int) -> None:
@@ -78,15 +83,15 @@ class DeskStore:
     # -- hand-offs -------------------------------------------------------------------------
     async def hand_off(self, thread: ThreadKey, record: Mapping[str, Any], ttl_seconds: int) -> bool:
         """Mark the thread handed to a person: true if it was not already."""
-        key = self._key("handoff", thread)
+        key = self._thread_key("handoff", thread)
         return bool(await self._redis.set(key, json.dumps(record, ensure_ascii=False), nx=True, ex=ttl_seconds))
 
     async def handed_off(self, thread: ThreadKey) -> bool:
-        return bool(await self._redis.exists(self._key("handoff", thread)))
+        return bool(await self._redis.exists(self._thread_key("handoff", thread)))
 
     async def take_back(self, thread: ThreadKey) -> bool:
         """The bot answers in the thread again: true if it had been handed off."""
-        return bool(await self._redis.delete(self._key("handoff", thread)))
+        return bool(await self._redis.delete(self._thread_key("handoff", thread)))
 
     # -- the desk's daily counts --------------------------------------------------------------
     async def count(

@@ -17,6 +17,7 @@ from bot.desk import Desk
 from bot.desk_store import DeskStore
 from bot.llm.registry import open_backend, open_backends
 from bot.model_catalog import ModelCatalog
+from bot.queue import Queue
 from bot.redis_server import RedisServer
 from bot.settings import ChannelSettings
 from bot.store import Store
@@ -80,10 +81,15 @@ async def open_store(config: Config, *, join: bool = False) -> AsyncIterator[Sto
 
 
 @asynccontextmanager
-async def open_conversation(config: Config, environ: Mapping[str, str]) -> AsyncIterator[Conversation]:
+async def open_conversation(
+    config: Config, environ: Mapping[str, str], *, join: bool = False
+) -> AsyncIterator[Conversation]:
+    """The core on its Redis. With ``join`` (``parley worker``, an ingress-only ``parley run``), the embedded
+    Redis of a parley already running on ``data_dir`` is shared, and started when none runs."""
     backends = open_backends(config, environ)
     try:
-        async with open_store(config) as store:
+        async with open_store(config, join=join) as store:
+            await store.migrate_keys()
             yield Conversation(config=config, store=store, backends=backends)
     finally:
         for backend in backends.values():
@@ -119,3 +125,10 @@ def _desk(config: Config, store: Store, channels: Channels) -> Desk:
         return (await channels.resolve(channel)).settings
 
     return Desk(config, DeskStore(store.redis, store.prefix), settings_for)
+
+
+@asynccontextmanager
+async def open_queue(config: Config) -> AsyncIterator[Queue]:
+    """The durable queue, for the command line (``parley queue``): beside a running parley, on its Redis."""
+    async with open_store(config, join=True) as store:
+        yield Queue(store.redis, store.prefix, config.queue, config.dedup_seconds)
