@@ -108,3 +108,11 @@ async def test_a_budget_hold_whose_reply_was_lost_finds_itself(proxy: LossyProxy
     held = await resending.hold_budget("2026-12-04", CHANNEL, 50, "reply-1:60", now=0, until=10**10, ttl_seconds=TTL)
     assert proxy.lost == 1
     assert held == (True, 0, 0)
+
+
+async def test_an_adapter_claim_whose_reply_was_lost_is_still_its_own(proxy: LossyProxy, resending: Store) -> None:
+    space = resending.namespace("test")
+    proxy.lose_reply_to(b"greeted:T1")
+    assert await space.claim("greeted:T1", 60), "the greeting is sent, not skipped"
+    assert proxy.lost == 1
+    assert not await space.claim("greeted:T1", 60)
