@@ -8,6 +8,7 @@ client and the health client), on a real Redis with its append-only file on that
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import time
 from collections.abc import AsyncIterator
@@ -22,10 +23,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from adapters.config import load_config
 from bot.config import Config, ConfigError
 from bot.conversation import Conversation
+from bot.jobs import QueueUnavailable
 from bot.notices import SOMETHING_BROKE
 from bot.runtime import open_conversation, open_store
 from bot.store import Store
 from bot.threads import ThreadKey
+from tests.support.chat_jobs import ChatHandler, chat_thread, payload, running, until
 from tests.support.config import make_config
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.messages import msg
@@ -83,6 +86,60 @@ async def test_a_redis_restart_during_a_load_of_messages_loses_none_and_breaks_n
                 assert history == expected, f"thread {t}: every turn stored once, in order"
         finally:
             await reader.aclose()
+    assert server.restarts == 1
+
+
+async def test_a_redis_restart_under_the_queue_loses_no_acknowledged_message(
+    fake: FakeOpenAI, prefix: str, tmp_path: Path
+) -> None:
+    """The same load through the durable queue: enqueued as they come (an ingress acknowledges the platform once
+    ``enqueue`` returns), answered by a worker; Redis down 2 s in the middle. Every acknowledged message is
+    answered once, in its thread's order, with no error after its answer, and leaves the queue."""
+    fake.queue(*[Reply(echo, chunk_size=4, delay=0.03) for _ in range(100)])
+    async with RestartableRedis(tmp_path / "redis") as server:
+        config = make_config(fake.url, prefix, redis_url=server.url, redis_max_connections=10,
+                             queue={"reclaim_after": 3})  # fmt: skip
+        async with core_on(config) as core:
+            handler = ChatHandler()
+            accepted: list[int] = []
+
+            sent: dict[int, tuple[float, float]] = {}
+            """When each enqueue began and returned: of two whose times do not overlap, the first is answered first."""
+
+            async def ingress(n: int) -> None:
+                began = time.monotonic()
+                try:
+                    if await core.enqueue(chat_thread(f"t{n % 20}"), f"E{n}", payload(f"message {n}")):
+                        accepted.append(n)
+                        sent[n] = (began, time.monotonic())
+                except QueueUnavailable:
+                    pass  # not acknowledged: the platform delivers it again
+
+            async with running(core, {"chat": handler}):
+                arriving = []
+                for n in range(100):
+                    arriving.append(asyncio.create_task(ingress(n)))
+                    await asyncio.sleep(0.03)
+                    if n == 33:
+                        restarting = asyncio.create_task(server.restart(down_for=2.0))
+                await asyncio.gather(*arriving, restarting)
+                answered = lambda: sum(len(sink.texts) for sink in handler.sinks.values())  # noqa: E731
+                await until(lambda: answered() >= len(accepted) and not any(handler.active.values()))
+                await asyncio.sleep(0.5)  # anything answered twice would show by now
+
+            assert len(accepted) == 100, "a 2 s restart is waited out: every message was taken"
+            for t in range(20):
+                texts = handler.sink(chat_thread(f"t{t}")).texts
+                assert sorted(texts) == sorted(f"echo: message {n}" for n in accepted if n % 20 == t), f"thread {t}"
+                order = [int(text.rpartition(" ")[2]) for text in texts]
+                for a, b in itertools.combinations(order, 2):
+                    assert not sent[b][1] < sent[a][0], f"thread {t}: {b} was queued before {a} came, answered after"
+                history = [m.content for m in await core.admin.history(chat_thread(f"t{t}"))]
+                assert history == [line for n in order for line in (f"message {n}", f"echo: message {n}")], (
+                    "stored once"
+                )
+            status = await core.queue.status()
+            assert [shard.depth for shard in status.shards] == [0] and status.dead == 0
     assert server.restarts == 1
 
 
