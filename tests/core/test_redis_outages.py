@@ -143,6 +143,58 @@ async def test_a_redis_restart_under_the_queue_loses_no_acknowledged_message(
     assert server.restarts == 1
 
 
+async def test_an_answer_whose_storing_fails_is_not_followed_by_an_error(
+    fake: FakeOpenAI, prefix: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis goes for longer than the retry while the answer streams: the user keeps the complete answer and is
+    not told that something went wrong after it; the log says the turn was not remembered."""
+    fake.queue(Reply("a complete answer, written slowly", chunk_size=3, delay=0.1))
+    async with RestartableRedis(tmp_path / "redis") as server:
+        config = make_config(fake.url, prefix, redis_url=server.url, redis_retry_seconds=1)
+        async with core_on(config) as core:
+            sink = RecordingSink()
+            answering = asyncio.create_task(core.receive(msg("tell me slowly"), sink))
+            await until(lambda: bool(sink.texts))
+            await server.stop()
+            await asyncio.wait_for(answering, 30)
+            assert sink.texts == ["a complete answer, written slowly"]
+            assert "the reply was shown but not remembered" in caplog.text
+            await server.start()
+
+
+async def test_a_queued_answer_whose_storing_fails_stays_queued_and_is_finished_in_the_same_message(
+    fake: FakeOpenAI, prefix: str, tmp_path: Path
+) -> None:
+    """Through the queue, the job is not acknowledged: once Redis is back it is answered again, in the
+    message the first attempt posted, and the turn is stored once. No error is shown at any point."""
+    answer = "a complete answer, written slowly"
+    fake.queue(Reply(answer, chunk_size=3, delay=0.1), Reply(answer))
+    async with RestartableRedis(tmp_path / "redis") as server:
+        config = make_config(fake.url, prefix, redis_url=server.url, redis_retry_seconds=1,
+                             queue={"reclaim_after": 1})  # fmt: skip
+        async with core_on(config) as core:
+            handler, thread = ChatHandler(), chat_thread()
+            async with running(core, {"chat": handler}):
+                assert await core.enqueue(thread, "E1", payload("tell me slowly"))
+                await until(lambda: bool(handler.sink(thread).texts))
+                await server.stop()
+                await until(lambda: not handler.active.get(thread))  # storing gave up
+                await asyncio.sleep(1.0)
+                await server.start()
+                await until(lambda: len(handler.handled) == 2 and not handler.active.get(thread))
+                for _ in range(100):
+                    status = await core.queue.status()
+                    if status.shards[0].depth == 0:
+                        break
+                    await asyncio.sleep(0.1)
+            sink = handler.sink(thread)
+            assert sink.texts == [answer]
+            assert [write.kind for write in sink.writes].count("post") == 1, "one message: the second attempt edits it"
+            assert [attempt for _, attempt in handler.handled] == [1, 2]
+            assert status.shards[0].depth == 0 and status.dead == 0
+            assert [m.content for m in await core.admin.history(thread)] == ["tell me slowly", answer], "stored once"
+
+
 async def test_health_is_false_within_a_second_or_two_while_redis_is_gone_and_true_once_it_is_back(
     fake: FakeOpenAI, prefix: str, tmp_path: Path
 ) -> None:
