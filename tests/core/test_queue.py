@@ -10,6 +10,7 @@ import pytest_asyncio
 from redis.asyncio import Redis
 
 from bot.conversation import Conversation
+from bot.ledger import ReplyLedger
 from bot.notices import GAVE_UP
 from bot.runtime import pooled_redis
 from bot.store import Store
@@ -175,3 +176,17 @@ async def test_thread_keys_written_without_a_hash_tag_are_renamed_once(store: St
     assert [message.content for message in await store.thread_messages(thread)] == ["hi"]
     assert await store.redis.get(f"{prefix}:summary:{{{thread}}}") == b"earlier"
     assert not await store.redis.exists(f"{prefix}:history:{thread}")
+
+
+async def test_a_reply_ledger_edits_earlier_messages_and_records_new_ones() -> None:
+    sink, recorded = RecordingSink(), list[str]()
+
+    async def record(message_id: str) -> None:
+        recorded.append(message_id)
+
+    earlier = await sink.post("Answer about what-")
+    ledger = ReplyLedger([earlier, "gone"], record)
+    assert await ledger.post(sink, "Answer about what you asked.") == earlier
+    second = await ledger.post(sink, "And more.")  # "gone" cannot be edited: a new message, recorded
+    assert sink.texts == ["Answer about what you asked.", "And more."]
+    assert recorded == [second]
