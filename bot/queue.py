@@ -135,11 +135,13 @@ class Queue:
                     raise
 
     async def take(self, consumer: str, count: int, block: float, platforms: Collection[str]) -> list[Job]:
-        """Up to ``count`` new entries for ``consumer``, waiting up to ``block`` seconds for one. An entry of a
-        platform not in ``platforms`` is returned with attempt 0 (not counted: another worker may answer it)."""
+        """Up to about ``count`` new entries for ``consumer`` (``count`` split over the shards), waiting up to
+        ``block`` seconds for one. An entry of a platform not in ``platforms`` is returned with attempt 0 (not
+        counted: another worker may answer it)."""
         streams: dict[Any, Any] = {self.stream(shard): ">" for shard in range(self.config.shards)}
+        each = max(1, count // self.config.shards)
         try:
-            found = await self.redis.xreadgroup(GROUP, consumer, streams, count=count, block=max(1, int(block * 1000)))
+            found = await self.redis.xreadgroup(GROUP, consumer, streams, count=each, block=max(1, int(block * 1000)))
         except ResponseError as error:
             if "NOGROUP" not in str(error):
                 raise
