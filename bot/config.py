@@ -143,6 +143,8 @@ class _Head(BaseModel):
     redis_prefix: str = "parley"
     redis_max_connections: int = Field(500, ge=1, le=100_000)
     """Connections to Redis this process keeps at most; a command waits for a free one rather than failing."""
+    redis_retry_seconds: float = Field(10.0, ge=0, le=120, allow_inf_nan=False)
+    """How long a Redis command that finds Redis gone (a restart, a network blip) is tried again before it fails."""
     event_dedup_hours: float = Field(24.0, gt=0, le=24 * 3650, allow_inf_nan=False)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     admins: list[str] = Field(default_factory=list)

@@ -52,11 +52,17 @@ from bot.streaming import ReplyStreamer
 from bot.summary import SummaryFold
 from bot.thread_context import attributed, prior_history
 from bot.threads import ChannelKey, ThreadKey
-from bot.usage import BudgetCheck, Clock, ReplyCost, UsageBook, add, utc_now
+from bot.usage import BudgetCheck, Clock, Hold, ReplyCost, UsageBook, add, utc_now
 from bot.vision import sees_images
 from bot.worker import Worker
 
 log = logging.getLogger(__name__)
+
+
+class TurnNotStored(Exception):
+    """The reply reached the user (or its failure notice did), but storing the turn failed even after
+    retrying: the user is not told that something went wrong after their answer. Raised out of
+    ``handle`` so that a queued job stays queued; ``receive`` logs it."""
 
 
 class Conversation:
@@ -140,6 +146,8 @@ class Conversation:
                 return
             await slot.wait()
             await self.handle(message, sink, settings)
+        except TurnNotStored:
+            log.exception("event %s in %s: the reply was shown but not remembered", message.event_id, message.thread)
         except Exception:
             log.exception("handling event %s in %s failed", message.event_id, message.thread)
             turn_failed(sink)
@@ -235,13 +243,24 @@ class Conversation:
             answer, summary_fold, shown = await self._reply(
                 responder, prompt, sink, message.style, read.notes, grounding.footer, ledger
             )
-            await self._remember(message, answer, summary_fold, read.text)
+            try:
+                await self._remember(message, answer, summary_fold, read.text)
+            except Exception as error:
+                raise TurnNotStored(f"storing the turn of {message.thread} failed: {error}") from error
             if answer is not None and is_helpdesk(settings):
                 sources = tuple(dict.fromkeys(hit.passage.title for hit in grounding.hits))
                 await self.desk.answered(message, settings, sink, answer.text, shown, sources)
         finally:
             if budget.hold is not None:
-                await self._usage.release(message.thread.channel_key, budget.hold)
+                await self._release_budget(message, budget.hold)
+
+    async def _release_budget(self, message: IncomingMessage, hold: Hold) -> None:
+        """Let go of the reply's budget hold; one that cannot be let go of expires by itself."""
+        try:
+            await self._usage.release(message.thread.channel_key, hold)
+        except Exception:
+            log.warning("%s: could not release the budget hold %s (it expires by itself)", message.thread, hold.member,
+                        exc_info=True)  # fmt: skip
 
     async def _read_files(self, message: IncomingMessage, settings: ChannelSettings) -> ReadFiles:
         """The message's text with what parley reads of its files and images (``bot/attachments.py``)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 
 from redis.asyncio import Redis
 
@@ -45,8 +46,15 @@ class Namespace:
         return bool(await self._redis.delete(self.key(key)))
 
     async def claim(self, key: str, ttl_seconds: int) -> bool:
-        """True the first time ``key`` is claimed, until the claim expires after ``ttl_seconds``."""
-        return bool(await self._redis.set(self.key(key), "true", nx=True, ex=ttl_seconds))
+        """True the first time ``key`` is claimed, until the claim expires after ``ttl_seconds``.
+
+        The claim holds a token of its own, so that one resent after a Redis blip (the first try took
+        it, its reply was lost) is still seen as this caller's."""
+        token = json.dumps(uuid.uuid4().hex)
+        if await self._redis.set(self.key(key), token, nx=True, ex=ttl_seconds):
+            return True
+        found = await self._redis.get(self.key(key))
+        return found is not None and (found.decode() if isinstance(found, bytes) else found) == token
 
 
 def _decode(key: str, raw: bytes | str | None) -> object | None:

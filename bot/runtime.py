@@ -18,6 +18,7 @@ from bot.desk_store import DeskStore
 from bot.llm.registry import open_backend, open_backends
 from bot.model_catalog import ModelCatalog
 from bot.queue import Queue
+from bot.redis_retry import BoundedRetry, health_client
 from bot.redis_server import RedisServer
 from bot.settings import ChannelSettings
 from bot.store import Store
@@ -34,10 +35,14 @@ def without_password(url: str) -> str:
     return f"{scheme}{sep}{host}{slash}{path}"
 
 
-def pooled_redis(url: str, max_connections: int) -> Redis:
+def pooled_redis(url: str, max_connections: int, retry_seconds: float = 0.0) -> Redis:
     """A client on a pool of at most ``max_connections`` that waits for a free connection when all are busy
-    (redis-py's default pool raises MaxConnectionsError instead). Closing the client closes the pool."""
-    return Redis.from_pool(BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=None))
+    (redis-py's default pool raises MaxConnectionsError instead), and whose commands ride out a Redis
+    that is gone for up to ``retry_seconds`` (``bot/redis_retry.py``). Closing the client closes the pool."""
+    pool = BlockingConnectionPool.from_url(
+        url, max_connections=max_connections, timeout=None, retry=BoundedRetry(retry_seconds), retry_on_error=[]
+    )
+    return Redis.from_pool(pool)
 
 
 @asynccontextmanager
@@ -59,7 +64,7 @@ async def open_redis(config: Config, *, join: bool = False) -> AsyncIterator[Red
                 "Set PARLEY_DATA_DIR to another directory, or REDIS_URL to use a Redis server."
             ) from None
     try:
-        client = pooled_redis(url, config.redis_max_connections)
+        client = pooled_redis(url, config.redis_max_connections, config.redis_retry_seconds)
         try:
             await client.ping()
         except (RedisError, OSError) as error:
@@ -77,7 +82,11 @@ async def open_redis(config: Config, *, join: bool = False) -> AsyncIterator[Red
 @asynccontextmanager
 async def open_store(config: Config, *, join: bool = False) -> AsyncIterator[Store]:
     async with open_redis(config, join=join) as redis:
-        yield Store(redis, config.redis_prefix)
+        health = health_client(redis)
+        try:
+            yield Store(redis, config.redis_prefix, health=health)
+        finally:
+            await health.aclose()
 
 
 @asynccontextmanager

@@ -1,31 +1,10 @@
 """The conversation's state in Redis: threads, summaries, overrides, usage, event ids, locks.
 
-Nothing outside this module and ``bot/keyvalue.py`` builds a Redis key. Keys, under a configurable prefix:
-
-Keys of one thread carry it in braces, a Redis Cluster hash tag: they (and the thread's queue keys,
-``bot/queue.py``) share one slot. Keys written before that, without the braces, are renamed at start
-(``migrate_keys``).
-
-- ``{prefix}:history:{thread}``  list of JSON messages, oldest first, with a TTL
-- ``{prefix}:overrides:{channel}``  hash of setting name -> JSON value
-- ``{prefix}:event:{event id}``  the at-most-once marker of an incoming event
-- ``{prefix}:lock:{thread}``  held while a turn of that thread is being answered
-- ``{prefix}:summary:{thread}``  the running summary of a thread's folded turns, with the thread's TTL
-- ``{prefix}:reset:{thread}``  a thread its users reset, with the thread's TTL: its earlier messages are not read again
-- ``{prefix}:usage:{day}:{channel}``  hash of a channel's token counts on a UTC day (``YYYY-MM-DD``)
-- ``{prefix}:usage-users:{day}:{channel}``  hash ``{user}:prompt`` / ``{user}:completion`` -> tokens
-- ``{prefix}:usage-channels:{day}``  set of the channels with usage that day
-- ``{prefix}:usage-holds:{day}:{channel}``  sorted set of replies in progress, ``{id}:{tokens}`` scored by expiry
-- ``{prefix}:seen:channels``  sorted set of the channels with an answered turn or a settings change, by last time
-- ``{prefix}:threads:{channel}``  sorted set of a channel's thread ids, by the time of their last answered turn
-- ``{prefix}:audit:all``, ``{prefix}:audit:{channel}``  lists of settings changes (JSON), newest first, capped
-- the helpdesk's keys (``desk``, ``desk-answer``, ``desk-first-text``, ``feedback``, ``feedback-times``,
-  ``feedback-channels``, ``handoff``), listed in ``bot/desk_store.py``, which builds them
-- ``{prefix}:rate-user:{platform}:{user}``, ``{prefix}:rate-channel:{channel}``  sorted sets of the messages
-  answered in the last minute (the request rate limits' sliding windows), scored by time
-- ``{prefix}:pace:{name}``  a write budget every process shares (a token bucket: ``tokens``, ``stamp``)
-- ``{prefix}:{namespace}:{key}``  an adapter's own state (JSON), through ``namespace`` (``bot/keyvalue.py``);
-  the adapter that owns the namespace decides its keys
+Keys are built here and in the modules that own a kind of their own (``bot/keyvalue.py``, ``bot/queue.py``,
+``bot/desk_store.py``), under a configurable prefix. Keys of one thread carry it in braces, a Redis Cluster
+hash tag: they (and the thread's queue keys) share one slot; older keys without the braces are renamed at
+start (``migrate_keys``). Every key, its kind and its owner is listed in ``docs/architecture.md`` ("Who owns
+which Redis key"); the first word after the prefix is one of ``KINDS`` (or an adapter's namespace).
 """
 
 from __future__ import annotations
@@ -35,6 +14,7 @@ import contextlib
 import json
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Literal, cast
@@ -46,6 +26,7 @@ from redis.exceptions import LockError, RedisError
 from bot.keyvalue import Namespace
 from bot.limit_scripts import SHARED_BUCKET, TAKE_REQUEST
 from bot.messages import ChatMessage, Role
+from bot.resend_safe import Once, ResendSafeLock
 from bot.threads import ChannelKey, ThreadKey
 
 log = logging.getLogger(__name__)
@@ -54,7 +35,7 @@ ROLES = ("system", "user", "assistant")
 KINDS = ("history", "overrides", "event", "lock", "summary", "reset", "usage", "usage-users", "usage-channels",
          "usage-holds", "seen", "threads", "audit", "desk", "desk-answer", "desk-first-text", "feedback",
          "feedback-times", "feedback-channels", "handoff", "rate-user", "rate-channel", "pace", "queue", "queue-dead",
-         "seq", "done", "attempts", "replies")  # fmt: skip
+         "seq", "done", "attempts", "replies", "once")  # fmt: skip
 THREAD_KINDS = ("history", "summary", "reset", "lock")
 """The store's keys of one thread: named ``{prefix}:{kind}:{<thread>}``, the thread as a hash tag."""
 AUDIT_KEPT = 1000
@@ -62,6 +43,8 @@ AUDIT_KEPT = 1000
 """The first word of the store's own keys: no namespace may take one."""
 RateScope = Literal["user", "channel"]
 """Which request rate limit: a user's or a channel's."""
+PING_SECONDS = 1.5
+"""How long a health check waits for Redis's answer at most."""
 
 _HOLD_BUDGET = """
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
@@ -71,6 +54,9 @@ local held = 0
 for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
     held = held + tonumber(string.match(member, ':(%d+)$'))
 end
+if redis.call('ZSCORE', KEYS[2], ARGV[4]) then
+    return {1, used, held - tonumber(string.match(ARGV[4], ':(%d+)$'))}
+end
 if used + held >= tonumber(ARGV[2]) then
     return {0, used, held}
 end
@@ -79,13 +65,17 @@ redis.call('EXPIRE', KEYS[2], ARGV[5])
 return {1, used, held}
 """
 """Check a channel's daily budget against what it used and what replies in progress may still use,
-and hold this reply's share if there is room: one atomic step, so concurrent messages cannot all pass."""
+and hold this reply's share if there is room: one atomic step, so concurrent messages cannot all pass.
+A resend of a call that held already (its reply was lost in a Redis blip) finds its hold and passes."""
 
 
 class Store:
-    def __init__(self, redis: Redis, prefix: str = "parley") -> None:
+    def __init__(self, redis: Redis, prefix: str = "parley", *, health: Redis | None = None) -> None:
+        """``health``: a client for ``ping`` of its own (``bot/redis_retry.py`` ``health_client``)."""
         self.redis = redis
         self.prefix = prefix
+        self._health = health
+        self._once = Once(redis)
 
     def _key(self, kind: str, name: object) -> str:
         if kind in THREAD_KINDS:
@@ -116,16 +106,29 @@ class Store:
         return Namespace(self.redis, self.prefix, name)
 
     async def ping(self) -> bool:
-        """Whether Redis answers (for health checks); never raises."""
+        """Whether Redis answers within about a second (for health checks; commands' retries are not waited
+        for); never raises."""
         try:
-            return bool(await self.redis.ping())
-        except (RedisError, OSError):
+            async with asyncio.timeout(PING_SECONDS):
+                return bool(await (self._health or self.redis).ping())
+        except (RedisError, OSError, TimeoutError):
             return False
+
+    async def once(self, commands: Sequence[Sequence[object]], keys: Sequence[str]) -> None:
+        """Run ``commands`` atomically, and once even when a Redis blip makes the client send them again
+        (writes that are not idempotent: RPUSH, HINCRBY, LTRIM by a count). ``keys``: every key written."""
+        await self._once.run(self._key("once", uuid.uuid4().hex), commands, keys)
 
     # -- accepting events ---------------------------------------------------
     async def claim_event(self, event_id: str, ttl_seconds: int) -> bool:
-        """True the first time an event id is seen (until the marker expires)."""
-        return bool(await self.redis.set(self._key("event", event_id), 1, nx=True, ex=ttl_seconds))
+        """True the first time an event id is seen (until the marker expires).
+
+        The marker holds a token of this claim, so that a claim resent after a Redis blip (the first
+        try set it, its reply was lost) is still this claim's, not taken for a redelivery."""
+        key, token = self._key("event", event_id), uuid.uuid4().hex
+        if await self.redis.set(key, token, nx=True, ex=ttl_seconds):
+            return True
+        return _text(await self.redis.get(key) or b"") == token
 
     # -- request rate limits ------------------------------------------------
     async def take_request(
@@ -165,14 +168,22 @@ class Store:
         self, thread: ThreadKey, messages: Sequence[ChatMessage], max_messages: int, ttl_seconds: int
     ) -> None:
         """Append one answered turn atomically, cap the thread and refresh its TTL: one round trip."""
-        key = self._key("history", thread)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(key, *(_encode(m) for m in messages))
-            pipe.ltrim(key, -max_messages, -1)
-            pipe.expire(key, ttl_seconds)
-            pipe.zadd(self._key("seen", "channels"), {str(thread.channel_key): time.time()})
-            pipe.zadd(self._key("threads", thread.channel_key), {thread.thread: time.time()})
-            await pipe.execute()
+        key, seen, threads = (
+            self._key("history", thread),
+            self._key("seen", "channels"),
+            self._key("threads", thread.channel_key),
+        )
+        now = repr(time.time())
+        await self.once(
+            [
+                ["RPUSH", key, *(_encode(m) for m in messages)],
+                ["LTRIM", key, -max_messages, -1],
+                ["EXPIRE", key, ttl_seconds],
+                ["ZADD", seen, now, str(thread.channel_key)],
+                ["ZADD", threads, now, thread.thread],
+            ],
+            [key, seen, threads],
+        )
 
     async def has_history(self, thread: ThreadKey) -> bool:
         return bool(await self.redis.exists(self._key("history", thread)))
@@ -196,7 +207,9 @@ class Store:
         crashed process blocks a thread for at most that long). Raises
         ThreadBusy after waiting ``wait`` seconds.
         """
-        lock = self.redis.lock(self._key("lock", thread), timeout=ttl, sleep=0.05, blocking_timeout=wait)
+        lock = self.redis.lock(
+            self._key("lock", thread), timeout=ttl, sleep=0.05, blocking_timeout=wait, lock_class=ResendSafeLock
+        )
         if not await lock.acquire():
             raise ThreadBusy(f"{thread} stayed locked for {wait:.0f}s")
         renewing = asyncio.create_task(_keep_renewing(lock, ttl / 3, thread))
@@ -240,10 +253,9 @@ class Store:
 
         Called under the thread's lock, so no turn is appended in between.
         """
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.ltrim(self._key("history", thread), folded_messages, -1)
-            pipe.set(self._key("summary", thread), summary, ex=ttl_seconds)
-            await pipe.execute()
+        history, kept = self._key("history", thread), self._key("summary", thread)
+        await self.once([["LTRIM", history, folded_messages, -1], ["SET", kept, summary, "EX", ttl_seconds]],
+                        [history, kept])  # fmt: skip
 
     # -- daily token usage -----------------------------------------------------
     async def add_usage(
@@ -252,15 +264,11 @@ class Store:
         """Add one reply's counts to the channel's and the user's totals of the day: one round trip."""
         totals, users = self._key("usage", f"{day}:{channel}"), self._key("usage-users", f"{day}:{channel}")
         index = self._key("usage-channels", day)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            for field, amount in counts.items():
-                pipe.hincrby(totals, field, amount)
-            for field in ("prompt", "completion"):
-                pipe.hincrby(users, f"{user}:{field}", counts.get(field, 0))
-            pipe.sadd(index, str(channel))
-            for key in (totals, users, index):
-                pipe.expire(key, ttl_seconds)
-            await pipe.execute()
+        commands: list[list[object]] = [["HINCRBY", totals, field, amount] for field, amount in counts.items()]
+        commands += [["HINCRBY", users, f"{user}:{field}", counts.get(field, 0)] for field in ("prompt", "completion")]
+        commands.append(["SADD", index, str(channel)])
+        commands += [["EXPIRE", key, ttl_seconds] for key in (totals, users, index)]
+        await self.once(commands, [totals, users, index])
 
     async def hold_budget(
         self, day: str, channel: ChannelKey, budget: int, hold: str, *, now: float, until: float, ttl_seconds: int
@@ -319,12 +327,12 @@ class Store:
 
     async def add_audit(self, channel: ChannelKey, entry: str, at: float) -> None:
         """One settings change (JSON) into the overall and the channel's audit: one round trip."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            for key in (self._key("audit", "all"), self._key("audit", channel)):
-                pipe.lpush(key, entry)
-                pipe.ltrim(key, 0, AUDIT_KEPT - 1)
-            pipe.zadd(self._key("seen", "channels"), {str(channel): at})
-            await pipe.execute()
+        keys = [self._key("audit", "all"), self._key("audit", channel)]
+        commands: list[list[object]] = [[verb, key, *rest] for key in keys for verb, *rest in
+                                        (["LPUSH", entry], ["LTRIM", 0, AUDIT_KEPT - 1])]  # fmt: skip
+        seen = self._key("seen", "channels")
+        commands.append(["ZADD", seen, repr(at), str(channel)])
+        await self.once(commands, [*keys, seen])
 
     async def audit(self, channel: ChannelKey | None = None, limit: int = 200) -> list[str]:
         """Settings changes (JSON), newest first: the channel's, or every channel's."""
