@@ -25,6 +25,10 @@ For a platform adapter:
   audit of settings changes, usage by day, the backends without their keys).
 - ``Conversation.has_history(thread)``, ``Conversation.ping()``, and ``Conversation.config``
   (``table(...)`` for the adapter's own config table, ``history``, ``dedup_seconds``, ``is_admin``).
+- The durable queue (``bot/jobs.py``): an ingress calls ``Conversation.enqueue(thread, event_id, payload)``
+  (False: a redelivery; ``QueueUnavailable``: not stored, do not acknowledge the platform); a worker side
+  is a ``JobHandler`` that answers a ``Job`` through ``Turn.answer``; ``Conversation.worker(handlers,
+  consumer)`` is a ``Worker`` whose ``run(stop)`` answers queued jobs; ``GAVE_UP`` is the dead-letter notice.
 - Types: ``IncomingMessage``, ``Author``, ``CommandStyle``, ``ThreadKey``, ``ChannelKey``,
   ``ReplySink`` with ``SinkLimits`` and the optional ``StatusSink`` and ``PacedSink``, ``ChannelSettings``.
 - Rate budgets for a sink's writes, shared by the replies in one channel: ``Pace`` (what one reply takes
@@ -47,11 +51,12 @@ from bot.commands import HELP, Command
 from bot.config import NO_BACKEND_HELP, AdapterTable, Config, FilesConfig, find_config_file, load_config
 from bot.config_errors import ConfigError
 from bot.conversation import Conversation
+from bot.jobs import Job, JobHandler, QueueUnavailable, Turn
 from bot.keyvalue import Namespace
 from bot.llm.check import check_backends
 from bot.logs import MASK, RedactSecrets, setup_logging
 from bot.messages import Attachment, Author, ChatMessage, CommandStyle, IncomingMessage, PriorMessage
-from bot.notices import SOMETHING_BROKE
+from bot.notices import GAVE_UP, SOMETHING_BROKE
 from bot.pacing import Pace, PaceBook, rate_of
 from bot.runtime import open_commands, open_conversation
 from bot.settings import KEYS as SETTING_KEYS
@@ -60,8 +65,10 @@ from bot.sink import PacedSink, ReplySink, SinkLimits, StatusSink
 from bot.split import split
 from bot.threads import ChannelKey, ThreadKey
 from bot.usage import parse_day
+from bot.worker import Worker
 
 __all__ = [
+    "GAVE_UP",
     "HELP",
     "MASK",
     "NO_BACKEND_HELP",
@@ -86,11 +93,14 @@ __all__ = [
     "Edited",
     "FilesConfig",
     "IncomingMessage",
+    "Job",
+    "JobHandler",
     "Namespace",
     "Pace",
     "PaceBook",
     "PacedSink",
     "PriorMessage",
+    "QueueUnavailable",
     "RedactSecrets",
     "ReplyMode",
     "ReplySink",
@@ -98,6 +108,8 @@ __all__ = [
     "SinkLimits",
     "StatusSink",
     "ThreadKey",
+    "Turn",
+    "Worker",
     "check_backends",
     "find_config_file",
     "load_config",

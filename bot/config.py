@@ -153,6 +153,23 @@ class FilesConfig(BaseModel):
     max_image_bytes: int = Field(5_000_000, ge=1, description="a larger image is not sent")
 
 
+class QueueConfig(BaseModel):
+    """``[queue]``: the durable queue between accepting a message and answering it (``bot/queue.py``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reclaim_after: float = Field(30.0, gt=0, le=86400, allow_inf_nan=False)
+    """Seconds a taken job may go without its worker's heartbeat before another worker takes it over."""
+    max_attempts: int = Field(3, ge=1, le=100)
+    """Tries of one job before it goes to the dead letters (and the user is told)."""
+    drain_seconds: float = Field(20.0, ge=0, le=3600, allow_inf_nan=False)
+    """On shutdown, seconds the jobs being answered get to finish; the rest stay queued for another worker."""
+    shards: int = Field(1, ge=1, le=1024)
+    """Streams the queue is split into, by a hash of the thread."""
+    concurrency: int = Field(100, ge=1, le=10_000)
+    """Jobs one worker answers at once."""
+
+
 class _Head(BaseModel):
     """The config's keys up to ``[history]``; the adapters' tables come right after them (``Config.with_tables``)."""
 
@@ -169,6 +186,7 @@ class _Head(BaseModel):
     """Author ids allowed to change settings, as ``platform:user_id``."""
     files: FilesConfig = Field(default_factory=FilesConfig)
     history: HistoryConfig = Field(default_factory=HistoryConfig)
+    queue: QueueConfig = Field(default_factory=QueueConfig)
 
     @field_validator("redis_url")
     @classmethod

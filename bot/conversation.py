@@ -9,14 +9,17 @@ A turn reads in order:
 5. **answer**: the thread's history, the prompt, the budget, the model's reply streamed into the sink;
 6. **store**: an answered turn into the history, and the turn's tokens into the day's usage.
 
-``accept`` (1) and ``handle`` (3 to 6) are kept apart so that a queue can later
-sit between them; ``receive`` does all of it for an adapter.
+``accept`` (1) and ``handle`` (3 to 6) are kept apart so that a queue can sit between them:
+``receive`` does all of it in this process (the terminal, the console's playground); ``enqueue``
+dedups and queues a message durably (``bot/queue.py``), and a ``Worker`` (``bot/worker.py``) takes
+it, in its thread's order, and has the platform's handler call ``handle`` through a ``JobTurn``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from bot.admin import Admin
 from bot.answering import Answer, ReplyFailed, Responder
@@ -24,7 +27,9 @@ from bot.attachments import ReadFiles, read_files
 from bot.channels import Channels
 from bot.commands import Command, Commands, parse_command
 from bot.config import Config
+from bot.jobs import JobHandler
 from bot.keyvalue import Namespace
+from bot.ledger import ReplyLedger, say
 from bot.llm.base import Backend
 from bot.messages import TERMINAL_STYLE, Author, ChatMessage, CommandStyle, IncomingMessage
 from bot.model_catalog import ModelCatalog
@@ -32,6 +37,7 @@ from bot.notices import SOMETHING_BROKE, THREAD_BUSY, failure_text, too_long_tex
 from bot.ordering import ArrivalOrder
 from bot.outcome import turn_failed
 from bot.prompt import Prompt, PromptTooLong, estimate_tokens
+from bot.queue import Queue
 from bot.settings import ChannelSettings
 from bot.sink import ReplySink
 from bot.store import Store, ThreadBusy
@@ -41,6 +47,7 @@ from bot.thread_context import attributed, prior_history
 from bot.threads import ChannelKey, ThreadKey
 from bot.usage import BudgetCheck, Clock, ReplyCost, UsageBook, add, utc_now
 from bot.vision import sees_images
+from bot.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +61,8 @@ class Conversation:
         self._usage = UsageBook(store, clock)
         self._commands = Commands(config, store, self._channels, self._usage)
         self._order = ArrivalOrder()
+        self.queue = Queue(store.redis, store.prefix, config.queue, config.dedup_seconds)
+        """The durable queue between ``enqueue`` and the workers (``bot/queue.py``)."""
         self.admin = Admin(config, store, self._channels, self._commands, self._usage, self.receive)
         """What an admin's tool (the web console) asks of the core."""
 
@@ -125,15 +134,31 @@ class Conversation:
         finally:
             slot.release()
 
+    async def enqueue(self, thread: ThreadKey, event_id: str, payload: Mapping[str, Any]) -> bool:
+        """Dedup and queue one accepted platform event durably, in one step: False for a redelivery of one
+        seen before. Raises ``QueueUnavailable`` when Redis did not take it: do not acknowledge the platform."""
+        return await self.queue.enqueue(thread, event_id, payload) is not None
+
+    def worker(self, handlers: Mapping[str, JobHandler], consumer: str) -> Worker:
+        """A worker answering queued jobs through ``handlers`` (by platform), as consumer ``consumer``."""
+        return Worker(self, handlers, consumer)
+
     async def accept(self, message: IncomingMessage) -> bool:
         """Dedup: true if this event is new; false for a redelivery."""
         return await self._store.claim_event(f"{message.thread.platform}:{message.event_id}", self.config.dedup_seconds)
 
-    async def handle(self, message: IncomingMessage, sink: ReplySink, settings: ChannelSettings | None = None) -> None:
-        """Decide, then lock, answer and store: one turn (or a command) of an accepted message."""
+    async def handle(
+        self,
+        message: IncomingMessage,
+        sink: ReplySink,
+        settings: ChannelSettings | None = None,
+        ledger: ReplyLedger | None = None,
+    ) -> None:
+        """Decide, then lock, answer and store: one turn (or a command) of an accepted message.
+        ``ledger``: a queued job's (every message the turn posts goes through it)."""
         command = parse_command(message.text)
         if command is not None:
-            await sink.post(await self._commands.run(command, message.thread, message.author, message.style))
+            await say(sink, await self._commands.run(command, message.thread, message.author, message.style), ledger)
             return
         if settings is None:
             settings = (await self._channels.resolve(message.thread.channel_key)).settings
@@ -142,11 +167,11 @@ class Conversation:
             return
         try:
             async with self._store.thread_lock(message.thread):
-                await self._answer(message, settings, sink)
+                await self._answer(message, settings, sink, ledger)
         except ThreadBusy as busy:
             log.warning("%s", busy)
             turn_failed(sink)
-            await sink.post(message.style.phrase(THREAD_BUSY))
+            await say(sink, message.style.phrase(THREAD_BUSY), ledger)
 
     async def _decide(self, message: IncomingMessage, settings: ChannelSettings) -> bool:
         """Whether to answer: text, in an enabled channel, to a DM, a mention or (trigger "thread") parley's thread."""
@@ -167,7 +192,9 @@ class Conversation:
         entry = ChatMessage("user", attributed(message.author.name, text))
         await self._store.append_turn(message.thread, [entry], 2 * history.max_turns, history.ttl_seconds)
 
-    async def _answer(self, message: IncomingMessage, settings: ChannelSettings, sink: ReplySink) -> None:
+    async def _answer(
+        self, message: IncomingMessage, settings: ChannelSettings, sink: ReplySink, ledger: ReplyLedger | None
+    ) -> None:
         """Answer, then store the turn; the budget held for the reply is released however the turn ends."""
         read = await self._read_files(message, settings)
         responder = await self._responder(message, settings, read)
@@ -175,15 +202,15 @@ class Conversation:
             prompt = responder.first_prompt()
         except PromptTooLong as error:
             turn_failed(sink)
-            await sink.post(message.style.phrase(too_long_text(error)))
+            await say(sink, message.style.phrase(too_long_text(error)), ledger)
             return
         budget = await self._hold_budget(message, settings, prompt.tokens + settings.max_tokens)
         if not budget.allowed:
             turn_failed(sink)
-            await sink.post(message.style.phrase(budget.refusal))
+            await say(sink, message.style.phrase(budget.refusal), ledger)
             return
         try:
-            answer, summary_fold = await self._reply(responder, prompt, sink, message.style, read.notes)
+            answer, summary_fold = await self._reply(responder, prompt, sink, message.style, read.notes, ledger)
             await self._remember(message, answer, summary_fold, read.text)
         finally:
             if budget.hold is not None:
@@ -236,11 +263,17 @@ class Conversation:
         return check
 
     async def _reply(
-        self, responder: Responder, prompt: Prompt, sink: ReplySink, style: CommandStyle, notes: Sequence[str] = ()
+        self,
+        responder: Responder,
+        prompt: Prompt,
+        sink: ReplySink,
+        style: CommandStyle,
+        notes: Sequence[str] = (),
+        ledger: ReplyLedger | None = None,
     ) -> tuple[Answer | None, SummaryFold | None]:
         """Stream the answer into the sink (or tell why there is none), after the notes on files it did not read;
         the answer and any summary fold made."""
-        streamer = ReplyStreamer(sink)
+        streamer = ReplyStreamer(sink, ledger=ledger)
         await streamer.start()
         if notes:
             await streamer.feed("\n".join(notes) + "\n\n")

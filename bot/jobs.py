@@ -23,7 +23,7 @@ from bot.threads import ThreadKey
 
 class QueueUnavailable(Exception):
     """Redis could not take the message (after retries): the adapter must not acknowledge the platform,
-    so that the platform delivers it again (Slack over HTTP: answer 503)."""
+    so that the platform delivers it again (an HTTP webhook: answer 503)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +42,10 @@ class Job:
     replies: tuple[str, ...] = field(default=())
     """The platform message ids earlier attempts posted in the thread, oldest first: a new attempt
     edits these (``Turn.answer`` does it) instead of posting a second reply."""
+    seq: int = 0
+    """Its place in its thread's arrival order (1, 2, ...): jobs of a thread are answered in that order."""
+    shard: int = 0
+    """The queue's stream it is in (``[queue] shards``)."""
 
 
 class Turn(Protocol):

@@ -57,3 +57,7 @@ def too_long_text(error: PromptTooLong) -> str:
         f"Your message is too long for this model: about {error.tokens} tokens with the system prompt, "
         f"and at most {error.budget} fit. Please shorten it or split it up."
     )
+
+
+GAVE_UP = "Sorry, parley could not answer this message: it failed several times. Please try again later."
+"""A queued message that failed ``[queue] max_attempts`` times, now a dead letter (the handler tells the thread)."""

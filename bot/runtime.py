@@ -80,6 +80,7 @@ async def open_conversation(config: Config, environ: Mapping[str, str]) -> Async
     backends = open_backends(config, environ)
     try:
         async with open_store(config) as store:
+            await store.migrate_keys()
             yield Conversation(config=config, store=store, backends=backends)
     finally:
         for backend in backends.values():

@@ -2,6 +2,10 @@
 
 Nothing outside this module and ``bot/keyvalue.py`` builds a Redis key. Keys, under a configurable prefix:
 
+Keys of one thread carry it in braces, a Redis Cluster hash tag: they (and the thread's queue keys,
+``bot/queue.py``) share one slot. Keys written before that, without the braces, are renamed at start
+(``migrate_keys``).
+
 - ``{prefix}:history:{thread}``  list of JSON messages, oldest first, with a TTL
 - ``{prefix}:overrides:{channel}``  hash of setting name -> JSON value
 - ``{prefix}:event:{event id}``  the at-most-once marker of an incoming event
@@ -42,7 +46,10 @@ log = logging.getLogger(__name__)
 
 ROLES = ("system", "user", "assistant")
 KINDS = ("history", "overrides", "event", "lock", "summary", "reset", "usage", "usage-users", "usage-channels",
-         "usage-holds", "seen", "threads", "audit")  # fmt: skip
+         "usage-holds", "seen", "threads", "audit", "queue", "queue-dead", "seq", "done", "attempts",
+         "replies")  # fmt: skip
+THREAD_KINDS = ("history", "summary", "reset", "lock")
+"""The store's keys of one thread: named ``{prefix}:{kind}:{<thread>}``, the thread as a hash tag."""
 AUDIT_KEPT = 1000
 """How many settings changes the audit keeps, overall and per channel."""
 """The first word of the store's own keys: no namespace may take one."""
@@ -72,7 +79,26 @@ class Store:
         self.prefix = prefix
 
     def _key(self, kind: str, name: object) -> str:
+        if kind in THREAD_KINDS:
+            return thread_key(self.prefix, kind, name)
         return f"{self.prefix}:{kind}:{name}"
+
+    async def migrate_keys(self) -> int:
+        """Rename the thread keys written before they carried a hash tag (``{prefix}:history:{thread}``
+        without the braces) to their braced names; idempotent, and a key already there is kept. The count."""
+        renamed = 0
+        for kind in THREAD_KINDS:
+            start = f"{self.prefix}:{kind}:"
+            async for raw in self.redis.scan_iter(match=f"{_glob_escape(start)}*", count=1000):
+                key = _text(raw)
+                name = key[len(start) :]
+                if name.startswith("{") and name.endswith("}"):
+                    continue
+                if await self.redis.renamenx(key, f"{start}{{{name}}}"):  # one written since is newer: kept
+                    renamed += 1
+        if renamed:
+            log.warning("renamed %d thread keys to their hash-tagged names", renamed)
+        return renamed
 
     def namespace(self, name: str) -> Namespace:
         """A key-value space of the caller's own, under ``{prefix}:{name}:`` (``name``: one word, no ':')."""
@@ -292,6 +318,15 @@ async def _keep_renewing(lock: Lock, every: float, thread: ThreadKey) -> None:
             if failures > 1:
                 log.error("cannot renew the lock of %s (%s): it will expire during this turn", thread, error)
                 return
+
+
+def thread_key(prefix: str, kind: str, thread: object) -> str:
+    """A key of one thread: the thread in braces, so that all of a thread's keys share a Redis Cluster slot."""
+    return f"{prefix}:{kind}:{{{thread}}}"
+
+
+def _glob_escape(text: str) -> str:
+    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
 
 
 def _text(value: bytes | str) -> str:

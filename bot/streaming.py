@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack, suppress
 
+from bot.ledger import ReplyLedger, post_new
 from bot.pacing import Pace, WriteKind
 from bot.sink import CompleteSink, FinishingSink, PacedSink, ReplySink, StatusSink
 from bot.split import MIN_LIMIT, cut
@@ -31,7 +32,8 @@ class ReplyStreamer:
     and the placeholder wait that long for the first text, and a fast answer needs neither. A sink
     that posts a complete message more cheaply (``CompleteSink``) is given no text within the
     grace: a reply that ends within it is posted once, complete; one still being written when the
-    grace ends is shown from then on.
+    grace ends is shown from then on. With a ``ReplyLedger`` (a queued job's reply), every new message
+    goes through it: recorded as it is posted, or an earlier attempt's message edited instead.
     """
 
     def __init__(
@@ -40,8 +42,10 @@ class ReplyStreamer:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        ledger: ReplyLedger | None = None,
     ) -> None:
         self._sink = sink
+        self._ledger = ledger
         self._limits = sink.limits
         self._clock = clock
         self._sleep = sleep
@@ -82,7 +86,7 @@ class ReplyStreamer:
         placeholder = self._limits.placeholder
         if placeholder:
             await self._pace().take("post", self._sleep)
-            self._message_id = await self._sink.post(placeholder)
+            self._message_id = await self._post(placeholder)
             self._shown = placeholder
             self._last_write = self._clock()
 
@@ -179,14 +183,14 @@ class ReplyStreamer:
         if self._pending.strip():
             await self._show(self._pending, wait=True)  # the last edit may be older than the text that came in
             await self._finished(self._message_id)
-            await self._finished(await self._sink.post(notice))
+            await self._finished(await self._post(notice))
         elif self._message_id is not None and self._shown == self._limits.placeholder:
             await self._show(notice, wait=True)
             await self._finished(self._message_id)
         else:
             await self._finished(self._message_id)
             await self._pace().take("post", self._sleep)
-            await self._finished(await self._sink.post(notice))
+            await self._finished(await self._post(notice))
 
     async def aclose(self) -> None:
         """End the status, if one is still shown (a reply that ended in an unexpected error)."""
@@ -208,12 +212,14 @@ class ReplyStreamer:
         elif not self._pace().try_take(kind, keep=KEEP_FOR_LAST if kind == "edit" else 0.0):
             return
         await self._status.aclose()
-        sink = self._sink
-        if self._message_id is None and complete and isinstance(sink, CompleteSink):
-            self._message_id = await sink.post_complete(text)
-        elif self._message_id is None:
-            self._message_id = await sink.post(text)
+        if self._message_id is None:
+            self._message_id = await self._post(text, complete=complete)
         else:
-            await sink.edit(self._message_id, text)
+            await self._sink.edit(self._message_id, text)
         self._shown = text
         self._last_write = self._clock()
+
+    async def _post(self, text: str, *, complete: bool = False) -> str:
+        if self._ledger is not None:
+            return await self._ledger.post(self._sink, text, complete=complete)
+        return await post_new(self._sink, text, complete=complete)

@@ -49,11 +49,11 @@ async def test_history_has_a_ttl_refreshed_on_use_and_a_cap(
     core = Conversation(config=config, store=store, backends=open_backends(config, {"PARLEY_TEST_API_KEY": "k"}))
     for n in range(5):
         await core.receive(msg(f"message {n}"), sink)
-    ttl = await store.redis.ttl(f"{prefix}:history:{THREAD}")
+    ttl = await store.redis.ttl(f"{prefix}:history:{{{THREAD}}}")
     assert 2 * 86400 - 60 < ttl <= 2 * 86400
-    await store.redis.expire(f"{prefix}:history:{THREAD}", 100)
+    await store.redis.expire(f"{prefix}:history:{{{THREAD}}}", 100)
     await store.load_thread(THREAD, 2 * 86400)
-    assert await store.redis.ttl(f"{prefix}:history:{THREAD}") > 100
+    assert await store.redis.ttl(f"{prefix}:history:{{{THREAD}}}") > 100
     history = (await store.load_thread(THREAD, 2 * 86400))[0]
     assert [m.content for m in history] == [
         "message 2", "echo: message 2", "message 3", "echo: message 3", "message 4", "echo: message 4",
@@ -381,7 +381,7 @@ async def test_max_tokens_must_leave_room_for_the_prompt(core: Conversation, sto
 
 
 async def test_a_lock_left_by_a_crashed_process_expires(store: Store) -> None:
-    crashed = store.redis.lock(f"{store.prefix}:lock:{THREAD}", timeout=0.5)
+    crashed = store.redis.lock(f"{store.prefix}:lock:{{{THREAD}}}", timeout=0.5)
     assert await crashed.acquire()  # and never released
     started = time.monotonic()
     async with store.thread_lock(THREAD, ttl=0.5):
@@ -392,8 +392,8 @@ async def test_a_lock_left_by_a_crashed_process_expires(store: Store) -> None:
 async def test_a_held_thread_lock_is_renewed(store: Store) -> None:
     async with store.thread_lock(THREAD, ttl=2.0):  # renewed every ~0.7 s
         await asyncio.sleep(4.0)  # twice the TTL: only renewal keeps it
-        assert await store.redis.exists(f"{store.prefix}:lock:{THREAD}")
-    assert not await store.redis.exists(f"{store.prefix}:lock:{THREAD}")
+        assert await store.redis.exists(f"{store.prefix}:lock:{{{THREAD}}}")
+    assert not await store.redis.exists(f"{store.prefix}:lock:{{{THREAD}}}")
 
 
 async def test_a_lost_lock_does_not_spoil_a_good_reply(
@@ -402,10 +402,10 @@ async def test_a_lost_lock_does_not_spoil_a_good_reply(
     fake.queue(Reply("a good answer, slowly", chunk_size=4, delay=0.3))
     turn = asyncio.create_task(core.receive(msg("hello"), sink))
     for _ in range(100):
-        if await store.redis.exists(f"{store.prefix}:lock:{THREAD}"):
+        if await store.redis.exists(f"{store.prefix}:lock:{{{THREAD}}}"):
             break
         await asyncio.sleep(0.02)
-    await store.redis.delete(f"{store.prefix}:lock:{THREAD}")  # as if it expired, or Redis failed over
+    await store.redis.delete(f"{store.prefix}:lock:{{{THREAD}}}")  # as if it expired, or Redis failed over
     await turn
     assert sink.texts == ["a good answer, slowly"]
     assert [m.content for m in (await store.load_thread(THREAD, 60))[0]] == ["hello", "a good answer, slowly"]

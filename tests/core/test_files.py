@@ -119,7 +119,7 @@ async def test_an_image_reaches_a_vision_model_as_an_image_part_and_is_not_store
         {"type": "image_url", "image_url": {"url": "data:image/png;base64," + base64.b64encode(image).decode()}},
     ]
     assert sink.last == "echo: what is this?\n\n[image: diagram.png]"
-    raw = await store.redis.lrange(f"{store.prefix}:history:{THREAD}", 0, -1)
+    raw = await store.redis.lrange(f"{store.prefix}:history:{{{THREAD}}}", 0, -1)
     assert b"[image: diagram.png]" in raw[0] and base64.b64encode(image)[:20] not in b"".join(raw)
     await seeing.receive(msg("and now?"), sink)
     assert isinstance(fake.requests[1]["messages"][1]["content"], str), "later turns carry the placeholder only"

@@ -1,0 +1,41 @@
+"""The reply ledger of a queued job: the messages its reply posts, recorded as they are created.
+
+A job whose worker died is answered again by another; the ledger hands that attempt the ids the
+earlier one posted, and its first posts become edits of those, so the thread ends with one reply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+
+from bot.sink import CompleteSink, ReplySink
+
+
+async def post_new(sink: ReplySink, text: str, *, complete: bool = False) -> str:
+    """Post a new message (complete as it is, through ``CompleteSink.post_complete``, when the sink has it)."""
+    if complete and isinstance(sink, CompleteSink):
+        return await sink.post_complete(text)
+    return await sink.post(text)
+
+
+class ReplyLedger:
+    def __init__(self, earlier: Sequence[str], record: Callable[[str], Awaitable[None]]) -> None:
+        self._earlier = list(earlier)
+        self._record = record
+
+    async def post(self, sink: ReplySink, text: str, *, complete: bool = False) -> str:
+        """A message of the reply: an earlier attempt's next message edited to ``text``, or a new one, recorded."""
+        if self._earlier:
+            message_id = self._earlier.pop(0)
+            await sink.edit(message_id, text)
+            return message_id
+        message_id = await post_new(sink, text, complete=complete)
+        await self._record(message_id)
+        return message_id
+
+
+async def say(sink: ReplySink, text: str, ledger: ReplyLedger | None) -> str:
+    """Post one message of a turn: through the ledger when the turn has one."""
+    if ledger is not None:
+        return await ledger.post(sink, text)
+    return await sink.post(text)

@@ -1,0 +1,396 @@
+"""The durable queue on Redis Streams: the data layer between accepting a message and answering it.
+
+Nothing else builds these keys. Under the configured prefix:
+
+- ``{prefix}:queue:{n}``  stream ``n`` of ``[queue] shards`` (a thread's shard: a stable hash of it), consumer
+  group ``workers``; an entry is ``thread`` (JSON), ``event``, ``seq``, ``payload`` (JSON), deleted once acked
+- ``{prefix}:queue-dead``  stream of dead letters: an entry's fields with ``entry``, ``attempts``, ``reason``, ``when``
+- ``{prefix}:seq:{<thread>}``  the thread's last arrival number; ``{prefix}:done:{<thread>}`` the last one answered
+- ``{prefix}:attempts:{<thread>}``  hash of entry id -> how many times a worker took it
+- ``{prefix}:replies:{<thread>}:{entry}``  list of the platform message ids an entry's reply posted, in order
+
+The thread's keys carry it in braces (a hash tag, as ``bot/store.py``'s thread keys do). Enqueue is one
+script: the event's dedup marker (``{prefix}:event:{platform}:{event id}``), the thread's next number and
+the stream entry, so that a message is either queued once or refused as a redelivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import zlib
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+
+from bot.config import QueueConfig
+from bot.jobs import Job, QueueUnavailable
+from bot.store import thread_key
+from bot.threads import ThreadKey
+
+GROUP = "workers"
+ORDER_SECONDS = 7 * 86400
+"""How long a quiet thread's arrival numbers are kept (refreshed by every message of the thread)."""
+ENQUEUE_DELAYS = (0.05, 0.2, 0.5)
+"""Pauses between the tries of an enqueue that Redis failed (a retry cannot queue a message twice)."""
+
+_ENQUEUE = """
+if not redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[1]) then
+    return false
+end
+local seq = redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+redis.call('EXPIRE', KEYS[3], ARGV[5])
+return redis.call('XADD', KEYS[4], '*', 'thread', ARGV[2], 'event', ARGV[3], 'seq', seq, 'payload', ARGV[4])
+"""
+"""KEYS: event marker, seq, done, stream. ARGV: dedup seconds, thread, event id, payload, order seconds."""
+
+_CLOSE = """
+local done = tonumber(redis.call('GET', KEYS[1]) or '0')
+if done < tonumber(ARGV[1]) then
+    redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+else
+    redis.call('EXPIRE', KEYS[1], ARGV[3])
+end
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+if #ARGV > 3 then
+    redis.call('XADD', KEYS[6], '*', unpack(ARGV, 4))
+end
+redis.call('XACK', KEYS[3], 'workers', ARGV[2])
+redis.call('XDEL', KEYS[3], ARGV[2])
+redis.call('HDEL', KEYS[4], ARGV[2])
+redis.call('DEL', KEYS[5])
+return 1
+"""
+"""Finish an entry (answered, or dead): the thread's order moves past it, then it leaves the queue.
+KEYS: done, seq, stream, attempts, replies[, dead]. ARGV: seq, entry id, order seconds[, the dead letter's fields]."""
+
+_RETRY = """
+if redis.call('XDEL', KEYS[1], ARGV[1]) == 0 then
+    return false
+end
+local seq = redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+return redis.call('XADD', KEYS[3], '*', 'thread', ARGV[2], 'event', ARGV[3], 'seq', seq, 'payload', ARGV[4])
+"""
+"""A dead letter back into its thread's stream, last in its thread's order. KEYS: dead, seq, stream.
+ARGV: dead letter id, thread, event id, payload, order seconds."""
+
+_HEARTBEAT = """
+local owned = {}
+for i = 2, #ARGV do
+    local found = redis.call('XPENDING', KEYS[1], 'workers', ARGV[i], ARGV[i], 1)
+    if found[1] and found[1][2] == ARGV[1] then
+        redis.call('XCLAIM', KEYS[1], 'workers', ARGV[1], 0, ARGV[i], 'JUSTID')
+        owned[#owned + 1] = ARGV[i]
+    end
+end
+return owned
+"""
+"""Reset the idle time of the entries this consumer still owns (a long reply is never taken over from a live
+worker); those another worker took over meanwhile are left alone and not returned. KEYS: stream.
+ARGV: consumer, entry ids."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShardStatus:
+    shard: int
+    depth: int
+    """Entries not yet answered (waiting or being answered)."""
+    oldest_age: float | None
+    """Seconds since the oldest of them was queued (None: none)."""
+    pending: dict[str, int]
+    """Entries taken and not yet acknowledged, per consumer."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStatus:
+    shards: list[ShardStatus]
+    dead: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    id: str
+    thread: str
+    attempts: int
+    reason: str
+    when: float
+    """Epoch seconds it was given up."""
+
+
+class Queue:
+    def __init__(self, redis: Redis, prefix: str, config: QueueConfig, dedup_seconds: int) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.config = config
+        self._dedup_seconds = dedup_seconds
+        self._enqueue = redis.register_script(_ENQUEUE)
+        self._close = redis.register_script(_CLOSE)
+        self._retry = redis.register_script(_RETRY)
+        self._heartbeat = redis.register_script(_HEARTBEAT)
+
+    # -- keys -------------------------------------------------------------------------
+    def shard_of(self, thread: ThreadKey) -> int:
+        return zlib.crc32(str(thread).encode()) % self.config.shards
+
+    def stream(self, shard: int) -> str:
+        return f"{self.prefix}:queue:{shard}"
+
+    @property
+    def dead_stream(self) -> str:
+        return f"{self.prefix}:queue-dead"
+
+    def _thread(self, kind: str, thread: ThreadKey) -> str:
+        return thread_key(self.prefix, kind, thread)
+
+    def _replies(self, job: Job) -> str:
+        return f"{self._thread('replies', job.thread)}:{job.id}"
+
+    # -- ingress ------------------------------------------------------------------------
+    async def enqueue(self, thread: ThreadKey, event_id: str, payload: Mapping[str, Any]) -> str | None:
+        """Queue a new message: its entry id, or None for a redelivery of one seen before.
+        Raises ``QueueUnavailable`` when Redis did not take it (after a few quick tries)."""
+        keys = [
+            f"{self.prefix}:event:{thread.platform}:{event_id}",
+            self._thread("seq", thread),
+            self._thread("done", thread),
+            self.stream(self.shard_of(thread)),
+        ]
+        args: list[str | int] = [
+            self._dedup_seconds,
+            _thread_json(thread),
+            event_id,
+            json.dumps(payload),
+            ORDER_SECONDS,
+        ]
+        for delay in (*ENQUEUE_DELAYS, None):
+            try:
+                found = await self._enqueue(keys=keys, args=args)
+                return None if found is None else _text(found)
+            except (RedisError, OSError) as error:
+                if delay is None:
+                    raise QueueUnavailable(f"Redis did not take the message: {error}") from error
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    # -- workers -------------------------------------------------------------------------
+    async def ensure_groups(self) -> None:
+        """The consumer group on every shard's stream (the streams made if need be)."""
+        for shard in range(self.config.shards):
+            try:
+                await self.redis.xgroup_create(self.stream(shard), GROUP, id="0", mkstream=True)
+            except ResponseError as error:
+                if "BUSYGROUP" not in str(error):
+                    raise
+
+    async def take(self, consumer: str, count: int, block: float, platforms: Collection[str]) -> list[Job]:
+        """Up to ``count`` new entries for ``consumer``, waiting up to ``block`` seconds for one. An entry of a
+        platform not in ``platforms`` is returned with attempt 0 (not counted: another worker may answer it)."""
+        streams: dict[Any, Any] = {self.stream(shard): ">" for shard in range(self.config.shards)}
+        try:
+            found = await self.redis.xreadgroup(GROUP, consumer, streams, count=count, block=max(1, int(block * 1000)))
+        except ResponseError as error:
+            if "NOGROUP" not in str(error):
+                raise
+            await self.ensure_groups()
+            return []
+        read = cast(list[tuple[bytes, list[Any]]], found or [])
+        entries = [(_shard_of_stream(stream), entry) for stream, items in read for entry in items]
+        return await self._jobs(consumer, entries, platforms)
+
+    async def reclaim(self, consumer: str, count: int, platforms: Collection[str]) -> list[Job]:
+        """Up to ``count`` entries whose worker has not shown life for ``reclaim_after`` seconds, now ``consumer``'s."""
+        idle = max(1, int(self.config.reclaim_after * 1000))
+        entries: list[tuple[int, Any]] = []
+        for shard in range(self.config.shards):
+            if len(entries) >= count:
+                break
+            try:
+                answer = await self.redis.xautoclaim(
+                    self.stream(shard), GROUP, consumer, min_idle_time=idle, start_id="0-0", count=count - len(entries)
+                )
+            except ResponseError as error:
+                if "NOGROUP" not in str(error):
+                    raise
+                continue
+            # Redis 6.2 answers [cursor, entries], 7 [cursor, entries, deleted ids]: only the first two are read.
+            entries += [(shard, entry) for entry in answer[1]]
+        return await self._jobs(consumer, entries, platforms)
+
+    async def _jobs(self, consumer: str, entries: Sequence[tuple[int, Any]], platforms: Collection[str]) -> list[Job]:
+        jobs: list[Job] = []
+        gone: list[tuple[int, str]] = []
+        for shard, (entry_id, fields) in entries:
+            if entry_id is None:
+                continue
+            if not fields:  # deleted while pending (Redis 6.2 still lists it): nothing to answer
+                gone.append((shard, _text(entry_id)))
+                continue
+            jobs.append(_job(shard, _text(entry_id), fields))
+        for shard, entry_id in gone:
+            await self.redis.xack(self.stream(shard), GROUP, entry_id)
+        counted = [job for job in jobs if job.thread.platform in platforms]
+        if not counted:
+            return jobs
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for job in counted:
+                pipe.hincrby(self._thread("attempts", job.thread), job.id, 1)
+                pipe.expire(self._thread("attempts", job.thread), ORDER_SECONDS)
+                pipe.lrange(self._replies(job), 0, -1)
+            answers = await pipe.execute()
+        known = {
+            job.id: (int(answers[3 * n]), tuple(_text(reply) for reply in answers[3 * n + 2]))
+            for n, job in enumerate(counted)
+        }
+        return [
+            _with(job, *known[job.id]) if job.id in known and job.thread.platform in platforms else job for job in jobs
+        ]
+
+    async def heartbeat(self, consumer: str, jobs: Sequence[Job]) -> list[Job]:
+        """Show ``consumer`` alive on its jobs; the jobs another worker has taken over meanwhile."""
+        lost: list[Job] = []
+        for shard in range(self.config.shards):
+            mine = [job for job in jobs if job.shard == shard]
+            if not mine:
+                continue
+            owned = {
+                _text(found)
+                for found in await self._heartbeat(
+                    keys=[self.stream(shard)], args=[consumer] + [job.id for job in mine]
+                )
+            }
+            lost += [job for job in mine if job.id not in owned]
+        return lost
+
+    async def record_reply(self, job: Job, message_id: str) -> None:
+        """A message the job's reply posted, recorded as soon as it exists (a later attempt edits it)."""
+        key = self._replies(job)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(key, message_id)
+            pipe.expire(key, ORDER_SECONDS)
+            await pipe.execute()
+
+    async def done(self, thread: ThreadKey) -> int:
+        """The arrival number of the thread's last finished job (0: none)."""
+        found = await self.redis.get(self._thread("done", thread))
+        return int(found) if found is not None else 0
+
+    async def finish(self, job: Job) -> None:
+        """The job is answered and its turn stored: its thread's order moves on, and it leaves the queue."""
+        await self._close(keys=self._close_keys(job), args=[job.seq, job.id, ORDER_SECONDS])
+
+    async def dead_letter(self, job: Job, reason: str) -> None:
+        """Give up on the job: into the dead letters, out of the queue, and its thread's order moves on."""
+        fields = {
+            "thread": _thread_json(job.thread),
+            "event": job.event_id,
+            "seq": str(job.seq),
+            "payload": json.dumps(dict(job.payload)),
+            "entry": job.id,
+            "attempts": str(job.attempt),
+            "reason": reason,
+            "when": f"{time.time():.3f}",
+        }
+        pairs = [item for pair in fields.items() for item in pair]
+        keys = [*self._close_keys(job), self.dead_stream]
+        await self._close(keys=keys, args=[job.seq, job.id, ORDER_SECONDS, *pairs])
+
+    def _close_keys(self, job: Job) -> list[str]:
+        return [
+            self._thread("done", job.thread),
+            self._thread("seq", job.thread),
+            self.stream(job.shard),
+            self._thread("attempts", job.thread),
+            self._replies(job),
+        ]
+
+    # -- the command line ----------------------------------------------------------------------
+    async def status(self) -> QueueStatus:
+        now = time.time()
+        shards: list[ShardStatus] = []
+        for shard in range(self.config.shards):
+            stream = self.stream(shard)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.xlen(stream)
+                pipe.xrange(stream, count=1)
+                depth, oldest = await pipe.execute()
+            try:
+                summary = await self.redis.xpending(stream, GROUP)
+                pending = {_text(found["name"]): int(found["pending"]) for found in summary["consumers"]}
+            except ResponseError:  # no group yet: no worker ever ran
+                pending = {}
+            age = now - _entry_time(_text(oldest[0][0])) if oldest else None
+            shards.append(ShardStatus(shard, int(depth), age, pending))
+        return QueueStatus(shards, int(await self.redis.xlen(self.dead_stream)))
+
+    async def dead(self, limit: int = 1000) -> list[DeadLetter]:
+        """The dead letters, oldest first."""
+        found = cast(list[tuple[bytes, dict[bytes, bytes]]], await self.redis.xrange(self.dead_stream, count=limit))
+        return [_dead_letter(_text(entry_id), fields) for entry_id, fields in found]
+
+    async def retry(self, dead_id: str) -> str | None:
+        """Queue a dead letter again (attempts from 0, last in its thread's order): its new entry id, or None
+        when ``dead_id`` is not a dead letter."""
+        try:
+            found = cast(
+                list[tuple[bytes, dict[bytes, bytes]]], await self.redis.xrange(self.dead_stream, dead_id, dead_id)
+            )
+        except ResponseError:  # not an entry id at all
+            return None
+        if not found:
+            return None
+        fields = {_text(key): _text(value) for key, value in found[0][1].items()}
+        thread = _parse_thread(fields["thread"])
+        keys = [self.dead_stream, self._thread("seq", thread), self.stream(self.shard_of(thread))]
+        args: list[str | int] = [dead_id, fields["thread"], fields["event"], fields["payload"], ORDER_SECONDS]
+        entry = await self._retry(keys=keys, args=args)
+        return None if entry is None else _text(entry)
+
+
+def _thread_json(thread: ThreadKey) -> str:
+    return json.dumps([thread.platform, thread.workspace, thread.channel, thread.thread])
+
+
+def _parse_thread(text: str) -> ThreadKey:
+    platform, workspace, channel, thread = (str(part) for part in json.loads(text))
+    return ThreadKey(platform, workspace, channel, thread)
+
+
+def _job(shard: int, entry_id: str, raw: Mapping[bytes | str, bytes | str]) -> Job:
+    fields = {_text(key): _text(value) for key, value in raw.items()}
+    return Job(
+        id=entry_id,
+        thread=_parse_thread(fields["thread"]),
+        event_id=fields["event"],
+        payload=json.loads(fields["payload"]),
+        attempt=0,
+        seq=int(fields["seq"]),
+        shard=shard,
+    )
+
+
+def _with(job: Job, attempt: int, replies: tuple[str, ...]) -> Job:
+    return Job(job.id, job.thread, job.event_id, job.payload, attempt, replies, job.seq, job.shard)
+
+
+def _dead_letter(entry_id: str, raw: Mapping[bytes, bytes]) -> DeadLetter:
+    fields = {_text(key): _text(value) for key, value in raw.items()}
+    thread = _parse_thread(fields["thread"])
+    return DeadLetter(entry_id, str(thread), int(fields["attempts"]), fields["reason"], float(fields["when"]))
+
+
+def _shard_of_stream(stream: bytes | str) -> int:
+    return int(_text(stream).rpartition(":")[2])
+
+
+def _entry_time(entry_id: str) -> float:
+    return int(entry_id.partition("-")[0]) / 1000
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
