@@ -17,6 +17,7 @@ the stream entry, so that a message is either queued once or refused as a redeli
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import zlib
@@ -133,6 +134,7 @@ class Queue:
         self._close = redis.register_script(_CLOSE)
         self._retry = redis.register_script(_RETRY)
         self._heartbeat = redis.register_script(_HEARTBEAT)
+        self._moved: dict[ThreadKey, asyncio.Event] = {}
 
     # -- keys -------------------------------------------------------------------------
     def shard_of(self, thread: ThreadKey) -> int:
@@ -280,9 +282,22 @@ class Queue:
         found = await self.redis.get(self._thread("done", thread))
         return int(found) if found is not None else 0
 
+    async def moved_on(self, thread: ThreadKey, longest: float) -> None:
+        """Return when this process finishes a job of ``thread``, or after ``longest`` seconds (another
+        process's progress is seen only by reading ``done`` again)."""
+        moved = self._moved.setdefault(thread, asyncio.Event())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(moved.wait(), longest)
+
+    def _move_on(self, thread: ThreadKey) -> None:
+        moved = self._moved.pop(thread, None)
+        if moved is not None:
+            moved.set()
+
     async def finish(self, job: Job) -> None:
         """The job is answered and its turn stored: its thread's order moves on, and it leaves the queue."""
         await self._close(keys=self._close_keys(job), args=[job.seq, job.id, ORDER_SECONDS])
+        self._move_on(job.thread)
 
     async def dead_letter(self, job: Job, reason: str) -> None:
         """Give up on the job: into the dead letters, out of the queue, and its thread's order moves on."""
@@ -299,6 +314,7 @@ class Queue:
         pairs = [item for pair in fields.items() for item in pair]
         keys = [*self._close_keys(job), self.dead_stream]
         await self._close(keys=keys, args=[job.seq, job.id, ORDER_SECONDS, *pairs])
+        self._move_on(job.thread)
 
     def _close_keys(self, job: Job) -> list[str]:
         return [

@@ -32,8 +32,9 @@ log = logging.getLogger(__name__)
 
 TAKE_BLOCK = 0.5
 """Seconds one read of the queue waits for a job at most (a stop is noticed within this)."""
-ORDER_POLL = (0.02, 1.0)
-"""The first and the longest pause while a job waits for its thread's earlier jobs."""
+ORDER_POLL = (0.02, 0.5)
+"""The first and the longest pause while a job waits for its thread's earlier jobs in another process (one
+finished in this process ends the pause at once)."""
 
 
 class Worker:
@@ -54,7 +55,10 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Answer jobs until ``stop`` is set, then drain (see the module's doc)."""
-        await self._queue.ensure_groups()
+        try:
+            await self._queue.ensure_groups()
+        except (RedisError, OSError) as error:  # made when a read finds none
+            log.warning("worker %s could not make the queue's consumer groups: %s", self.consumer, error)
         beating = asyncio.create_task(self._heartbeats())
         try:
             await self._take_until(stop)
@@ -144,7 +148,7 @@ class Worker:
                 log.warning("job %s (%s #%d) waited too long for #%d to finish: answering it now", job.id,
                             job.thread, job.seq, done + 1)  # fmt: skip
                 return
-            await asyncio.sleep(pause)
+            await self._queue.moved_on(job.thread, pause)
             pause = min(pause * 2, longest)
 
     async def _give_up(self, job: Job, handler: JobHandler, reason: str) -> None:
