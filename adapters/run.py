@@ -76,7 +76,7 @@ async def serve(
     signal the adapters stop first; then the worker finishes its jobs in hand (``[queue] drain_seconds``)."""
     async with open_conversation(config, environ, join=ingress_only) as conversation:
         adapters = [_module(name).create(conversation, environ) for name in names]
-        handlers = {} if ingress_only else _handlers(conversation, environ, names, required=False)
+        handlers = {} if ingress_only else _handlers(conversation, environ, names, required=False, adapters=adapters)
         app = web.Application()
         app.router.add_get("/healthz", _healthz(conversation, [adapter.name for adapter in adapters]))
         for adapter in adapters:
@@ -138,12 +138,22 @@ def consumer_name() -> str:
 
 
 def _handlers(
-    conversation: Conversation, environ: Mapping[str, str], names: Sequence[str], *, required: bool
+    conversation: Conversation,
+    environ: Mapping[str, str],
+    names: Sequence[str],
+    *,
+    required: bool,
+    adapters: Sequence[PlatformAdapter] = (),
 ) -> dict[str, JobHandler]:
     """Each platform's worker side, by platform (a module without one answers in its adapter's process
-    unless ``required``)."""
+    unless ``required``): the adapter's own (``worker``: sharing its session and budgets) when it runs here."""
     handlers: dict[str, JobHandler] = {}
+    own: dict[str, JobHandler | None] = {adapter.name: getattr(adapter, "worker", None) for adapter in adapters}
     for name in names:
+        found = own.get(name)
+        if found is not None:
+            handlers[found.platform] = found
+            continue
         factory = cast(_HandlerFactory | None, getattr(importlib.import_module(PLATFORMS[name].module),
                                                        "create_handler", None))  # fmt: skip
         if factory is None:

@@ -30,7 +30,7 @@ from adapters.slack.agent import AgentView
 from adapters.slack.assistant import build_assistant
 from adapters.slack.config import SlackConfig
 from adapters.slack.env import SlackEnv
-from adapters.slack.inflight import InFlight
+from adapters.slack.inflight import GRACE_SECONDS, InFlight
 from adapters.slack.ingress import Ingress
 from adapters.slack.oauth import multi_workspace_oauth
 from adapters.slack.pacing import SlackPaces
@@ -128,7 +128,7 @@ class SlackAdapter:
             try:
                 await asyncio.Event().wait()  # the shared HTTP server does the work
             finally:
-                await self._inflight.drain()
+                await self._drain()
             return
         handler = AsyncSocketModeHandler(self.app, self._env.app_token)
         # The client retries a failed connection forever: open the first one here, so a refused token is an error.
@@ -150,7 +150,13 @@ class SlackAdapter:
             await asyncio.Event().wait()
         finally:
             await handler.client.close()  # type: ignore[no-untyped-call]
-            await self._inflight.drain()
+            await self._drain()
+
+    async def _drain(self) -> None:
+        """Let the replies under way finish over the kept-alive session before it closes (at most as long as
+        the worker's drain): a reply this process's worker begins from now on opens connections of its own."""
+        self._workspaces.session = None
+        await self._inflight.drain(max(GRACE_SECONDS, self._conversation.config.queue.drain_seconds))
 
     def _unreachable(self, error: Exception) -> ConfigError:
         """At start-up, as for Discord: an API nobody answers at stops ``parley run`` (exit 2), saying where."""

@@ -4,8 +4,9 @@ A Bolt middleware, after Bolt verified the request and looked up who parley is i
 and before any listener (which Bolt runs only after its acknowledgement): ``events.classify`` keeps
 the event, ``Conversation.enqueue`` appends it to the durable queue, and only then does Slack get
 its 200 (in Socket Mode, its envelope ack). When the queue cannot take it, Slack gets a 503 (in
-Socket Mode, no ack), so that it delivers the event again. A redelivery of a queued event is
-acknowledged and not queued again. Nothing slow runs here: a worker does the rest (``worker.py``).
+Socket Mode, no ack), so that it delivers the event again; when Slack's last redelivery fails too,
+the user is told that something went wrong. A redelivery of a queued event is acknowledged and
+not queued again. Nothing slow runs here: a worker does the rest (``worker.py``).
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from slack_bolt.response import BoltResponse
 
 from adapters.slack import events
 from adapters.slack.queued import QueuedEvent
-from bot.api import Conversation, QueueUnavailable
+from bot.api import SOMETHING_BROKE, Conversation, QueueUnavailable
 
 log = logging.getLogger(__name__)
 
 MESSAGE_EVENTS = ("message", "app_mention")
+LAST_RETRY = 3
+"""Slack delivers an event it got no 200 for three times more (about at once, after 1 and after 5 minutes)."""
 UNAVAILABLE = json.dumps({"error": "parley cannot take events right now: Slack will deliver this one again"})
 
 
@@ -51,6 +54,8 @@ class Ingress(AsyncMiddleware):
             added = await self._conversation.enqueue(classified.thread, classified.event_id, event.payload())
         except QueueUnavailable as error:
             log.warning("Slack event %s not accepted: the queue is unavailable (%s)", _event_id(req), error)
+            if _retry_number(req) >= LAST_RETRY:  # Slack gives up after this one: not silence, an apology
+                await _apologise(req, classified)
             return BoltResponse(status=503, body=UNAVAILABLE, headers={"content-type": "application/json"})
         if added:
             log.debug("Slack event %s queued: a %s in %s", _event_id(req), classified.kind.value, classified.thread)
@@ -83,3 +88,23 @@ class Ingress(AsyncMiddleware):
 
 def _event_id(req: AsyncBoltRequest) -> Any:
     return req.body.get("event_id")
+
+
+def _retry_number(req: AsyncBoltRequest) -> int:
+    """Which redelivery this is (0: the first delivery); Bolt mirrors Socket Mode's ``retry_attempt`` here."""
+    found = req.headers.get("x-slack-retry-num") or ["0"]
+    try:
+        return int(found[0])
+    except ValueError:
+        return 0
+
+
+async def _apologise(req: AsyncBoltRequest, classified: events.Addressed) -> None:
+    client = req.context.client
+    if client is None:
+        return
+    try:
+        await client.chat_postMessage(channel=classified.channel, thread_ts=classified.reply_thread_ts,
+                                      text=SOMETHING_BROKE)  # fmt: skip
+    except Exception as error:  # Slack itself may be what is failing: the log says it
+        log.warning("Slack: could not tell %s that its message was lost either: %s", classified.thread, error)

@@ -11,6 +11,7 @@ run`` runs it beside the ingress (the same ``SlackAdapter``, sharing its session
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 
@@ -84,7 +85,9 @@ class SlackWorker:
         channel = str(queued.event.get("channel") or job.thread.channel)
         thread_ts = classified.reply_thread_ts if isinstance(classified, events.Addressed) else None
         client = await self._workspaces.client(queued)
-        await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=self._mrkdwn(text))
+        # Shielded: the worker may let go of a job it has just moved to the dead letters while its notice
+        # is still being sent (with Slack's retries, seconds); the notice is finished all the same.
+        await asyncio.shield(client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=self._mrkdwn(text)))
 
     async def _message(
         self, queued: QueuedEvent, classified: events.Addressed, client: AsyncWebClient

@@ -185,8 +185,11 @@ def slack_environ(slack: FakeSlack, **extra: str) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def serve_slack(core: Conversation, slack: FakeSlack, **extra_env: str) -> AsyncIterator[Running]:
-    """``create`` + ``mount`` + ``run`` as ``parley run slack`` does, on a loopback port."""
+async def serve_slack(
+    core: Conversation, slack: FakeSlack, *, worker: bool = True, **extra_env: str
+) -> AsyncIterator[Running]:
+    """``create`` + ``mount`` + ``run`` as ``parley run slack`` does, on a loopback port, with a worker
+    answering what it queues (``worker=False``: only the ingress, as ``parley run slack --ingress-only``)."""
     adapter = create(core, slack_environ(slack, **extra_env))
     app = web.Application()
     adapter.mount(app)
@@ -196,14 +199,19 @@ async def serve_slack(core: Conversation, slack: FakeSlack, **extra_env: str) ->
     await web.TCPSite(runner, "127.0.0.1", port).start()
     task = asyncio.create_task(adapter.run())
     stopping = asyncio.Event()
-    worker = asyncio.create_task(core.worker({"slack": adapter.worker}, f"test-{uuid.uuid4().hex[:6]}").run(stopping))
+    if worker:
+        working = asyncio.create_task(
+            core.worker({"slack": adapter.worker}, f"test-{uuid.uuid4().hex[:6]}").run(stopping)
+        )
+    else:
+        working = asyncio.create_task(stopping.wait())
     try:
         async with aiohttp.ClientSession() as session:
-            yield Running(f"http://127.0.0.1:{port}", slack, session, task, worker, stopping)
+            yield Running(f"http://127.0.0.1:{port}", slack, session, task, working, stopping)
     finally:
         stopping.set()
         task.cancel()
-        await asyncio.gather(task, worker, return_exceptions=True)
+        await asyncio.gather(task, working, return_exceptions=True)
         await runner.cleanup()
 
 
