@@ -23,7 +23,17 @@ from tests.support.config import make_config
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.fake_slack import FakeSlack
 from tests.support.net import free_port
-from tests.support.slack_harness import CHANNEL, Running, mention, running, serve_slack, slack, until
+from tests.support.slack_harness import (
+    APP_TOKEN,
+    CHANNEL,
+    Running,
+    envelope,
+    mention,
+    running,
+    serve_slack,
+    slack,
+    until,
+)
 
 __all__ = ["running", "slack"]
 
@@ -106,3 +116,21 @@ async def test_a_message_that_fails_every_time_becomes_a_dead_letter_and_the_use
     later = mention("and now?", thread_ts=bad["ts"])
     await running.event(later)
     await until(lambda: "echo: and now?" in texts(slack, bad["ts"]), what="the thread answered again")
+
+
+async def test_in_socket_mode_an_envelope_is_acked_only_once_its_event_is_queued(
+    outage: tuple[RedisServer, Conversation], slack: FakeSlack
+) -> None:
+    server, core = outage
+    event = mention("over the socket while Redis is down")
+    async with serve_slack(core, slack, SLACK_APP_TOKEN=APP_TOKEN):
+        await slack.wait_connected()
+        await server.stop()
+        with pytest.raises(TimeoutError):  # no ack: Slack delivers the envelope again
+            await slack.socket_event(envelope(event, event_id="Ev0SOCKET"), limit=5)
+        await server.start()
+        await slack.socket_event(envelope(event, event_id="Ev0SOCKET"), retry_attempt=1)
+        await until(lambda: texts(slack, event["ts"]) == ["echo: over the socket while Redis is down"])
+        await slack.socket_event(envelope(event, event_id="Ev0SOCKET"), retry_attempt=2)
+        await asyncio.sleep(0.5)
+        assert texts(slack, event["ts"]) == ["echo: over the socket while Redis is down"], "answered once"
