@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from redis.exceptions import RedisError
 
 from adapters import run
-from bot.api import Config, ConfigError, open_queue
+from bot.api import NO_BACKEND_HELP, Config, ConfigError, open_queue
 
 if TYPE_CHECKING:
     Commands = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -27,6 +27,8 @@ def add_commands(commands: Commands, add: Add, load: Load, until_signal: Callabl
 
     def cmd_worker(args: argparse.Namespace) -> int:
         config = load(args)
+        if not config.backends:
+            raise ConfigError(NO_BACKEND_HELP)
         names = run.chosen(None, os.environ)
         return until_signal(run.serve_worker(config, os.environ, names, args.host, args.port))
 

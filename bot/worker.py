@@ -45,7 +45,6 @@ class Worker:
         self._handlers = dict(handlers)
         self.consumer = consumer
         self._running: dict[tuple[int, str], tuple[Job, asyncio.Task[None]]] = {}
-        self._failed: set[tuple[int, str]] = set()
         self._strangers: set[str] = set()
 
     @property
@@ -110,7 +109,6 @@ class Worker:
                             job.thread.platform)  # fmt: skip
             return
         key = (job.shard, job.id)
-        self._failed.discard(key)
         task = asyncio.create_task(self._answer(job))
         self._running[key] = (job, task)
         task.add_done_callback(lambda _: self._running.pop(key, None))
@@ -129,9 +127,7 @@ class Worker:
             log.exception("job %s (%s, attempt %d of %d) failed", job.id, job.thread, job.attempt, limit)
             if job.attempt >= limit:
                 await self._give_up(job, handler, f"{type(error).__name__}: {error}"[:500])
-            else:
-                self._failed.add((job.shard, job.id))  # no more heartbeats: taken again after reclaim_after
-            return
+            return  # else no more heartbeats (it leaves the jobs in hand): taken again after reclaim_after
         try:
             await self._queue.finish(job)
         except (RedisError, OSError) as error:
@@ -166,7 +162,7 @@ class Worker:
     async def _heartbeats(self) -> None:
         while True:
             await asyncio.sleep(self._config.reclaim_after / 3)
-            held = [job for key, (job, _) in self._running.items() if key not in self._failed]
+            held = [job for job, task in self._running.values() if not task.done()]
             if not held:
                 continue
             try:
