@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
 from typing import Protocol, cast
 
@@ -112,8 +113,12 @@ async def serve_worker(
 ) -> int:
     """``parley worker``: answer the queued jobs of ``names``' platforms until a signal, then drain; ``/healthz``
     on ``port`` (no HTTP server without one)."""
-    async with open_conversation(config, environ, join=True) as conversation:
-        worker = conversation.worker(_handlers(conversation, environ, names, required=True), consumer_name())
+    async with open_conversation(config, environ, join=True) as conversation, AsyncExitStack() as opened:
+        handlers = _handlers(conversation, environ, names, required=True)
+        for handler in handlers.values():  # one with connections of its own keeps them while the worker runs
+            if isinstance(handler, AbstractAsyncContextManager):
+                await opened.enter_async_context(handler)
+        worker = conversation.worker(handlers, consumer_name())
         stop = asyncio.Event()
         working = asyncio.create_task(worker.run(stop))
         app = web.Application()

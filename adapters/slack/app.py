@@ -103,14 +103,12 @@ class SlackAdapter:
         slack_sdk opens a new session, so a new connection (a TLS handshake), per call without one.
         Bolt's per-request clients copy ``app.client.session``.
         """
-        connector = aiohttp.TCPConnector(limit=self._config.max_connections)
-        timeout = aiohttp.ClientTimeout(total=self.app.client.timeout)
-        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-            self.app.client.session = self._workspaces.session = session
+        async with self._workspaces.kept_alive(self._config.max_connections, self.app.client.timeout) as session:
+            self.app.client.session = session
             try:
                 await self._serve()
             finally:
-                self.app.client.session = self._workspaces.session = None
+                self.app.client.session = None
 
     def mount(self, app: web.Application) -> None:
         if self._env.signing_secret is None:

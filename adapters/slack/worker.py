@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from contextlib import AsyncExitStack
+from typing import Self
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -35,6 +37,9 @@ from adapters.slack.workspaces import Workspaces
 from bot.api import Attachment, Conversation, IncomingMessage, Job, PriorMessage, SinkLimits, Turn
 
 log = logging.getLogger(__name__)
+
+TIMEOUT = 30.0
+"""Seconds one Web API call may take (slack_sdk's default)."""
 
 
 class SlackWorker:
@@ -58,12 +63,22 @@ class SlackWorker:
         self._paces = paces
         self._inflight = inflight or InFlight()
         """The replies being written, which the session must outlive (``parley run`` waits for them)."""
+        self._opened = AsyncExitStack()
         self._mrkdwn = Mrkdwn()
         self._native = NativeStreaming(self._config.native_streaming)
         placeholder, measure = self._config.placeholder.strip() or None, self._mrkdwn.length
         interval, grace = self._config.edit_interval, self._config.first_text_grace
         self._limits = SinkLimits(MAX_CHARS, interval, placeholder, measure, EDIT_BURST, grace)
         self._stream_limits = SinkLimits(MAX_CHARS, interval, None, measure, EDIT_BURST, grace)
+
+    async def __aenter__(self) -> Self:
+        """On its own (``parley worker``): one keep-alive session for the Web API calls while the worker runs
+        (in ``parley run`` the adapter's is used)."""
+        await self._opened.enter_async_context(self._workspaces.kept_alive(self._config.max_connections, TIMEOUT))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._opened.aclose()
 
     async def handle(self, job: Job, turn: Turn) -> None:
         queued = QueuedEvent.read(job.payload)

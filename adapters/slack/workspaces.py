@@ -8,6 +8,9 @@ its clients share one keep-alive session (``session``), as Bolt's per-request cl
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import aiohttp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncServerErrorRetryHandler
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
@@ -43,6 +46,18 @@ class Workspaces:
         self._installations = installations
         self.session: aiohttp.ClientSession | None = None
         """The process's keep-alive session, while one is open (None: slack_sdk opens one per call)."""
+
+    @asynccontextmanager
+    async def kept_alive(self, max_connections: int, call_seconds: float) -> AsyncIterator[aiohttp.ClientSession]:
+        """One session, ``max_connections`` connections at most, for every client made while it is open."""
+        connector = aiohttp.TCPConnector(limit=max_connections)
+        timeout = aiohttp.ClientTimeout(total=call_seconds)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+            self.session = session
+            try:
+                yield session
+            finally:
+                self.session = None
 
     async def client(self, queued: QueuedEvent) -> AsyncWebClient:
         """A client with the bot token of the event's workspace."""

@@ -163,6 +163,8 @@ async def test_sigterm_lets_a_worker_finish_its_reply_and_another_takes_the_pend
         assert first.returncode == 128 + signal.SIGTERM, err
         assert_clean_exit(err)
         assert replies(slack, slow["ts"]) == [ANSWER], "finished before the worker stopped"
+        writes = [call for call in slack.calls if call.method.startswith("chat.")]
+        assert len(writes) > 2 and len({call.peer for call in writes}) == 1, "over one kept-alive connection"
         assert not slack.thread(CHANNEL, waiting["ts"]), "nothing new taken once asked to stop"
         second = await start("worker", env=env)
         try:
