@@ -45,7 +45,11 @@ class Ingress(AsyncMiddleware):
         resp: BoltResponse,
         next: Callable[[], Awaitable[BoltResponse]],
     ) -> BoltResponse | None:
-        queued = self._message_for_parley(req)
+        try:
+            queued = self._message_for_parley(req)
+        except (TypeError, ValueError, KeyError, AttributeError) as error:  # a shape Slack never sends
+            log.warning("Slack event %s ignored: not a message event parley reads (%s)", _event_id(req), error)
+            return BoltResponse(status=200, body="")
         if queued is None:  # another kind of event, or a message parley stays silent on: Bolt's listeners see it
             await next()
             return resp
