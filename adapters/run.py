@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
 from typing import Protocol, cast
 
@@ -76,7 +77,7 @@ async def serve(
     signal the adapters stop first; then the worker finishes its jobs in hand (``[queue] drain_seconds``)."""
     async with open_conversation(config, environ, join=ingress_only) as conversation:
         adapters = [_module(name).create(conversation, environ) for name in names]
-        handlers = {} if ingress_only else _handlers(conversation, environ, names, required=False)
+        handlers = {} if ingress_only else _handlers(conversation, environ, names, required=False, adapters=adapters)
         app = web.Application()
         app.router.add_get("/healthz", _healthz(conversation, [adapter.name for adapter in adapters]))
         for adapter in adapters:
@@ -112,8 +113,12 @@ async def serve_worker(
 ) -> int:
     """``parley worker``: answer the queued jobs of ``names``' platforms until a signal, then drain; ``/healthz``
     on ``port`` (no HTTP server without one)."""
-    async with open_conversation(config, environ, join=True) as conversation:
-        worker = conversation.worker(_handlers(conversation, environ, names, required=True), consumer_name())
+    async with open_conversation(config, environ, join=True) as conversation, AsyncExitStack() as opened:
+        handlers = _handlers(conversation, environ, names, required=True)
+        for handler in handlers.values():  # one with connections of its own keeps them while the worker runs
+            if isinstance(handler, AbstractAsyncContextManager):
+                await opened.enter_async_context(handler)
+        worker = conversation.worker(handlers, consumer_name())
         stop = asyncio.Event()
         working = asyncio.create_task(worker.run(stop))
         app = web.Application()
@@ -138,12 +143,22 @@ def consumer_name() -> str:
 
 
 def _handlers(
-    conversation: Conversation, environ: Mapping[str, str], names: Sequence[str], *, required: bool
+    conversation: Conversation,
+    environ: Mapping[str, str],
+    names: Sequence[str],
+    *,
+    required: bool,
+    adapters: Sequence[PlatformAdapter] = (),
 ) -> dict[str, JobHandler]:
     """Each platform's worker side, by platform (a module without one answers in its adapter's process
-    unless ``required``)."""
+    unless ``required``): the adapter's own (``worker``: sharing its session and budgets) when it runs here."""
     handlers: dict[str, JobHandler] = {}
+    own: dict[str, JobHandler | None] = {adapter.name: getattr(adapter, "worker", None) for adapter in adapters}
     for name in names:
+        found = own.get(name)
+        if found is not None:
+            handlers[found.platform] = found
+            continue
         factory = cast(_HandlerFactory | None, getattr(importlib.import_module(PLATFORMS[name].module),
                                                        "create_handler", None))  # fmt: skip
         if factory is None:

@@ -82,7 +82,3 @@ class AgentView:
         user = event_user(event, body)
         if user:
             await self._state.save_viewing(team, user, viewed_channel(event.get("context")), self._ttl)
-
-    async def viewing(self, team: str, user: str) -> str:
-        """The channel a user was last looking at beside parley's DM (``<#C0123>``), or ""."""
-        return await self._state.viewing(team, user) or ""

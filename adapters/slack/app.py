@@ -1,15 +1,15 @@
 """The Slack app: slack_bolt's AsyncApp with parley's listeners, served over HTTP or Socket Mode.
 
-Every listener runs after Bolt has acknowledged the event (its default), so a
-slow model never delays the ack past Slack's 3 s. A turn that fails is logged
-and told to the user by the core; the app keeps serving.
+A message for parley is queued before Slack is acknowledged (``ingress.py``, a middleware) and
+answered by a worker (``worker.py``: ``SlackAdapter.worker`` in this process, or ``parley worker``).
+Every other listener runs after Bolt has acknowledged the event (its default), so slow work never
+delays the ack past Slack's 3 s.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
@@ -22,7 +22,6 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_async_handlers import AsyncServerErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -32,38 +31,24 @@ from adapters.slack.assistant import build_assistant
 from adapters.slack.config import SlackConfig
 from adapters.slack.desk import SlackDesk
 from adapters.slack.env import SlackEnv
-from adapters.slack.files import fetch_files
-from adapters.slack.inflight import InFlight
+from adapters.slack.inflight import GRACE_SECONDS, InFlight
+from adapters.slack.ingress import Ingress
 from adapters.slack.mrkdwn import Mrkdwn
 from adapters.slack.oauth import multi_workspace_oauth
-from adapters.slack.pacing import EDIT_BURST, PacedRateLimitRetryHandler, SlackPaces
+from adapters.slack.pacing import SlackPaces
 from adapters.slack.people import People
 from adapters.slack.redact import mask_tokens
-from adapters.slack.sink import MAX_CHARS, AssistantSink, SlackSink
 from adapters.slack.slash import Slash
 from adapters.slack.state import NAMESPACE as STATE_NAMESPACE
 from adapters.slack.state import SlackState
-from adapters.slack.streams import NativeStreaming, NativeStreams
-from adapters.slack.thread_reader import authors_and_mentions, prior_messages, profile_name, read_thread
-from bot.api import SOMETHING_BROKE, Attachment, ConfigError, Conversation, PriorMessage, SinkLimits
+from adapters.slack.worker import SlackWorker
+from adapters.slack.workspaces import Workspaces, configure_client
+from bot.api import SOMETHING_BROKE, ConfigError, Conversation
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 TOKEN_REFUSED = ("invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired")
-RATE_LIMIT_RETRIES = 5
-SERVER_ERROR_RETRIES = 2
-
-
-def configure_client(client: AsyncWebClient, env: SlackEnv, paces: SlackPaces) -> None:
-    """The Web API client: SLACK_API_URL; 429 answers slow the replies' budgets and are retried after
-    their Retry-After, 500 and 503 twice.
-
-    (Bolt copies both into the per-workspace clients it makes for listeners.)
-    """
-    client.base_url = env.api_url
-    client.retry_handlers.append(PacedRateLimitRetryHandler(paces, max_retry_count=RATE_LIMIT_RETRIES))
-    client.retry_handlers.append(AsyncServerErrorRetryHandler(max_retry_count=SERVER_ERROR_RETRIES))
 
 
 class SlackAdapter:
@@ -73,16 +58,11 @@ class SlackAdapter:
         self._conversation = conversation
         self._env = env
         self._config = conversation.config.table(SlackConfig)
-        self._mrkdwn = Mrkdwn()
         state = SlackState(conversation.state(STATE_NAMESPACE))
-        self._people = People(state)
-        self._slash = Slash(conversation, self._config, self._people)
-        placeholder, measure = self._config.placeholder.strip() or None, self._mrkdwn.length
-        interval, grace = self._config.edit_interval, self._config.first_text_grace
-        self._limits = SinkLimits(MAX_CHARS, interval, placeholder, measure, EDIT_BURST, grace)
-        self._assistant_limits = SinkLimits(MAX_CHARS, interval, None, measure, EDIT_BURST, grace)
-        self._paces = SlackPaces(interval, self._config.updates_per_minute, book=conversation.pace_book())
-        self._native = NativeStreaming(self._config.native_streaming)
+        self._slash = Slash(conversation, self._config, People(state))
+        self._paces = SlackPaces(
+            self._config.edit_interval, self._config.updates_per_minute, book=conversation.pace_book()
+        )
         self._inflight = InFlight()
         self.app = AsyncApp(
             name="parley",
@@ -92,14 +72,19 @@ class SlackAdapter:
             oauth_settings=multi_workspace_oauth(env, state),
         )
         configure_client(self.app.client, env, self._paces)  # Bolt's own client, which its OAuth flow shares
+        installations = self.app.installation_store if env.oauth else None
+        self._workspaces = Workspaces(env, self._paces, installations)
+        self.worker = SlackWorker(
+            conversation, state=state, workspaces=self._workspaces, paces=self._paces, inflight=self._inflight
+        )
+        """The worker side (``JobHandler``) for this process's worker, sharing the session and the budgets."""
+        self.app.use(Ingress(conversation, answer_bots=self._config.answer_bots))  # before the assistant's
         self.app.assistant(
             build_assistant(
-                has_history=conversation.has_history,
                 state=state,
                 config=self._config,
                 ttl_seconds=conversation.config.history.ttl_seconds,
                 dedup_seconds=conversation.config.dedup_seconds,
-                answer=self._answer_assistant,
             )
         )
         self._agent = AgentView(
@@ -114,7 +99,7 @@ class SlackAdapter:
         self.app.event("app_mention")(self._on_message)
         self.app.event("message")(self._on_message)
         self.app.command(events.SLASH)(self._on_slash)
-        SlackDesk(conversation, self._mrkdwn).register(self.app)
+        SlackDesk(conversation, Mrkdwn()).register(self.app)
 
     # -- parley run ----------------------------------------------------------------
     async def run(self) -> None:
@@ -123,9 +108,7 @@ class SlackAdapter:
         slack_sdk opens a new session, so a new connection (a TLS handshake), per call without one.
         Bolt's per-request clients copy ``app.client.session``.
         """
-        connector = aiohttp.TCPConnector(limit=self._config.max_connections)
-        timeout = aiohttp.ClientTimeout(total=self.app.client.timeout)
-        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        async with self._workspaces.kept_alive(self._config.max_connections, self.app.client.timeout) as session:
             self.app.client.session = session
             try:
                 await self._serve()
@@ -148,7 +131,7 @@ class SlackAdapter:
             try:
                 await asyncio.Event().wait()  # the shared HTTP server does the work
             finally:
-                await self._inflight.drain()
+                await self._drain()
             return
         handler = AsyncSocketModeHandler(self.app, self._env.app_token)
         # The client retries a failed connection forever: open the first one here, so a refused token is an error.
@@ -170,7 +153,13 @@ class SlackAdapter:
             await asyncio.Event().wait()
         finally:
             await handler.client.close()  # type: ignore[no-untyped-call]
-            await self._inflight.drain()
+            await self._drain()
+
+    async def _drain(self) -> None:
+        """Let the replies under way finish over the kept-alive session before it closes (at most as long as
+        the worker's drain): a reply this process's worker begins from now on opens connections of its own."""
+        self._workspaces.session = None
+        await self._inflight.drain(max(GRACE_SECONDS, self._conversation.config.queue.drain_seconds))
 
     def _unreachable(self, error: Exception) -> ConfigError:
         """At start-up, as for Discord: an API nobody answers at stops ``parley run`` (exit 2), saying where."""
@@ -224,10 +213,8 @@ class SlackAdapter:
         return await to_aiohttp_response(await flow.handle_callback(await _plain_request(request)))
 
     # -- listeners (after the ack) -------------------------------------------------------
-    async def _on_message(
-        self, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
-    ) -> None:
-        await self._answer(event, body, context, client, assistant=False, viewing="")
+    async def _on_message(self) -> None:
+        """A message event the ingress did not queue (``ingress.py``): one parley stays silent on."""
 
     async def _on_home_opened(
         self, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
@@ -237,94 +224,6 @@ class SlackAdapter:
 
     async def _on_context_changed(self, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
         await self._agent.context_changed(event, body, events.team_of(body, context.team_id))
-
-    async def _answer_assistant(
-        self,
-        event: Mapping[str, Any],
-        body: Mapping[str, Any],
-        context: AsyncBoltContext,
-        client: AsyncWebClient,
-        viewing: str,
-    ) -> None:
-        await self._answer(event, body, context, client, assistant=True, viewing=viewing)
-
-    async def _answer(
-        self,
-        event: Mapping[str, Any],
-        body: Mapping[str, Any],
-        context: AsyncBoltContext,
-        client: AsyncWebClient,
-        *,
-        assistant: bool,
-        viewing: str,
-    ) -> None:
-        bot = events.BotIdentity(context.bot_user_id, context.bot_id)
-        team = events.team_of(body, context.team_id)
-        classified = events.classify(event, team, bot, answer_bots=self._config.answer_bots)
-        if isinstance(classified, events.Ignored):
-            log.debug("Slack event %s ignored: %s", body.get("event_id"), classified.reason)
-            return
-        log.debug("Slack event %s: a %s in %s", body.get("event_id"), classified.kind.value, classified.thread)
-        try:
-            names = await self._people.names(client, team, classified.users)
-        except Exception:  # the name cache (Redis) failing must not silence the reply: the core says what broke
-            log.exception("Slack: looking up mentioned users' names failed; their ids are shown")
-            names = {}
-        if classified.kind is events.Kind.FOLLOW_UP and classified.user not in names:  # kept, named, if unanswered
-            names[classified.user] = profile_name(event) or await self._people.known_name(team, classified.user) or ""
-        prior = await self._thread_before(event, classified, client, team, bot)
-        if classified.dm and not assistant:  # the agent view: what the user looks at beside the DM
-            viewing = await self._agent.viewing(team, classified.user)
-        files = await self._files(event, classified, client)
-        message = events.incoming_message(classified, names=names, viewing=viewing, prior=prior, files=files)
-        sink_type = AssistantSink if assistant else SlackSink
-        channel, thread_ts = classified.channel, classified.reply_thread_ts
-        streams = None
-        if thread_ts is not None and self._native.offered(team):  # a stream needs a thread, and shows no placeholder
-            recipient = classified.user or None
-            streams = NativeStreams(client, channel, thread_ts, team=team, recipient=recipient, streaming=self._native)
-        limits = self._assistant_limits if assistant or streams is not None else self._limits
-        pace, stream_pace = self._paces.for_reply(client.token, channel), self._paces.for_stream(channel)
-        sink = sink_type(client, channel, thread_ts, limits=limits, mrkdwn=self._mrkdwn, pace=pace, streams=streams,
-                         stream_pace=stream_pace)  # fmt: skip
-        with self._paces.writing_in(channel):  # a 429 on any of its calls slows this channel
-            async with self._inflight.track():
-                await self._conversation.receive(message, sink)
-
-    async def _files(
-        self, event: Mapping[str, Any], classified: events.Addressed, client: AsyncWebClient
-    ) -> tuple[Attachment, ...]:
-        """The message's files, downloaded if the core would read them; none for a reply in a thread parley
-        is not in (the core answers no such reply: its files are not worth a download)."""
-        shared = event.get("files") or []
-        if not shared:
-            return ()
-        if classified.kind is events.Kind.FOLLOW_UP and not await self._conversation.has_history(classified.thread):
-            return ()
-        return await fetch_files(shared, client.token or "", self._conversation.config.files, self.app.client.session)
-
-    async def _thread_before(
-        self,
-        event: Mapping[str, Any],
-        classified: events.Addressed,
-        client: AsyncWebClient,
-        team: str,
-        bot: events.BotIdentity,
-    ) -> tuple[PriorMessage, ...]:
-        """A channel thread's earlier messages, when parley is first mentioned in it (read once per thread)."""
-        thread_ts, ts = event.get("thread_ts"), str(event.get("ts"))
-        if classified.kind is not events.Kind.MENTION or not thread_ts or thread_ts == ts:
-            return ()
-        wanted = await self._conversation.context_wanted(classified.thread)
-        if not wanted:
-            return ()
-        earlier = await read_thread(client, classified.channel, str(thread_ts), ts, wanted)
-        try:
-            names = await self._people.names(client, team, authors_and_mentions(earlier, bot))
-        except Exception:
-            log.exception("Slack: looking up the thread's authors failed; their ids are shown")
-            names = {}
-        return prior_messages(earlier, bot, names)
 
     async def _on_slash(
         self,

@@ -1,39 +1,32 @@
 """Slack's assistant view (the AI app split view), with slack_bolt's AsyncAssistant middleware.
 
 A thread opens: greet, offer the suggested prompts, remember what the user is
-looking at. A message: answered like a DM thread, with "is thinking…" as the
-status until the first text, the thread titled after its first question, and
-the channel the user is viewing mentioned in the system prompt.
+looking at. A message (queued, then answered by a worker): answered like a DM
+thread, with "is thinking…" as the status until the first text, the thread
+titled after its first question, and the channel the user is viewing mentioned
+in the system prompt.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from slack_bolt.context.assistant.thread_context import AssistantThreadContext
 from slack_bolt.context.assistant.thread_context_store.async_store import AsyncAssistantThreadContextStore
-from slack_bolt.context.async_context import AsyncBoltContext
-from slack_bolt.context.get_thread_context.async_get_thread_context import AsyncGetThreadContext
 from slack_bolt.context.save_thread_context.async_save_thread_context import AsyncSaveThreadContext
 from slack_bolt.context.say.async_say import AsyncSay
 from slack_bolt.context.set_suggested_prompts.async_set_suggested_prompts import AsyncSetSuggestedPrompts
-from slack_bolt.context.set_title.async_set_title import AsyncSetTitle
 from slack_bolt.middleware.assistant.async_assistant import AsyncAssistant
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.config import SlackConfig
-from adapters.slack.events import PLATFORM, team_of
+from adapters.slack.events import team_of
 from adapters.slack.state import SlackState
-from bot.api import ThreadKey
 
 log = logging.getLogger(__name__)
 
 TITLE_CHARS = 60
-Answer = Callable[[Mapping[str, Any], Mapping[str, Any], AsyncBoltContext, AsyncWebClient, str], Awaitable[None]]
-"""The adapter's answer to a user message: (event, body, context, client, viewed channel)."""
 
 
 class RedisThreadContextStore(AsyncAssistantThreadContextStore):
@@ -64,15 +57,10 @@ def title_for(text: str) -> str:
     return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
 
 
-def build_assistant(
-    *,
-    has_history: Callable[[ThreadKey], Awaitable[bool]],
-    state: SlackState,
-    config: SlackConfig,
-    ttl_seconds: int,
-    dedup_seconds: int,
-    answer: Answer,
-) -> AsyncAssistant:
+def build_assistant(*, state: SlackState, config: SlackConfig, ttl_seconds: int, dedup_seconds: int) -> AsyncAssistant:
+    """Greeting and suggested prompts as a thread opens, and its context kept; a user's message in the thread
+    is queued by the ingress before Bolt's assistant sees it, and answered, titled and told the viewed channel
+    by the worker (``worker.py``)."""
     assistant = AsyncAssistant(thread_context_store=RedisThreadContextStore(state, ttl_seconds), logger=log)
 
     @assistant.thread_started
@@ -95,27 +83,4 @@ def build_assistant(
             prompts = [{"title": p.title, "message": p.message} for p in config.suggested_prompts]
             await set_suggested_prompts(prompts=prompts)
 
-    @assistant.user_message
-    async def user_message(
-        payload: dict[str, Any],
-        body: dict[str, Any],
-        context: AsyncBoltContext,
-        client: AsyncWebClient,
-        set_title: AsyncSetTitle,
-        get_thread_context: AsyncGetThreadContext,
-    ) -> None:
-        text = str(payload.get("text") or "").strip()
-        if text and not await has_history(_thread_of(body, context, payload)):
-            try:
-                await set_title(title_for(text))
-            except SlackApiError as error:
-                log.warning("assistant.threads.setTitle failed: %s", error.response.get("error"))
-        viewing = viewing_channel(await get_thread_context(), str(payload.get("channel")))
-        await answer(payload, body, context, client, viewing)
-
     return assistant
-
-
-def _thread_of(body: Mapping[str, Any], context: AsyncBoltContext, payload: Mapping[str, Any]) -> ThreadKey:
-    team = team_of(body, context.team_id)
-    return ThreadKey(PLATFORM, team, str(payload.get("channel")), str(payload.get("thread_ts")))

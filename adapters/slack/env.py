@@ -30,8 +30,9 @@ class SlackEnv:
         return self.app_token is not None
 
     @classmethod
-    def read(cls, environ: Mapping[str, str]) -> SlackEnv:
-        """The variables, checked; ConfigError says what to set."""
+    def read(cls, environ: Mapping[str, str], *, receiving: bool = True) -> SlackEnv:
+        """The variables, checked; ConfigError says what to set. ``receiving=False``: for a worker, which
+        takes no events (no signing secret or app-level token needed), only posts with the bot token."""
 
         def get(name: str) -> str | None:
             return environ.get(name, "").strip() or None
@@ -58,12 +59,12 @@ class SlackEnv:
                 "SLACK_APP_TOKEN is not an app-level token: it starts with xapp- (Basic Information > App-Level "
                 "Tokens, scope connections:write); leave it unset to receive events over HTTP"
             )
-        if app_token is None and signing_secret is None:
+        if receiving and app_token is None and signing_secret is None:
             raise ConfigError(
                 "Slack over HTTP needs SLACK_SIGNING_SECRET (Basic Information > App Credentials) to verify "
                 "requests; or set SLACK_APP_TOKEN (xapp-...) to use Socket Mode without a public URL"
             )
-        if oauth and signing_secret is None:
+        if receiving and oauth and signing_secret is None:
             raise ConfigError("Slack OAuth (SLACK_CLIENT_ID) also needs SLACK_SIGNING_SECRET")
         return cls(
             bot_token,

@@ -59,6 +59,8 @@ class SlackSink:
         """A message that could no longer be edited -> the one that carries its text on."""
         self._texts: dict[str, str] = {}
         """Each message's text as last sent (Markdown), for the buttons a helpdesk answer gets."""
+        self._known: set[str] = set()
+        """The messages this sink posted, and those of another process (an earlier attempt) it took over."""
 
     @property
     def limits(self) -> SinkLimits:
@@ -73,6 +75,7 @@ class SlackSink:
             started = await self._streams.start(text)
             if started is not None:
                 self._texts[started] = text
+                self._known.add(started)
                 return started
         return await self.post_complete(text)
 
@@ -80,12 +83,20 @@ class SlackSink:
         """A message no edit will follow: one chat.postMessage, never a native stream."""
         response = await self._send(self._client.chat_postMessage, text, channel=self.channel, thread_ts=self.thread_ts)
         self._texts[str(response["ts"])] = text
+        self._known.add(str(response["ts"]))
         return str(response["ts"])
 
     async def edit(self, message_id: str, text: str) -> None:
-        """Edit the message; one that is gone is replaced by a new message, which later edits then change."""
+        """Edit the message; one that is gone is replaced by a new message, which later edits then change.
+
+        A message this sink did not post (an earlier attempt's, by a process that died) may still be a
+        native stream nobody appends to any more: it is stopped first, then edited as any other."""
         self._texts[message_id] = text
         streams = self._streams
+        if message_id not in self._known:
+            self._known.add(message_id)
+            if streams is not None and streams.offered:
+                await streams.end_orphan(message_id)
         if streams is not None and streams.streams(message_id) and await streams.extend(message_id, text):
             return
         try:

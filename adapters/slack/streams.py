@@ -130,6 +130,14 @@ class NativeStreams:
                 log.info("Slack: stopping stream %s failed (%s): updating it", message_id, error.response.get("error"))
         return stream.sent
 
+    async def end_orphan(self, message_id: str) -> None:
+        """Stop a stream another process started and can no longer finish (it died mid-reply), so that the
+        message can be edited; Slack answers an error for a message that is not streaming, which is fine."""
+        try:
+            await self._client.chat_stopStream(channel=self._channel, ts=message_id)
+        except SlackApiError as error:
+            log.debug("Slack: message %s was not streaming (%s)", message_id, error.response.get("error"))
+
     async def _append(self, message_id: str, stream: Stream, text: str) -> None:
         for start in range(0, len(text), CALL_CHARS):
             piece = text[start : start + CALL_CHARS]

@@ -7,7 +7,7 @@ import html
 import pytest
 
 from adapters.slack.config import SlackConfig
-from bot.config import Config
+from bot.config import Config, QueueConfig
 from bot.store import Store
 from bot.threads import ThreadKey
 from tests.support.config import make_config
@@ -20,9 +20,8 @@ __all__ = ["running", "slack"]
 
 @pytest.fixture
 def config(fake: FakeOpenAI, prefix: str) -> Config:
-    return make_config(
-        fake.url, prefix, slack=SlackConfig(edit_interval=0.05, first_text_grace=0, native_streaming=False)
-    )
+    slack = SlackConfig(edit_interval=0.05, first_text_grace=0, native_streaming=False)
+    return make_config(fake.url, prefix, slack=slack, queue=QueueConfig(reclaim_after=0.5, max_attempts=2))
 
 
 MARKDOWN = """# Plan
@@ -145,10 +144,11 @@ async def test_a_slack_5xx_is_retried_and_a_lasting_one_leaves_the_app_serving(
     await running.event(event)
     await until(lambda: any(m.text == "echo: flaky?" for m in slack.thread(CHANNEL, event["ts"])))
     assert len(slack.thread(CHANNEL, event["ts"])) == 1, "retried once, posted once"
-    slack.server_error("chat.postMessage", status=500, times=6)
+    slack.server_error("chat.postMessage", status=500, times=9)
     down = mention("down?")
     await running.event(down)
-    await until(lambda: len(slack.calls_to("chat.postMessage")) >= 2 + 6, what="reply and apology tried")
+    # The reply tried (three calls each time) twice, as max_attempts says, then the notice that it failed.
+    await until(lambda: len(slack.calls_to("chat.postMessage")) >= 2 + 9, what="reply and apology tried")
     later = mention("back?")
     await running.event(later)
     await until(lambda: any(m.text == "echo: back?" for m in slack.thread(CHANNEL, later["ts"])))

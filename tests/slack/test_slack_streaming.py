@@ -198,3 +198,30 @@ async def test_no_call_carries_more_than_12000_characters(slack: FakeSlack) -> N
     sizes = [len(call.params.get("markdown_text", "")) for call in slack.calls]
     assert max(sizes) <= 12_000 and len(sizes) == 6
     assert slack.messages[ts].text == text + "y" * 13_000
+
+
+async def test_a_stream_left_by_a_dead_process_is_stopped_then_finished_by_chat_update(slack: FakeSlack) -> None:
+    """A reclaimed reply: the new attempt edits the message an earlier process started streaming and never
+    finished (it died). Slack still shows it streaming until it expires: it is stopped, then updated."""
+    slack.streaming = "on"
+    dead, _ = await sink_on(slack, FakeClock())
+    ts = await dead.post("Answer about what-")
+    sink, _ = await sink_on(slack, FakeClock())  # another process: it did not start this stream
+    await sink.edit(ts, "Answer about **what** you asked")
+    await sink.edit(ts, "Answer about **what** you asked, in full.")
+    await sink.finished(ts)
+    (reply,) = slack.thread(CHANNEL, "1700000000.000001")
+    assert reply.ts == ts and not reply.streaming
+    assert reply.text == "Answer about *what* you asked, in full."
+    assert methods(slack) == ["chat.startStream", "chat.stopStream", "chat.update", "chat.update"]
+
+
+async def test_a_posted_message_of_an_earlier_attempt_is_edited_in_place(slack: FakeSlack) -> None:
+    slack.streaming = "on"
+    dead, _ = await sink_on(slack, FakeClock())
+    ts = await dead.post_complete("Answer about what-")
+    sink, _ = await sink_on(slack, FakeClock())
+    await sink.edit(ts, "Answer about what you asked.")
+    await sink.finished(ts)
+    assert [m.text for m in slack.thread(CHANNEL, "1700000000.000001")] == ["Answer about what you asked."]
+    assert methods(slack) == ["chat.postMessage", "chat.stopStream", "chat.update"], "stopping it is refused, harmless"

@@ -104,13 +104,16 @@ async def serve_all(core: Conversation, slack: FakeSlack, token: str = TOKEN) ->
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     task = asyncio.create_task(adapter.run())
+    stopping = asyncio.Event()
+    worker = asyncio.create_task(core.worker({"slack": adapter.worker}, "browser-test").run(stopping))
     url = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as session:
-            yield Served(url, Running(url, slack, session, task))
+            yield Served(url, Running(url, slack, session, task, worker, stopping))
     finally:
+        stopping.set()
         task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await asyncio.gather(task, worker, return_exceptions=True)
         await runner.cleanup()
 
 

@@ -107,6 +107,8 @@ class FakeSlack:
         self.installation: dict[str, Any] | None = None
         """What oauth.v2.access answers (None: invalid_code)."""
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
+        self._refused_texts: dict[str, str] = {}
+        """A text -> the error every write (post, update, stream call) containing it answers."""
         self._clock = itertools.count(1)
         self._sockets: list[web.WebSocketResponse] = []
         self.connections = 0
@@ -152,6 +154,11 @@ class FakeSlack:
     def fail(self, method: str, error: str, *, times: int = 1) -> None:
         """The next ``times`` calls of ``method`` answer ``{"ok": false, "error": error}``."""
         self._faults[method].extend(Fault(200, error) for _ in range(times))
+
+    def refuse_text(self, text: str, error: str = "invalid_arguments") -> None:
+        """From now on every chat.postMessage, chat.update or streaming call whose text contains ``text``
+        answers ``{"ok": false, "error": error}``: a message that fails however often it is tried."""
+        self._refused_texts[text] = error
 
     def rate_limit(self, method: str, *, retry_after: int = 1, times: int = 1) -> None:
         """The next ``times`` calls of ``method`` answer 429 with Retry-After."""
@@ -221,6 +228,10 @@ class FakeSlack:
                 return web.Response(status=fault.status, text="<html>Slack is down</html>", content_type="text/html")
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
             return web.json_response({"ok": False, "error": fault.error}, status=fault.status, headers=headers)
+        written = str(params.get("text") or params.get("markdown_text") or "")
+        refused = next((error for text, error in self._refused_texts.items() if text in written), None)
+        if refused is not None and (method in ("chat.postMessage", "chat.update") or method in STREAM_METHODS):
+            return web.json_response({"ok": False, "error": refused})
         if method in ("chat.postMessage", "chat.update") and len(str(params.get("text", ""))) > TOO_LONG:
             return web.json_response({"ok": False, "error": "msg_too_long"})
         if method in STREAM_METHODS and self.streaming != "on":

@@ -111,11 +111,15 @@ class Running:
     session: aiohttp.ClientSession
     task: asyncio.Task[None]
     """The adapter's ``run()``, as ``parley run`` runs it."""
+    worker: asyncio.Task[None]
+    """The worker answering what the adapter queued, as ``parley run`` runs one beside it."""
+    stopping: asyncio.Event
 
     async def stop(self) -> None:
-        """What SIGTERM does to ``parley run``: cancel ``run()`` and wait until it has returned."""
+        """What SIGTERM does to ``parley run``: cancel ``run()`` and stop the worker, and wait until both returned."""
         self.task.cancel()
-        await asyncio.gather(self.task, return_exceptions=True)
+        self.stopping.set()
+        await asyncio.gather(self.task, self.worker, return_exceptions=True)
 
     async def post(self, path: str, body: str, headers: Mapping[str, str]) -> tuple[int, str]:
         async with self.session.post(self.url + path, data=body.encode(), headers=dict(headers)) as response:
@@ -181,8 +185,11 @@ def slack_environ(slack: FakeSlack, **extra: str) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def serve_slack(core: Conversation, slack: FakeSlack, **extra_env: str) -> AsyncIterator[Running]:
-    """``create`` + ``mount`` + ``run`` as ``parley run slack`` does, on a loopback port."""
+async def serve_slack(
+    core: Conversation, slack: FakeSlack, *, worker: bool = True, **extra_env: str
+) -> AsyncIterator[Running]:
+    """``create`` + ``mount`` + ``run`` as ``parley run slack`` does, on a loopback port, with a worker
+    answering what it queues (``worker=False``: only the ingress, as ``parley run slack --ingress-only``)."""
     adapter = create(core, slack_environ(slack, **extra_env))
     app = web.Application()
     adapter.mount(app)
@@ -191,12 +198,20 @@ async def serve_slack(core: Conversation, slack: FakeSlack, **extra_env: str) ->
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     task = asyncio.create_task(adapter.run())
+    stopping = asyncio.Event()
+    if worker:
+        working = asyncio.create_task(
+            core.worker({"slack": adapter.worker}, f"test-{uuid.uuid4().hex[:6]}").run(stopping)
+        )
+    else:
+        working = asyncio.create_task(stopping.wait())
     try:
         async with aiohttp.ClientSession() as session:
-            yield Running(f"http://127.0.0.1:{port}", slack, session, task)
+            yield Running(f"http://127.0.0.1:{port}", slack, session, task, working, stopping)
     finally:
+        stopping.set()
         task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await asyncio.gather(task, working, return_exceptions=True)
         await runner.cleanup()
 
 
