@@ -12,8 +12,12 @@ from bot.api import ConfigError
 
 @asynccontextmanager
 async def listening(app: web.Application, host: str, port: int) -> AsyncIterator[None]:
-    """Serve ``app`` on ``host:port`` inside the block; a port that cannot be had is a ConfigError saying so."""
-    runner = web.AppRunner(app, access_log=None)
+    """Serve ``app`` on ``host:port`` inside the block; a port that cannot be had is a ConfigError saying so.
+
+    Request bodies are taken as sent, never decompressed: neither Slack nor a browser compresses one, and a
+    body in a broken Content-Encoding would otherwise fail inside aiohttp, with a traceback in the log.
+    """
+    runner = web.AppRunner(app, access_log=None, auto_decompress=False)
     await runner.setup()
     try:
         try:

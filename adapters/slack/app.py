@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -23,7 +23,6 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncServerErrorRetryHandler
-from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import events
@@ -44,6 +43,7 @@ from adapters.slack.state import NAMESPACE as STATE_NAMESPACE
 from adapters.slack.state import SlackState
 from adapters.slack.streams import NativeStreaming, NativeStreams
 from adapters.slack.thread_reader import authors_and_mentions, prior_messages, profile_name, read_thread
+from adapters.slack.verify import SignedRequests
 from bot.api import SOMETHING_BROKE, Attachment, ConfigError, Conversation, PriorMessage, SinkLimits
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,7 @@ class SlackAdapter:
         self._paces = SlackPaces(interval, self._config.updates_per_minute)
         self._native = NativeStreaming(self._config.native_streaming)
         self._inflight = InFlight()
+        self._signed = SignedRequests(env.signing_secret)
         self.app = AsyncApp(
             name="parley",
             logger=mask_tokens(logging.getLogger("parley.slack.bolt")),
@@ -201,14 +202,9 @@ class SlackAdapter:
     async def _http_events(self, request: web.Request) -> web.Response:
         if self._inflight.closing:  # Slack delivers it again later, to whichever parley then runs
             return web.json_response({"error": "parley is stopping"}, status=503)
-        try:
-            bolt_request = await to_bolt_request(request)
-        except (ValueError, AttributeError):  # not a JSON object, not a form: say so, if it is Slack that sent it
-            body = await request.text()
-            verifier = SignatureVerifier(self._env.signing_secret or "")
-            if not verifier.is_valid_request(body, dict(request.headers)):
-                return web.json_response({"error": "invalid request"}, status=401)
-            return web.json_response({"error": "the body is not a Slack event (malformed JSON)"}, status=400)
+        bolt_request = await self._signed.bolt_request(request)
+        if isinstance(bolt_request, web.Response):  # not signed (401), or not a Slack body (400): Bolt never sees it
+            return bolt_request
         return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
 
     async def _http_install(self, request: web.Request) -> web.Response:

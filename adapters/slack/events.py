@@ -123,6 +123,8 @@ def ignored_reason(event: Mapping[str, Any], bot: BotIdentity, *, answer_bots: b
         return "a bot's message (answer_bots is off)"
     if not event.get("channel") or not event.get("ts"):
         return "no channel or ts"
+    if not event.get("user") and not event.get("bot_id"):
+        return "no author"  # Slack names the person or bot who wrote every message
     return None
 
 

@@ -49,6 +49,7 @@ def event(text: str, **fields: Any) -> dict[str, Any]:
         ({"subtype": "channel_join"}, "subtype 'channel_join'"),
         ({"hidden": True}, "hidden message"),
         ({"type": "reaction_added"}, "event type 'reaction_added'"),
+        ({"user": None}, "no author"),
     ],
 )
 def test_what_is_ignored(fields: dict[str, Any], reason: str) -> None:

@@ -186,7 +186,7 @@ async def serve_slack(core: Conversation, slack: FakeSlack, **extra_env: str) ->
     adapter = create(core, slack_environ(slack, **extra_env))
     app = web.Application()
     adapter.mount(app)
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, auto_decompress=False)  # as adapters/http_server.py serves it
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
