@@ -1,5 +1,5 @@
 """Hostile requests to /slack/events: the unsigned get 401, the signed of a wrong shape 4xx (or 200, ignored),
-never a 500, a traceback in the log or a reply; the adapter keeps answering."""
+never a 500, a traceback in the log or a reply; the adapter keeps answering. Hostile text is read in linear time."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from adapters.slack.config import SlackConfig
+from adapters.slack.events import BotIdentity, Ignored, classify, incoming_message, render
 from bot.config import Config
 from tests.support.config import make_config
 from tests.support.fake_openai import FakeOpenAI
@@ -174,3 +175,21 @@ async def test_what_the_refusals_say(running: Running) -> None:
     assert (status, json.loads(text)) == (400, {"error": "the body is not a Slack event (event.user is a int)"})
     status, text = await send(running, raw, {})
     assert (status, json.loads(text)) == (401, REFUSED)
+
+
+PATHOLOGICAL = ["<http:a", "<mailto:a|", "<@U1|", "<@U0BOT|", "<#C1|", "<!a", "<!subteam^S1|", "<!here|", "<http:a|<"]
+"""Openings of Slack references that never close: each one read to the end of the text made reading quadratic
+(40 KB of ``<http:a`` took 5.3 s)."""
+
+
+def test_text_full_of_unclosed_references_is_read_in_linear_time() -> None:
+    bot = BotIdentity("U0BOT", "B0BOT")
+    started = time.monotonic()
+    for unit in PATHOLOGICAL:
+        text = unit * (400_000 // len(unit))  # a quadratic reading takes many minutes for each
+        event = {"type": "app_mention", "text": f"<@U0BOT> {text}", "channel": "C1", "ts": "1.000001", "user": "U1"}
+        addressed = classify(event, "T1", bot, answer_bots=False)
+        assert not isinstance(addressed, Ignored)
+        assert incoming_message(addressed, names={}).text == render(text, {})
+    assert render("<http:a" * 3, {}) == "<http:a" * 3, "nothing closed, nothing changed"
+    assert time.monotonic() - started < 20, "linear: well under a second on any machine; quadratic: hours"
