@@ -31,6 +31,7 @@ from adapters.slack.assistant import build_assistant
 from adapters.slack.config import SlackConfig
 from adapters.slack.env import SlackEnv
 from adapters.slack.files import fetch_files
+from adapters.slack.identity import Installations, OneBotToken
 from adapters.slack.inflight import InFlight
 from adapters.slack.mrkdwn import Mrkdwn
 from adapters.slack.oauth import multi_workspace_oauth
@@ -84,12 +85,15 @@ class SlackAdapter:
         self._native = NativeStreaming(self._config.native_streaming)
         self._inflight = InFlight()
         self._signed = SignedRequests(env.signing_secret)
+        oauth = multi_workspace_oauth(env, state)
+        authorize = OneBotToken(env.bot_token or "") if oauth is None else Installations(oauth.authorize)
+        self._bot = authorize if isinstance(authorize, OneBotToken) else None
         self.app = AsyncApp(
             name="parley",
             logger=mask_tokens(logging.getLogger("parley.slack.bolt")),
             signing_secret=env.signing_secret or "",
-            token=None if env.oauth else env.bot_token,
-            oauth_settings=multi_workspace_oauth(env, state),
+            authorize=authorize,  # type: ignore[arg-type]  # auth.test once per workspace (Bolt types it loosely)
+            oauth_settings=oauth,
         )
         configure_client(self.app.client, env, self._paces)  # Bolt's own client, which its OAuth flow shares
         self.app.assistant(
@@ -181,10 +185,10 @@ class SlackAdapter:
     async def _check_bot_token(self) -> None:
         """A wrong SLACK_BOT_TOKEN, or a Web API nobody answers at, is a configuration error now,
         not a silent failure at the first event (and a /healthz that says ok meanwhile)."""
-        if self._env.oauth:
+        if self._bot is None:
             return  # each workspace's token comes from its installation
         try:
-            identity = await self.app.client.auth_test()
+            identity = await self._bot.sign_in(self.app.client)
         except SlackApiError as error:
             code = error.response.get("error")
             if code in TOKEN_REFUSED:
@@ -196,7 +200,7 @@ class SlackAdapter:
             return
         except (aiohttp.ClientError, TimeoutError) as error:
             raise self._unreachable(error) from None
-        log.info("Slack: signed in as %s in %s", identity.get("user"), identity.get("team"))
+        log.info("Slack: signed in as %s in %s", identity.user, identity.team)
 
     # -- HTTP ------------------------------------------------------------------------
     async def _http_events(self, request: web.Request) -> web.Response:
