@@ -62,25 +62,35 @@ FIELDS: Mapping[str, tuple[type, ...]] = {
     "previous_message": (dict, type(None)),
     "item": (dict, type(None)),
     "assistant_thread": (dict, type(None)),
-    "view": (dict, type(None)),
+    "view": _OBJECT,
     "context": (dict, type(None)),
     "authorizations": (list, type(None)),
     "files": (list, type(None)),
     "response_urls": _LIST,
+    "actions": _LIST,
 }
 """The fields Bolt's request parsing, its middleware and parley's listeners read, with the types Slack sends
 (None where the readers take a missing value for it)."""
 INSIDE = frozenset(("event", "message", "previous_message", "item", "assistant_thread", "view", "context",
                     "user", "team", "channel", "enterprise"))  # fmt: skip
 """Objects whose own fields are read the same way (an event's ``message``, a ``team`` object's ``id``...)."""
-LISTS_OF_OBJECTS = frozenset(("authorizations", "files", "response_urls"))
+LISTS_OF_OBJECTS = frozenset(("authorizations", "files", "response_urls", "actions"))
+NEEDED: Mapping[str, Mapping[str, tuple[type, ...]]] = {
+    "message": {"channel": (str,)},
+    "app_mention": {"channel": (str,)},
+    "assistant_thread_started": {"assistant_thread": _OBJECT},
+    "assistant_thread_context_changed": {"assistant_thread": _OBJECT},
+}
+"""What Bolt's assistant middleware reads from an event of these types without looking first."""
+THREAD_NEEDS: Mapping[str, tuple[type, ...]] = {"channel_id": (str,), "thread_ts": (str,), "context": _OBJECT}
+"""... and from an event's ``assistant_thread``."""
 
 
 def problem(body: object) -> str | None:
     """What makes a parsed body unfit for Bolt and parley, or None when it has their shape."""
     if not isinstance(body, dict):
         return f"a JSON {type(body).__name__}, not an object"
-    return _deep_problem(body) or _field_problem(body, "")
+    return _deep_problem(body) or _field_problem(body, "") or _missing(body.get("event"))
 
 
 def _deep_problem(body: dict[str, Any]) -> str | None:
@@ -112,6 +122,20 @@ def _is_text(value: str) -> bool:
     return True
 
 
+def _missing(event: object) -> str | None:
+    """A field the readers of this event type take for granted, missing or of another type."""
+    if not isinstance(event, dict):
+        return None
+    thread = event.get("assistant_thread")
+    needs = [("event.", event, NEEDED.get(event.get("type") or "", {}))]
+    needs += [("event.assistant_thread.", thread, THREAD_NEEDS)] if isinstance(thread, dict) else []
+    for where, found, needed in needs:
+        for name, allowed in needed.items():
+            if not isinstance(found.get(name), allowed):
+                return f"{where}{name} is missing or a {type(found.get(name)).__name__}"
+    return None
+
+
 def _field_problem(found: Mapping[str, Any], where: str) -> str | None:
     for name, value in found.items():
         allowed = FIELDS.get(name)
@@ -127,6 +151,8 @@ def _field_problem(found: Mapping[str, Any], where: str) -> str | None:
             inner = [item for item in value if isinstance(item, dict)]
             if len(inner) != len(value):
                 return f"{path} holds something other than objects"
+            if name == "response_urls" and len(value) > 1:  # Bolt fails logging that it takes the first
+                return f"{path} holds more than one"
         for item in inner:
             nested = _field_problem(item, path + ".")
             if nested is not None:

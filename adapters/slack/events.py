@@ -123,10 +123,11 @@ def ignored_reason(event: Mapping[str, Any], bot: BotIdentity, *, answer_bots: b
         return "parley's own message"
     if (event.get("bot_id") or event.get("subtype") == "bot_message") and not answer_bots:
         return "a bot's message (answer_bots is off)"
-    if not event.get("channel") or not event.get("ts"):
+    if not event.get("channel") or not isinstance(event["channel"], str) or not event.get("ts"):
         return "no channel or ts"
-    if not event.get("user") and not event.get("bot_id"):
-        return "no author"  # Slack names the person or bot who wrote every message
+    user = event.get("user")
+    if not isinstance(user, str | None) or not (user or event.get("bot_id")):
+        return "no author"  # Slack names the person (by id) or bot who wrote every message
     return None
 
 

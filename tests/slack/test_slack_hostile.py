@@ -103,6 +103,17 @@ async def test_every_request_not_validly_signed_gets_401(
     await still_answers(running, slack, fake)
 
 
+async def test_a_request_that_is_not_http_gets_400_and_one_line_in_the_log(
+    running: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    raw = json.dumps(envelope(mention("twice typed"))).encode()
+    headers = [("Content-Type", "application/json"), ("Content-Type", "text/plain"), *signed(raw).items()]
+    assert (await send(running, raw, headers))[0] == 400, "aiohttp refuses it before any route"
+    assert not tracebacks(caplog), "aiohttp logged it at ERROR, with a traceback"
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "aiohttp.server"]
+    assert "Duplicate 'Content-Type' header" in line
+
+
 def wrong_shapes() -> dict[str, Any]:
     def mention_with(**fields: Any) -> dict[str, Any]:
         return envelope({**mention("garbage"), **fields})
@@ -146,6 +157,12 @@ def wrong_shapes() -> dict[str, Any]:
         "no text": without("text"),
         "no event type": without("type"),
         "no event": {k: v for k, v in mention_with().items() if k != "event"},
+        "a thread started, no thread": envelope({"type": "assistant_thread_started", "event_ts": "1.2"}),
+        "a thread without its context": envelope(
+            {"type": "assistant_thread_context_changed", "assistant_thread": {"channel_id": "D1", "thread_ts": "1.2"}}
+        ),
+        "an assistant message, no channel": without("channel")
+        | {"type": "message", "channel_type": "im", "thread_ts": "1.2"},
         "a JSON list": [mention_with()],
         "a JSON number": 42,
         "a JSON null": None,
