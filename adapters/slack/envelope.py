@@ -44,13 +44,6 @@ FIELDS: Mapping[str, tuple[type, ...]] = {
     "bot_access_token": _TEXT,
     "response_url": _TEXT,
     "command": _TEXT,
-    "name": _TEXT,
-    "title": _TEXT,
-    "mimetype": _TEXT,
-    "mode": _TEXT,
-    "url_private": _TEXT,
-    "url_private_download": _TEXT,
-    "size": _WHOLE,
     "hidden": _FLAG,
     "is_bot": _FLAG,
     "user": _ID_OR_OBJECT,
@@ -71,17 +64,35 @@ FIELDS: Mapping[str, tuple[type, ...]] = {
 }
 """The fields Bolt's request parsing, its middleware and parley's listeners read, with the types Slack sends
 (None where the readers take a missing value for it)."""
+FILE_FIELDS: Mapping[str, tuple[type, ...]] = {
+    "id": _TEXT,
+    "name": _TEXT,
+    "title": _TEXT,
+    "mimetype": _TEXT,
+    "mode": _TEXT,
+    "url_private": _TEXT,
+    "url_private_download": _TEXT,
+    "size": _WHOLE,
+}
+"""What parley reads of each of a message's ``files``."""
 INSIDE = frozenset(("event", "message", "previous_message", "item", "assistant_thread", "view", "context",
                     "user", "team", "channel", "enterprise"))  # fmt: skip
 """Objects whose own fields are read the same way (an event's ``message``, a ``team`` object's ``id``...)."""
-LISTS_OF_OBJECTS = frozenset(("authorizations", "files", "response_urls", "actions"))
+LISTS_OF_OBJECTS: Mapping[str, Mapping[str, tuple[type, ...]] | None] = {
+    "authorizations": FIELDS,
+    "files": FILE_FIELDS,
+    "response_urls": None,
+    "actions": None,
+}
+"""Lists of objects, and the fields read of each (None: none; an ``actions`` item's ``text`` is an object)."""
 NEEDED: Mapping[str, Mapping[str, tuple[type, ...]]] = {
     "message": {"channel": (str,)},
     "app_mention": {"channel": (str,)},
     "assistant_thread_started": {"assistant_thread": _OBJECT},
     "assistant_thread_context_changed": {"assistant_thread": _OBJECT},
 }
-"""What Bolt's assistant middleware reads from an event of these types without looking first."""
+"""What Bolt's assistant middleware (and, for a message's channel, parley) reads from an event of these types
+without looking first."""
 THREAD_NEEDS: Mapping[str, tuple[type, ...]] = {"channel_id": (str,), "thread_ts": (str,), "context": _OBJECT}
 """... and from an event's ``assistant_thread``."""
 
@@ -136,25 +147,29 @@ def _missing(event: object) -> str | None:
     return None
 
 
-def _field_problem(found: Mapping[str, Any], where: str) -> str | None:
+def _field_problem(found: Mapping[str, Any], where: str, fields: Mapping[str, tuple[type, ...]] = FIELDS) -> str | None:
     for name, value in found.items():
-        allowed = FIELDS.get(name)
+        allowed = fields.get(name)
         if allowed is None:
             continue
         path = f"{where}{name}"
         if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
             return f"{path} is a {type(value).__name__}"
         inner: list[dict[str, Any]] = []
+        inner_fields = FIELDS
         if name in INSIDE and isinstance(value, dict):
             inner = [value]
         elif name in LISTS_OF_OBJECTS and isinstance(value, list):
-            inner = [item for item in value if isinstance(item, dict)]
-            if len(inner) != len(value):
+            objects = [item for item in value if isinstance(item, dict)]
+            if len(objects) != len(value):
                 return f"{path} holds something other than objects"
             if name == "response_urls" and len(value) > 1:  # Bolt fails logging that it takes the first
                 return f"{path} holds more than one"
+            item_fields = LISTS_OF_OBJECTS[name]
+            if item_fields is not None:
+                inner, inner_fields = objects, item_fields
         for item in inner:
-            nested = _field_problem(item, path + ".")
+            nested = _field_problem(item, path + ".", inner_fields)
             if nested is not None:
                 return nested
     return None

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from adapters.slack.config import SlackConfig
+from adapters.slack.envelope import problem as envelope_problem
 from adapters.slack.events import BotIdentity, Ignored, classify, incoming_message, render
 from bot.config import Config
 from tests.support.config import make_config
@@ -210,3 +211,37 @@ def test_text_full_of_unclosed_references_is_read_in_linear_time() -> None:
         assert incoming_message(addressed, names={}).text == render(text, {})
     assert render("<http:a" * 3, {}) == "<http:a" * 3, "nothing closed, nothing changed"
     assert time.monotonic() - started < 20, "linear: well under a second on any machine; quadratic: hours"
+
+
+GENUINE = {
+    "app_home_opened with its view": envelope({"type": "app_home_opened", "user": "U1", "channel": "D1", "tab": "home",
+        "view": {"id": "V1", "team_id": "T0TEST", "type": "home", "title": {"type": "plain_text", "text": "Home"},
+                 "blocks": [], "state": {"values": {}}, "bot_id": "B1", "app_installed_team_id": "T0TEST"}}),
+    "message_changed": envelope({"type": "message", "subtype": "message_changed", "channel": "C1", "hidden": True,
+        "ts": "1.2", "message": {"type": "message", "user": "U1", "text": "new", "ts": "1.1",
+                                 "edited": {"user": "U1", "ts": "1.2"}},
+        "previous_message": {"type": "message", "user": "U1", "text": "old", "ts": "1.1"}}),
+    "a file shared": envelope(mention("see", subtype="file_share", files=[{"id": "F1", "name": "a.txt",
+        "title": "a.txt", "mimetype": "text/plain", "size": 3, "mode": "hosted", "user": "U1",
+        "url_private": "https://files.slack.com/a", "shares": {"public": {"C1": [{"ts": "1.1"}]}}}])),
+    "user_change": envelope({"type": "user_change", "user": {"id": "U1", "team_id": "T1", "name": "ada",
+        "deleted": False, "is_bot": False, "profile": {"display_name": "Ada"}, "updated": 1700000000}}),
+    "channel_created": envelope({"type": "channel_created", "channel": {"id": "C2", "name": "new",
+        "created": 1700000000, "creator": "U1"}}),
+    "block_actions": {"type": "block_actions", "user": {"id": "U1", "username": "ada", "team_id": "T1"},
+        "team": {"id": "T1", "domain": "t"}, "channel": {"id": "C1", "name": "general"}, "trigger_id": "1.2",
+        "actions": [{"type": "button", "action_id": "a", "block_id": "b", "action_ts": "1.2",
+                     "text": {"type": "plain_text", "text": "Go"}}],
+        "response_url": "https://hooks.slack.com/actions/x", "message": {"type": "message", "text": "hi", "ts": "1.1"}},
+    "assistant_thread_started": envelope({"type": "assistant_thread_started", "event_ts": "1.2",
+        "assistant_thread": {"user_id": "U1", "channel_id": "D1", "thread_ts": "1.1",
+                             "context": {"channel_id": "C1", "team_id": "T1", "enterprise_id": None}}}),
+    "app_context_changed": envelope({"type": "app_context_changed", "user": "U1",
+        "context": {"entities": [{"type": "slack#/types/channel_id", "value": "C1"}]}}),
+}  # fmt: skip
+"""Bodies as Slack sends them (abridged): every one passes the shape check."""
+
+
+def test_the_shapes_slack_sends_pass() -> None:
+    for name, body in GENUINE.items():
+        assert envelope_problem(body) is None, name
