@@ -204,11 +204,11 @@ class SlackAdapter:
 
     # -- HTTP ------------------------------------------------------------------------
     async def _http_events(self, request: web.Request) -> web.Response:
-        if self._inflight.closing:  # Slack delivers it again later, to whichever parley then runs
-            return web.json_response({"error": "parley is stopping"}, status=503)
         bolt_request = await self._signed.bolt_request(request)
         if isinstance(bolt_request, web.Response):  # not signed (401), or not a Slack body (400): Bolt never sees it
             return bolt_request
+        if self._inflight.closing:  # Slack delivers it again later, to whichever parley then runs
+            return web.json_response({"error": "parley is stopping"}, status=503)
         return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
 
     async def _http_install(self, request: web.Request) -> web.Response:
