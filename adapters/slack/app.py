@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -22,7 +22,6 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
-from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import events
@@ -31,6 +30,7 @@ from adapters.slack.assistant import build_assistant
 from adapters.slack.config import SlackConfig
 from adapters.slack.desk import SlackDesk
 from adapters.slack.env import SlackEnv
+from adapters.slack.identity import Installations, OneBotToken
 from adapters.slack.inflight import GRACE_SECONDS, InFlight
 from adapters.slack.ingress import Ingress
 from adapters.slack.mrkdwn import Mrkdwn
@@ -41,6 +41,7 @@ from adapters.slack.redact import mask_tokens
 from adapters.slack.slash import Slash
 from adapters.slack.state import NAMESPACE as STATE_NAMESPACE
 from adapters.slack.state import SlackState
+from adapters.slack.verify import SignedRequests
 from adapters.slack.worker import SlackWorker
 from adapters.slack.workspaces import Workspaces, configure_client
 from bot.api import SOMETHING_BROKE, ConfigError, Conversation
@@ -64,12 +65,16 @@ class SlackAdapter:
             self._config.edit_interval, self._config.updates_per_minute, book=conversation.pace_book()
         )
         self._inflight = InFlight()
+        self._signed = SignedRequests(env.signing_secret)
+        oauth = multi_workspace_oauth(env, state)
+        authorize = OneBotToken(env.bot_token or "") if oauth is None else Installations(oauth.authorize)
+        self._bot = authorize if isinstance(authorize, OneBotToken) else None
         self.app = AsyncApp(
             name="parley",
             logger=mask_tokens(logging.getLogger("parley.slack.bolt")),
             signing_secret=env.signing_secret or "",
-            token=None if env.oauth else env.bot_token,
-            oauth_settings=multi_workspace_oauth(env, state),
+            authorize=authorize,  # type: ignore[arg-type]  # auth.test once per workspace (Bolt types it loosely)
+            oauth_settings=oauth,
         )
         configure_client(self.app.client, env, self._paces)  # Bolt's own client, which its OAuth flow shares
         installations = self.app.installation_store if env.oauth else None
@@ -171,10 +176,10 @@ class SlackAdapter:
     async def _check_bot_token(self) -> None:
         """A wrong SLACK_BOT_TOKEN, or a Web API nobody answers at, is a configuration error now,
         not a silent failure at the first event (and a /healthz that says ok meanwhile)."""
-        if self._env.oauth:
+        if self._bot is None:
             return  # each workspace's token comes from its installation
         try:
-            identity = await self.app.client.auth_test()
+            identity = await self._bot.sign_in(self.app.client)
         except SlackApiError as error:
             code = error.response.get("error")
             if code in TOKEN_REFUSED:
@@ -186,20 +191,15 @@ class SlackAdapter:
             return
         except (aiohttp.ClientError, TimeoutError) as error:
             raise self._unreachable(error) from None
-        log.info("Slack: signed in as %s in %s", identity.get("user"), identity.get("team"))
+        log.info("Slack: signed in as %s in %s", identity.user, identity.team)
 
     # -- HTTP ------------------------------------------------------------------------
     async def _http_events(self, request: web.Request) -> web.Response:
+        bolt_request = await self._signed.bolt_request(request)
+        if isinstance(bolt_request, web.Response):  # not signed (401), or not a Slack body (400): Bolt never sees it
+            return bolt_request
         if self._inflight.closing:  # Slack delivers it again later, to whichever parley then runs
             return web.json_response({"error": "parley is stopping"}, status=503)
-        try:
-            bolt_request = await to_bolt_request(request)
-        except (ValueError, AttributeError):  # not a JSON object, not a form: say so, if it is Slack that sent it
-            body = await request.text()
-            verifier = SignatureVerifier(self._env.signing_secret or "")
-            if not verifier.is_valid_request(body, dict(request.headers)):
-                return web.json_response({"error": "invalid request"}, status=401)
-            return web.json_response({"error": "the body is not a Slack event (malformed JSON)"}, status=400)
         return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
 
     async def _http_install(self, request: web.Request) -> web.Response:

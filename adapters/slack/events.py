@@ -25,12 +25,14 @@ DM_THREAD = "dm"
 ANSWERED_SUBTYPES = (None, "file_share", "thread_broadcast")
 """Message subtypes that are a person writing; edits, deletions, joins and the like are not."""
 
-_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
-_CHANNEL = re.compile(r"<#([CGD][A-Z0-9]+)(?:\|([^>]*))?>")
-_SPECIAL = re.compile(r"<!(here|channel|everyone)(?:\|[^>]*)?>")
-_SUBTEAM = re.compile(r"<!subteam\^[A-Z0-9]+(?:\|([^>]*))?>")
-_OTHER_SPECIAL = re.compile(r"<!([^>|]+)(?:\|([^>]*))?>")
-_LINK = re.compile(r"<((?:https?|mailto|tel):[^>|]+)(?:\|([^>]*))?>")
+# No part of a reference holds "<" (Slack sends it as "&lt;"): each match attempt stops at the next "<", so that
+# text full of unclosed "<http:a" or "<@U1|" is read in linear time (with [^>], each one read to the end: quadratic).
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^<>]*)?>")
+_CHANNEL = re.compile(r"<#([CGD][A-Z0-9]+)(?:\|([^<>]*))?>")
+_SPECIAL = re.compile(r"<!(here|channel|everyone)(?:\|[^<>]*)?>")
+_SUBTEAM = re.compile(r"<!subteam\^[A-Z0-9]+(?:\|([^<>]*))?>")
+_OTHER_SPECIAL = re.compile(r"<!([^<>|]+)(?:\|([^<>]*))?>")
+_LINK = re.compile(r"<((?:https?|mailto|tel):[^<>|]+)(?:\|([^<>]*))?>")
 
 
 COMMAND_STYLE = CommandStyle(prefix=f"{SLASH} ", reset="@parley reset")
@@ -121,8 +123,11 @@ def ignored_reason(event: Mapping[str, Any], bot: BotIdentity, *, answer_bots: b
         return "parley's own message"
     if (event.get("bot_id") or event.get("subtype") == "bot_message") and not answer_bots:
         return "a bot's message (answer_bots is off)"
-    if not event.get("channel") or not event.get("ts"):
+    if not event.get("channel") or not isinstance(event["channel"], str) or not event.get("ts"):
         return "no channel or ts"
+    user = event.get("user")
+    if not isinstance(user, str | None) or not (user or event.get("bot_id")):
+        return "no author"  # Slack names the person (by id) or bot who wrote every message
     return None
 
 
@@ -135,7 +140,7 @@ def strip_bot_mention(text: str, bot: BotIdentity) -> tuple[str, bool]:
     """The text without parley's own mention, and whether it was there."""
     if not bot.user_id:
         return text, False
-    pattern = re.compile(rf"<@{re.escape(bot.user_id)}(?:\|[^>]*)?>")
+    pattern = re.compile(rf"<@{re.escape(bot.user_id)}(?:\|[^<>]*)?>")
     lines, found = text.split("\n"), False
     for index, line in enumerate(lines):  # only the mention's own line is tidied: code elsewhere keeps its indents
         stripped, count = pattern.subn("", line)

@@ -13,8 +13,11 @@ link's URL (Wikipedia's ``Foo_(bar)``) no longer end the link early.
 
 First, Slack's three control characters are escaped, as its API requires
 (``&`` ``<`` ``>`` as ``&amp;`` ``&lt;`` ``&gt;``), so ``<div>`` in an answer is shown
-rather than swallowed. Kept as they are: Slack's own references (``<@U1>``,
-``<#C1>``, ``<!here>``), autolinks (``<https://...>``) and ``>`` that starts a quote.
+rather than swallowed. Kept as they are: Slack's references to a user or a channel (``<@U1>``,
+``<#C1>``), autolinks (``<https://...>``) and ``>`` that starts a quote. Broadcast mentions
+(``<!channel>``, ``<!here>``, ``<!everyone>``, ``<!subteam^S1|@team>``: every ``<!...>``) are
+escaped too, so they show as text: a model must never notify a whole channel. Text Slack reads as
+Markdown, not mrkdwn (a native stream's), is ``defused`` instead.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import re
 
 from md2mrkdwn import MrkdwnConverter
 
-_SLACK_REFERENCE = re.compile(r"<(?:[@#!][A-Za-z0-9^|@._-]+|(?:https?|mailto):[^<>\s]+)>")
+_SLACK_REFERENCE = re.compile(r"<(?:[@#][A-Za-z0-9^|@._-]+|(?:https?|mailto):[^<>\s]+)>")
 _QUOTE = re.compile(r"^([ \t]*(?:>[ \t]?)+)", re.MULTILINE)
 _FENCE = re.compile(r"^([ \t]*)(`{3,}|~{3,})(.*)$")
 _STAR_BULLET = re.compile(r"^([ \t]*)\*([ \t]+)")
@@ -32,6 +35,20 @@ _ESCAPED = re.compile(r"\\([*_~`\\])")
 _LINK_URL = re.compile(r"\]\(((?:[^()\s]|\([^()\s]*\))+)\)")
 _LITERAL = {"*": "\ue000", "_": "\ue001", "~": "\ue002", "`": "\ue003", "\\": "\ue004"}
 """Characters to show as they are, hidden from the library in private-use code points."""
+
+
+BROADCAST = "<!"
+DEFUSED = "<\u2060!"
+"""``<!`` with an invisible word joiner inside: shown the same, never read as a broadcast mention."""
+
+
+def defuse(text: str) -> str:
+    """Text that Slack takes as it is (a native stream's Markdown, plain text), with no ``<!...>`` mention left.
+
+    Growing text stays growing: what ``defuse`` makes of a text starts with what it made of any start of it, so
+    a stream appends to what it sent (a text ending in ``<`` is a start of its defused longer self).
+    """
+    return text.replace(BROADCAST, DEFUSED)
 
 
 def prepare(markdown: str) -> str:
@@ -114,7 +131,7 @@ class Mrkdwn:
 
     def __call__(self, markdown: str) -> str:
         converted: str = _restore(self._converter.convert(prepare(escape(markdown))))
-        return converted if converted.strip() else markdown
+        return converted if converted.strip() else defuse(markdown)
 
     def length(self, markdown: str) -> int:
         """How long the text is as Slack receives it: the 3,500-character limit holds for this."""

@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from adapters.slack.desk import feedback_blocks, post_handoff
-from adapters.slack.mrkdwn import Mrkdwn
+from adapters.slack.mrkdwn import Mrkdwn, defuse
 from adapters.slack.streams import NativeStreams
 from bot.api import Pace, SinkLimits
 
@@ -139,7 +139,7 @@ class SlackSink:
                 raise
             # The mrkdwn is within MAX_CHARS, but a workspace may still find it too long: plain text is shorter.
             log.warning("Slack refused %d characters of mrkdwn as too long; sending the plain text", len(text))
-            return await method(text=text, mrkdwn=False, **where)
+            return await method(text=defuse(text), mrkdwn=False, **where)
 
 
 class AssistantSink(SlackSink):

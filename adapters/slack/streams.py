@@ -1,11 +1,12 @@
 """Slack's native streaming (chat.startStream, appendStream, stopStream), where a workspace offers it.
 
 A reply message is started as a stream and each edit that adds to its text is appended, as
-slack_sdk's streaming helper does it; Slack renders the Markdown itself. A workspace that answers
-``unknown_method``, ``feature_not_enabled`` or ``not_allowed`` (GovSlack, older workspaces) is
-remembered for the process and gets chat.postMessage and chat.update instead. An edit that does
-not add to the streamed text, or comes after the stream has lived ``LIFETIME`` (Slack ends one
-after about 5 minutes), stops the stream and finishes the message with chat.update.
+slack_sdk's streaming helper does it; Slack renders the Markdown itself (``<!...>`` mentions defused, so
+that none notifies a channel). A workspace that answers ``unknown_method``, ``feature_not_enabled`` or
+``not_allowed`` (GovSlack, older workspaces) is remembered for the process and gets chat.postMessage
+and chat.update instead. An edit that does not add to the streamed text, or comes after the stream
+has lived ``LIFETIME`` (Slack ends one after about 5 minutes), stops the stream and finishes the
+message with chat.update.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.mrkdwn import defuse
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +83,7 @@ class NativeStreams:
 
     async def start(self, text: str) -> str | None:
         """A new message streaming ``text``; None when the workspace does not stream (post it instead)."""
+        text = defuse(text)  # Slack reads the Markdown as it is: no broadcast mention in it
         try:
             response = await self._client.chat_startStream(
                 channel=self._channel,
@@ -104,7 +108,7 @@ class NativeStreams:
 
     async def extend(self, message_id: str, text: str) -> bool:
         """Append what ``text`` adds to the stream; False (the stream stopped) when it cannot: edit it instead."""
-        stream = self._open[message_id]
+        stream, text = self._open[message_id], defuse(text)
         if self._clock() - stream.started < LIFETIME and text.startswith(stream.sent):
             try:
                 await self._append(message_id, stream, text[len(stream.sent) :])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -104,3 +105,18 @@ async def test_a_forged_state_installs_nothing(running: Running, slack: FakeSlac
         assert response.status == 401
     assert not slack.calls_to("oauth.v2.access")
     assert await SlackState(store.namespace(NAMESPACE)).installation(None, SECOND) is None
+
+
+async def test_an_installed_workspace_is_asked_who_parley_is_once_not_per_event(
+    running: Running, slack: FakeSlack
+) -> None:
+    assert (await install(running))[0] == 200
+    installing = len(slack.calls_to("auth.test"))  # Bolt's OAuth flow asks once, to store the bot's id
+    events = [message(f"<@U0BOT2> question {n}", channel=f"C0CHAN{n}", user=f"U0PERSON{n}") for n in range(30)]
+    statuses = await asyncio.gather(*(running.event(event, team=SECOND) for event in events))
+    assert {status for status, _ in statuses} == {200}
+    for n, event in enumerate(events):
+        want = f"echo: question {n}"
+        await until(lambda: any(m.text == want for m in slack.thread(event["channel"], event["ts"])))  # noqa: B023
+    answering = slack.calls_to("auth.test")[installing:]
+    assert [call.token for call in answering] == [SECOND_TOKEN], "one auth.test for 30 events"

@@ -49,6 +49,7 @@ def event(text: str, **fields: Any) -> dict[str, Any]:
         ({"subtype": "channel_join"}, "subtype 'channel_join'"),
         ({"hidden": True}, "hidden message"),
         ({"type": "reaction_added"}, "event type 'reaction_added'"),
+        ({"user": None}, "no author"),
     ],
 )
 def test_what_is_ignored(fields: dict[str, Any], reason: str) -> None:
@@ -145,7 +146,7 @@ def message_of(addressed: Addressed) -> IncomingMessage:
         ("[Foo](https://w.test/Foo_(bar)) ok", "<https://w.test/Foo_%28bar%29|Foo> ok"),
         (
             "> a quote with <b>\nsee <#C1> > <@U1> <!here> <https://x.test>",
-            "> a quote with &lt;b&gt;\nsee <#C1> &gt; <@U1> <!here> <https://x.test>",
+            "> a quote with &lt;b&gt;\nsee <#C1> &gt; <@U1> &lt;!here&gt; <https://x.test>",  # no ping: issue 10
         ),
     ],
 )

@@ -20,6 +20,7 @@ import pytest_asyncio
 from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 
+from adapters.http_server import listening
 from adapters.slack import create
 from bot.conversation import Conversation
 from tests.support.fake_slack import BOT_USER, TEAM, FakeSlack
@@ -193,26 +194,23 @@ async def serve_slack(
     adapter = create(core, slack_environ(slack, **extra_env))
     app = web.Application()
     adapter.mount(app)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
     port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    task = asyncio.create_task(adapter.run())
-    stopping = asyncio.Event()
-    if worker:
-        working = asyncio.create_task(
-            core.worker({"slack": adapter.worker}, f"test-{uuid.uuid4().hex[:6]}").run(stopping)
-        )
-    else:
-        working = asyncio.create_task(stopping.wait())
-    try:
-        async with aiohttp.ClientSession() as session:
-            yield Running(f"http://127.0.0.1:{port}", slack, session, task, working, stopping)
-    finally:
-        stopping.set()
-        task.cancel()
-        await asyncio.gather(task, working, return_exceptions=True)
-        await runner.cleanup()
+    async with listening(app, "127.0.0.1", port):
+        task = asyncio.create_task(adapter.run())
+        stopping = asyncio.Event()
+        if worker:
+            working = asyncio.create_task(
+                core.worker({"slack": adapter.worker}, f"test-{uuid.uuid4().hex[:6]}").run(stopping)
+            )
+        else:
+            working = asyncio.create_task(stopping.wait())
+        try:
+            async with aiohttp.ClientSession() as session:
+                yield Running(f"http://127.0.0.1:{port}", slack, session, task, working, stopping)
+        finally:
+            stopping.set()
+            task.cancel()
+            await asyncio.gather(task, working, return_exceptions=True)
 
 
 @pytest_asyncio.fixture
