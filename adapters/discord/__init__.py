@@ -1,20 +1,26 @@
 """The Discord adapter: a discord.py bot that answers in threads, DMs and reply chains.
 
-``parley run discord`` imports this package and calls ``create``. Inside it,
-``import discord`` is discord.py (imports are absolute).
+``parley run discord`` imports this package and calls ``create`` (the gateway side, which queues each
+message) and, unless ``--ingress-only``, answers the queued messages through ``DiscordAdapter.handler``
+(the same client). ``parley worker`` calls ``create_handler``: a REST-only login, no gateway. Inside
+it, ``import discord`` is discord.py (imports are absolute).
 
 - ``endpoints``: the token and the REST/gateway URLs from the environment.
 - ``config``: the ``[discord]`` table.
-- ``client``: the discord.py client, its intents, and routing messages to the core.
+- ``client``: the discord.py client, its intents, and routing messages into the queue.
 - ``events``: pure decisions: ignore a message, or which conversation it is.
-- ``turns``: the turns handed to the core that are still running.
+- ``payload``: what a queued job carries from the ingress to the worker.
+- ``worker``: the ``JobHandler``: rebuilds the message and its sink from a job and answers it.
+- ``rest``: the REST API a worker answers through (the gateway client's, or a login of its own).
+- ``turns``: the messages this process queued that its own worker has not answered yet.
 - ``sink``: the reply sink and its destination (typing, send, edit; never a ping).
-- ``state``: what the adapter keeps in Redis (reply chains).
+- ``state``: what the adapter keeps in Redis (reply chains, threads opened for a job).
 - ``slash``: ``/parley show|set|unset|models|usage|help``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Mapping
@@ -27,6 +33,9 @@ from aiohttp import web
 from adapters.discord.client import ParleyClient
 from adapters.discord.config import DiscordConfig
 from adapters.discord.endpoints import API_ENV, TOKEN_ENV, Endpoints, from_environment
+from adapters.discord.rest import Rest, RestLogin
+from adapters.discord.turns import QueuedTurns
+from adapters.discord.worker import DiscordJobs
 from bot.api import MASK, ConfigError, Conversation, RedactSecrets
 
 log = logging.getLogger(__name__)
@@ -46,6 +55,25 @@ class DiscordAdapter:
         self._endpoints = endpoints
         self._options = client_options
         self.client: ParleyClient | None = None
+        self._started = asyncio.Event()
+        self._queued: QueuedTurns | None = None
+
+    def handler(self) -> DiscordJobs:
+        """The worker side of ``parley run``: answers the queued jobs through this adapter's client (one
+        client, one connection pool and one set of channel budgets serve both sides)."""
+        if self._queued is None:
+            self._queued = QueuedTurns()
+        return DiscordJobs(self.conversation, self.conversation.config.table(DiscordConfig), self, self._queued)
+
+    async def rest(self) -> Rest:
+        """The client's REST side, once it has logged in."""
+        await self._started.wait()
+        assert self.client is not None
+        await self.client.logged_in.wait()
+        return Rest(self.client, self.client.paces)
+
+    async def aclose(self) -> None:
+        """Nothing of the handler's own to close: the client closes when ``run`` ends."""
 
     def mount(self, app: web.Application) -> None:
         """Discord needs no HTTP routes: everything comes over the gateway."""
@@ -53,8 +81,10 @@ class DiscordAdapter:
     async def run(self) -> None:
         self._endpoints.apply()
         mask_in_logs(self._endpoints.token)
-        client = ParleyClient(self.conversation, self.conversation.config.table(DiscordConfig), **self._options)
+        config = self.conversation.config.table(DiscordConfig)
+        client = ParleyClient(self.conversation, config, self._queued, **self._options)
         self.client = client
+        self._started.set()
         try:
             async with client:
                 await client.start(self._endpoints.token)
@@ -97,3 +127,12 @@ class MaskInteractionTokens(logging.Filter):
 def create(conversation: Conversation, environ: Mapping[str, str], **client_options: Any) -> DiscordAdapter:
     """The adapter ``parley run`` starts; ``client_options`` go to discord.py's Client (e.g. ``heartbeat_timeout``)."""
     return DiscordAdapter(conversation, from_environment(environ), **client_options)
+
+
+def create_handler(conversation: Conversation, environ: Mapping[str, str]) -> DiscordJobs:
+    """The worker side ``parley worker`` runs: answers queued Discord jobs over REST, with no gateway
+    connection (it logs in on the first job; ``aclose`` ends its HTTP session)."""
+    endpoints = from_environment(environ)
+    mask_in_logs(endpoints.token)
+    config = conversation.config.table(DiscordConfig)
+    return DiscordJobs(conversation, config, RestLogin(endpoints, config))
