@@ -56,15 +56,18 @@ async def running(
 
 @contextlib.asynccontextmanager
 async def running_adapter(
-    config: Config, store: Store, discord_fake: FakeDiscord, **options: Any
+    config: Config, store: Store, discord_fake: FakeDiscord, *, answering: bool = True, **options: Any
 ) -> AsyncIterator[DiscordAdapter]:
     """The real Discord adapter on the core, connected to the fake, and a worker answering the messages it
-    queues through the adapter's handler, until the block ends."""
+    queues through the adapter's handler, until the block ends (``answering=False``: only the adapter, as
+    ``parley run discord --ingress-only``)."""
     backends = open_backends(config, os.environ)
     conversation = Conversation(config=config, store=store, backends=backends)
     adapter: DiscordAdapter = create(conversation, discord_fake.environ(), **options)
     stop = asyncio.Event()
-    worker = asyncio.create_task(conversation.worker({"discord": adapter.handler()}, "discord-test").run(stop))
+    worker = asyncio.create_task(
+        conversation.worker({"discord": adapter.handler()}, "discord-test").run(stop) if answering else stop.wait()
+    )
     task = asyncio.create_task(adapter.run())
     try:
         await asyncio.wait([task, asyncio.create_task(discord_fake.wait_connected())], return_when="FIRST_COMPLETED")
