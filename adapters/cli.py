@@ -17,7 +17,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from adapters import config as parley_config
-from adapters import console, run
+from adapters import console, queue_cli, run
 from adapters.web.serve import serve_console
 from bot.api import (
     NO_BACKEND_HELP,
@@ -112,7 +112,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not config.backends:
         raise ConfigError(NO_BACKEND_HELP)
     names = run.chosen(args.platform, os.environ)
-    return run_until_signal(run.serve(config, os.environ, names, args.host, args.port))
+    return run_until_signal(run.serve(config, os.environ, names, args.host, args.port, ingress_only=args.ingress_only))
 
 
 def cmd_console(args: argparse.Namespace) -> int:
@@ -257,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     run_.add_argument("platform", nargs="?", choices=sorted(run.PLATFORMS), help="only this platform")
     run_.add_argument("--host", default="0.0.0.0", help="address of the HTTP server (default: 0.0.0.0)")
     run_.add_argument("--port", type=int, default=3000, help="port of the HTTP server (default: 3000)")
+    run_.add_argument("--ingress-only", action="store_true",
+                      help="only accept and queue messages; parley worker processes answer them")  # fmt: skip
 
     console_ = add(commands, "console", "serve only the web console, for local use (needs PARLEY_ADMIN_TOKEN)",
                    cmd_console)  # fmt: skip
@@ -288,6 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     usage = add(commands, "usage", "tokens used per channel and per user on a day (default: today, UTC)", cmd_usage)
     usage.add_argument("channel", metavar="CHANNEL", nargs="?", help="only this channel, e.g. slack:T1/C42")
     usage.add_argument("--date", metavar="YYYY-MM-DD", type=_day, help="the UTC day (default: today)")
+    queue_cli.add_commands(commands, add, _load, run_until_signal)
     return parser
 
 

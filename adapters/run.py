@@ -1,10 +1,18 @@
-"""``parley run``: the chat platforms, side by side in one process, behind one HTTP server."""
+"""``parley run``: the chat platforms, side by side in one process, behind one HTTP server; ``parley worker``.
+
+Each platform's module offers ``create(conversation, environ)`` (its adapter: the ingress, which
+queues what it accepts) and ``create_handler(conversation, environ)`` (its ``JobHandler``: the worker
+side, which answers queued jobs through the platform's Web/REST API). ``parley run`` runs both, with a
+``Worker`` beside the adapters (not with ``--ingress-only``); ``parley worker`` runs only the workers.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import importlib
 import logging
+import os
+import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, cast
@@ -14,7 +22,7 @@ from aiohttp import web
 from adapters.http_server import listening
 from adapters.platform import PlatformAdapter
 from adapters.web import mount as mount_console
-from bot.api import Config, ConfigError, Conversation, open_conversation
+from bot.api import Config, ConfigError, Conversation, JobHandler, Worker, open_conversation
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +45,10 @@ class _AdapterModule(Protocol):
     def create(self, conversation: Conversation, environ: Mapping[str, str]) -> PlatformAdapter: ...
 
 
+class _HandlerFactory(Protocol):
+    def __call__(self, conversation: Conversation, environ: Mapping[str, str]) -> JobHandler: ...
+
+
 def chosen(platform: str | None, environ: Mapping[str, str]) -> list[str]:
     """The platform asked for, or every one whose token is set."""
     if platform is not None:
@@ -51,26 +63,96 @@ def chosen(platform: str | None, environ: Mapping[str, str]) -> list[str]:
     return names
 
 
-async def serve(config: Config, environ: Mapping[str, str], names: Sequence[str], host: str, port: int) -> int:
-    async with open_conversation(config, environ) as conversation:
+async def serve(
+    config: Config,
+    environ: Mapping[str, str],
+    names: Sequence[str],
+    host: str,
+    port: int,
+    *,
+    ingress_only: bool = False,
+) -> int:
+    """The platforms' adapters, and (unless ``ingress_only``) a worker answering their queued jobs. On a
+    signal the adapters stop first; then the worker finishes its jobs in hand (``[queue] drain_seconds``)."""
+    async with open_conversation(config, environ, join=ingress_only) as conversation:
         adapters = [_module(name).create(conversation, environ) for name in names]
+        handlers = {} if ingress_only else _handlers(conversation, environ, names, required=False)
         app = web.Application()
         app.router.add_get("/healthz", _healthz(conversation, [adapter.name for adapter in adapters]))
         for adapter in adapters:
             adapter.mount(app)
         mount_console(app, conversation, environ)
-        async with listening(app, host, port):
-            log.info("parley is running %s; HTTP on %s:%d", ", ".join(names), host, port)
-            try:
-                async with asyncio.TaskGroup() as group:
-                    for adapter in adapters:
-                        group.create_task(adapter.run())
-            except ExceptionGroup as errors:  # not ``except*``: what that raises is wrapped in a group again
-                problems = errors.subgroup(ConfigError)
-                if problems is None:
-                    raise
-                raise _first(problems) from None
+        stop = asyncio.Event()
+        working = asyncio.create_task(conversation.worker(handlers, consumer_name()).run(stop)) if handlers else None
+        try:
+            async with listening(app, host, port):
+                log.info("parley is running %s; HTTP on %s:%d", ", ".join(names), host, port)
+                await _run_adapters(adapters)
+        finally:
+            if working is not None:
+                stop.set()
+                await working
     return 0
+
+
+async def _run_adapters(adapters: Sequence[PlatformAdapter]) -> None:
+    try:
+        async with asyncio.TaskGroup() as group:
+            for adapter in adapters:
+                group.create_task(adapter.run())
+    except ExceptionGroup as errors:  # not ``except*``: what that raises is wrapped in a group again
+        problems = errors.subgroup(ConfigError)
+        if problems is None:
+            raise
+        raise _first(problems) from None
+
+
+async def serve_worker(
+    config: Config, environ: Mapping[str, str], names: Sequence[str], host: str, port: int | None
+) -> int:
+    """``parley worker``: answer the queued jobs of ``names``' platforms until a signal, then drain; ``/healthz``
+    on ``port`` (no HTTP server without one)."""
+    async with open_conversation(config, environ, join=True) as conversation:
+        worker = conversation.worker(_handlers(conversation, environ, names, required=True), consumer_name())
+        stop = asyncio.Event()
+        working = asyncio.create_task(worker.run(stop))
+        app = web.Application()
+        app.router.add_get("/healthz", _worker_healthz(conversation, worker, list(names)))
+        try:
+            if port is None:
+                await asyncio.shield(working)
+            else:
+                async with listening(app, host, port):
+                    log.info("parley worker %s answers %s; HTTP on %s:%d", worker.consumer, ", ".join(names), host,
+                             port)  # fmt: skip
+                    await asyncio.shield(working)
+        finally:
+            stop.set()
+            await working
+    return 0
+
+
+def consumer_name() -> str:
+    """This process's name among the queue's workers: host and process id."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _handlers(
+    conversation: Conversation, environ: Mapping[str, str], names: Sequence[str], *, required: bool
+) -> dict[str, JobHandler]:
+    """Each platform's worker side, by platform (a module without one answers in its adapter's process
+    unless ``required``)."""
+    handlers: dict[str, JobHandler] = {}
+    for name in names:
+        factory = cast(_HandlerFactory | None, getattr(importlib.import_module(PLATFORMS[name].module),
+                                                       "create_handler", None))  # fmt: skip
+        if factory is None:
+            if required:
+                raise ConfigError(f"the {name} platform cannot answer queued messages in a worker yet")
+            continue
+        handler = factory(conversation, environ)
+        handlers[handler.platform] = handler
+    return handlers
 
 
 def _first(group: BaseExceptionGroup[ConfigError]) -> ConfigError:
@@ -87,5 +169,16 @@ def _healthz(conversation: Conversation, names: list[str]) -> Callable[[web.Requ
         redis = await conversation.ping()
         status = 200 if redis else 503
         return web.json_response({"ok": redis, "redis": redis, "platforms": names}, status=status)
+
+    return healthz
+
+
+def _worker_healthz(
+    conversation: Conversation, worker: Worker, names: list[str]
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def healthz(request: web.Request) -> web.Response:
+        redis = await conversation.ping()
+        body = {"ok": redis, "redis": redis, "platforms": names, "worker": worker.consumer, "busy": worker.busy}
+        return web.json_response(body, status=200 if redis else 503)
 
     return healthz

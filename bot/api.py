@@ -39,7 +39,8 @@ For a platform adapter:
 For the composition root (``adapters/cli.py``, ``adapters/run.py``, ``adapters/config.py``): loading
 and checking the configuration (``Config.with_tables`` adds each adapter's ``AdapterTable``), logging
 with secrets masked, opening the core (``open_conversation``), checking backends, and the command
-line's admin commands (``open_commands``: beside a running parley, on its Redis).
+line's admin commands (``open_commands``: beside a running parley, on its Redis) and the queue's
+(``open_queue``: its status, dead letters, retrying one).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ from bot.logs import MASK, RedactSecrets, setup_logging
 from bot.messages import Attachment, Author, ChatMessage, CommandStyle, IncomingMessage, PriorMessage
 from bot.notices import GAVE_UP, SOMETHING_BROKE
 from bot.pacing import Pace, PaceBook, rate_of
-from bot.runtime import open_commands, open_conversation
+from bot.runtime import open_commands, open_conversation, open_queue
 from bot.settings import KEYS as SETTING_KEYS
 from bot.settings import ChannelSettings, ReplyMode
 from bot.sink import PacedSink, ReplySink, SinkLimits, StatusSink
@@ -115,6 +116,7 @@ __all__ = [
     "load_config",
     "open_commands",
     "open_conversation",
+    "open_queue",
     "parse_day",
     "rate_of",
     "setup_logging",

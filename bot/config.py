@@ -184,9 +184,9 @@ class _Head(BaseModel):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     admins: list[str] = Field(default_factory=list)
     """Author ids allowed to change settings, as ``platform:user_id``."""
+    queue: QueueConfig = Field(default_factory=QueueConfig)
     files: FilesConfig = Field(default_factory=FilesConfig)
     history: HistoryConfig = Field(default_factory=HistoryConfig)
-    queue: QueueConfig = Field(default_factory=QueueConfig)
 
     @field_validator("redis_url")
     @classmethod

@@ -34,7 +34,8 @@ class Job:
     """The queue's id for it (a stream entry id)."""
     thread: ThreadKey
     event_id: str
-    """The platform's id for the delivery (the dedup key, with the platform's name)."""
+    """The platform's id for the delivery, as the ingress passed it to ``enqueue`` (deduplicated with the
+    platform's name: ``{platform}:{event_id}``, the key ``Conversation.receive`` claims too)."""
     payload: Mapping[str, Any]
     """What the platform's ingress wrote (JSON): all its handler needs to answer."""
     attempt: int = 1

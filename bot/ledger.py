@@ -6,9 +6,12 @@ earlier one posted, and its first posts become edits of those, so the thread end
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from bot.sink import CompleteSink, ReplySink
+
+log = logging.getLogger(__name__)
 
 
 async def post_new(sink: ReplySink, text: str, *, complete: bool = False) -> str:
@@ -25,10 +28,13 @@ class ReplyLedger:
 
     async def post(self, sink: ReplySink, text: str, *, complete: bool = False) -> str:
         """A message of the reply: an earlier attempt's next message edited to ``text``, or a new one, recorded."""
-        if self._earlier:
+        while self._earlier:
             message_id = self._earlier.pop(0)
-            await sink.edit(message_id, text)
-            return message_id
+            try:
+                await sink.edit(message_id, text)
+                return message_id
+            except Exception as error:  # gone from the platform, say: the reply goes on in a new message
+                log.warning("could not edit %s, an earlier attempt's message: %s", message_id, error)
         message_id = await post_new(sink, text, complete=complete)
         await self._record(message_id)
         return message_id

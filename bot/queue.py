@@ -17,6 +17,7 @@ the stream entry, so that a message is either queued once or refused as a redeli
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import zlib
@@ -29,6 +30,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from bot.config import QueueConfig
 from bot.jobs import Job, QueueUnavailable
+from bot.queue_scripts import CLOSE, ENQUEUE, HEARTBEAT, RETRY
 from bot.store import thread_key
 from bot.threads import ThreadKey
 
@@ -37,63 +39,6 @@ ORDER_SECONDS = 7 * 86400
 """How long a quiet thread's arrival numbers are kept (refreshed by every message of the thread)."""
 ENQUEUE_DELAYS = (0.05, 0.2, 0.5)
 """Pauses between the tries of an enqueue that Redis failed (a retry cannot queue a message twice)."""
-
-_ENQUEUE = """
-if not redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[1]) then
-    return false
-end
-local seq = redis.call('INCR', KEYS[2])
-redis.call('EXPIRE', KEYS[2], ARGV[5])
-redis.call('EXPIRE', KEYS[3], ARGV[5])
-return redis.call('XADD', KEYS[4], '*', 'thread', ARGV[2], 'event', ARGV[3], 'seq', seq, 'payload', ARGV[4])
-"""
-"""KEYS: event marker, seq, done, stream. ARGV: dedup seconds, thread, event id, payload, order seconds."""
-
-_CLOSE = """
-local done = tonumber(redis.call('GET', KEYS[1]) or '0')
-if done < tonumber(ARGV[1]) then
-    redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
-else
-    redis.call('EXPIRE', KEYS[1], ARGV[3])
-end
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-if #ARGV > 3 then
-    redis.call('XADD', KEYS[6], '*', unpack(ARGV, 4))
-end
-redis.call('XACK', KEYS[3], 'workers', ARGV[2])
-redis.call('XDEL', KEYS[3], ARGV[2])
-redis.call('HDEL', KEYS[4], ARGV[2])
-redis.call('DEL', KEYS[5])
-return 1
-"""
-"""Finish an entry (answered, or dead): the thread's order moves past it, then it leaves the queue.
-KEYS: done, seq, stream, attempts, replies[, dead]. ARGV: seq, entry id, order seconds[, the dead letter's fields]."""
-
-_RETRY = """
-if redis.call('XDEL', KEYS[1], ARGV[1]) == 0 then
-    return false
-end
-local seq = redis.call('INCR', KEYS[2])
-redis.call('EXPIRE', KEYS[2], ARGV[5])
-return redis.call('XADD', KEYS[3], '*', 'thread', ARGV[2], 'event', ARGV[3], 'seq', seq, 'payload', ARGV[4])
-"""
-"""A dead letter back into its thread's stream, last in its thread's order. KEYS: dead, seq, stream.
-ARGV: dead letter id, thread, event id, payload, order seconds."""
-
-_HEARTBEAT = """
-local owned = {}
-for i = 2, #ARGV do
-    local found = redis.call('XPENDING', KEYS[1], 'workers', ARGV[i], ARGV[i], 1)
-    if found[1] and found[1][2] == ARGV[1] then
-        redis.call('XCLAIM', KEYS[1], 'workers', ARGV[1], 0, ARGV[i], 'JUSTID')
-        owned[#owned + 1] = ARGV[i]
-    end
-end
-return owned
-"""
-"""Reset the idle time of the entries this consumer still owns (a long reply is never taken over from a live
-worker); those another worker took over meanwhile are left alone and not returned. KEYS: stream.
-ARGV: consumer, entry ids."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,10 +74,11 @@ class Queue:
         self.prefix = prefix
         self.config = config
         self._dedup_seconds = dedup_seconds
-        self._enqueue = redis.register_script(_ENQUEUE)
-        self._close = redis.register_script(_CLOSE)
-        self._retry = redis.register_script(_RETRY)
-        self._heartbeat = redis.register_script(_HEARTBEAT)
+        self._enqueue = redis.register_script(ENQUEUE)
+        self._close = redis.register_script(CLOSE)
+        self._retry = redis.register_script(RETRY)
+        self._heartbeat = redis.register_script(HEARTBEAT)
+        self._moved: dict[ThreadKey, asyncio.Event] = {}
 
     # -- keys -------------------------------------------------------------------------
     def shard_of(self, thread: ThreadKey) -> int:
@@ -189,11 +135,13 @@ class Queue:
                     raise
 
     async def take(self, consumer: str, count: int, block: float, platforms: Collection[str]) -> list[Job]:
-        """Up to ``count`` new entries for ``consumer``, waiting up to ``block`` seconds for one. An entry of a
-        platform not in ``platforms`` is returned with attempt 0 (not counted: another worker may answer it)."""
+        """Up to about ``count`` new entries for ``consumer`` (``count`` split over the shards), waiting up to
+        ``block`` seconds for one. An entry of a platform not in ``platforms`` is returned with attempt 0 (not
+        counted: another worker may answer it)."""
         streams: dict[Any, Any] = {self.stream(shard): ">" for shard in range(self.config.shards)}
+        each = max(1, count // self.config.shards)
         try:
-            found = await self.redis.xreadgroup(GROUP, consumer, streams, count=count, block=max(1, int(block * 1000)))
+            found = await self.redis.xreadgroup(GROUP, consumer, streams, count=each, block=max(1, int(block * 1000)))
         except ResponseError as error:
             if "NOGROUP" not in str(error):
                 raise
@@ -244,12 +192,10 @@ class Queue:
                 pipe.lrange(self._replies(job), 0, -1)
             answers = await pipe.execute()
         known = {
-            job.id: (int(answers[3 * n]), tuple(_text(reply) for reply in answers[3 * n + 2]))
+            (job.shard, job.id): (int(answers[3 * n]), tuple(_text(reply) for reply in answers[3 * n + 2]))
             for n, job in enumerate(counted)
         }
-        return [
-            _with(job, *known[job.id]) if job.id in known and job.thread.platform in platforms else job for job in jobs
-        ]
+        return [_with(job, *known[job.shard, job.id]) if (job.shard, job.id) in known else job for job in jobs]
 
     async def heartbeat(self, consumer: str, jobs: Sequence[Job]) -> list[Job]:
         """Show ``consumer`` alive on its jobs; the jobs another worker has taken over meanwhile."""
@@ -280,9 +226,22 @@ class Queue:
         found = await self.redis.get(self._thread("done", thread))
         return int(found) if found is not None else 0
 
+    async def moved_on(self, thread: ThreadKey, longest: float) -> None:
+        """Return when this process finishes a job of ``thread``, or after ``longest`` seconds (another
+        process's progress is seen only by reading ``done`` again)."""
+        moved = self._moved.setdefault(thread, asyncio.Event())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(moved.wait(), longest)
+
+    def _move_on(self, thread: ThreadKey) -> None:
+        moved = self._moved.pop(thread, None)
+        if moved is not None:
+            moved.set()
+
     async def finish(self, job: Job) -> None:
         """The job is answered and its turn stored: its thread's order moves on, and it leaves the queue."""
         await self._close(keys=self._close_keys(job), args=[job.seq, job.id, ORDER_SECONDS])
+        self._move_on(job.thread)
 
     async def dead_letter(self, job: Job, reason: str) -> None:
         """Give up on the job: into the dead letters, out of the queue, and its thread's order moves on."""
@@ -299,6 +258,7 @@ class Queue:
         pairs = [item for pair in fields.items() for item in pair]
         keys = [*self._close_keys(job), self.dead_stream]
         await self._close(keys=keys, args=[job.seq, job.id, ORDER_SECONDS, *pairs])
+        self._move_on(job.thread)
 
     def _close_keys(self, job: Job) -> list[str]:
         return [

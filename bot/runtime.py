@@ -15,6 +15,7 @@ from bot.config import Config, ConfigError
 from bot.conversation import Conversation
 from bot.llm.registry import open_backend, open_backends
 from bot.model_catalog import ModelCatalog
+from bot.queue import Queue
 from bot.redis_server import RedisServer
 from bot.store import Store
 
@@ -76,10 +77,14 @@ async def open_store(config: Config, *, join: bool = False) -> AsyncIterator[Sto
 
 
 @asynccontextmanager
-async def open_conversation(config: Config, environ: Mapping[str, str]) -> AsyncIterator[Conversation]:
+async def open_conversation(
+    config: Config, environ: Mapping[str, str], *, join: bool = False
+) -> AsyncIterator[Conversation]:
+    """The core on its Redis. With ``join`` (``parley worker``, an ingress-only ``parley run``), the embedded
+    Redis of a parley already running on ``data_dir`` is shared, and started when none runs."""
     backends = open_backends(config, environ)
     try:
-        async with open_store(config) as store:
+        async with open_store(config, join=join) as store:
             await store.migrate_keys()
             yield Conversation(config=config, store=store, backends=backends)
     finally:
@@ -101,3 +106,10 @@ async def open_commands(config: Config, environ: Mapping[str, str]) -> AsyncIter
     finally:
         for backend in backends.values():
             await backend.aclose()
+
+
+@asynccontextmanager
+async def open_queue(config: Config) -> AsyncIterator[Queue]:
+    """The durable queue, for the command line (``parley queue``): beside a running parley, on its Redis."""
+    async with open_store(config, join=True) as store:
+        yield Queue(store.redis, store.prefix, config.queue, config.dedup_seconds)

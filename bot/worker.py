@@ -32,8 +32,9 @@ log = logging.getLogger(__name__)
 
 TAKE_BLOCK = 0.5
 """Seconds one read of the queue waits for a job at most (a stop is noticed within this)."""
-ORDER_POLL = (0.02, 1.0)
-"""The first and the longest pause while a job waits for its thread's earlier jobs."""
+ORDER_POLL = (0.02, 0.5)
+"""The first and the longest pause while a job waits for its thread's earlier jobs in another process (one
+finished in this process ends the pause at once)."""
 
 
 class Worker:
@@ -44,7 +45,6 @@ class Worker:
         self._handlers = dict(handlers)
         self.consumer = consumer
         self._running: dict[tuple[int, str], tuple[Job, asyncio.Task[None]]] = {}
-        self._failed: set[tuple[int, str]] = set()
         self._strangers: set[str] = set()
 
     @property
@@ -54,7 +54,10 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Answer jobs until ``stop`` is set, then drain (see the module's doc)."""
-        await self._queue.ensure_groups()
+        try:
+            await self._queue.ensure_groups()
+        except (RedisError, OSError) as error:  # made when a read finds none
+            log.warning("worker %s could not make the queue's consumer groups: %s", self.consumer, error)
         beating = asyncio.create_task(self._heartbeats())
         try:
             await self._take_until(stop)
@@ -106,7 +109,6 @@ class Worker:
                             job.thread.platform)  # fmt: skip
             return
         key = (job.shard, job.id)
-        self._failed.discard(key)
         task = asyncio.create_task(self._answer(job))
         self._running[key] = (job, task)
         task.add_done_callback(lambda _: self._running.pop(key, None))
@@ -125,9 +127,7 @@ class Worker:
             log.exception("job %s (%s, attempt %d of %d) failed", job.id, job.thread, job.attempt, limit)
             if job.attempt >= limit:
                 await self._give_up(job, handler, f"{type(error).__name__}: {error}"[:500])
-            else:
-                self._failed.add((job.shard, job.id))  # no more heartbeats: taken again after reclaim_after
-            return
+            return  # else no more heartbeats (it leaves the jobs in hand): taken again after reclaim_after
         try:
             await self._queue.finish(job)
         except (RedisError, OSError) as error:
@@ -144,7 +144,7 @@ class Worker:
                 log.warning("job %s (%s #%d) waited too long for #%d to finish: answering it now", job.id,
                             job.thread, job.seq, done + 1)  # fmt: skip
                 return
-            await asyncio.sleep(pause)
+            await self._queue.moved_on(job.thread, pause)
             pause = min(pause * 2, longest)
 
     async def _give_up(self, job: Job, handler: JobHandler, reason: str) -> None:
@@ -162,7 +162,7 @@ class Worker:
     async def _heartbeats(self) -> None:
         while True:
             await asyncio.sleep(self._config.reclaim_after / 3)
-            held = [job for key, (job, _) in self._running.items() if key not in self._failed]
+            held = [job for job, task in self._running.values() if not task.done()]
             if not held:
                 continue
             try:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from adapters.config import ParleyConfig, load
-from bot.config import HistoryConfig
+from bot.config import HistoryConfig, QueueConfig
 from bot.settings import KEYS
 from tests.support.browser import CHROMIUM
 
@@ -53,4 +53,6 @@ def test_every_setting_and_config_key_is_documented() -> None:
     for key in ParleyConfig.model_fields:
         assert f"`{key}`" in README or f"[{key}" in README, f"config key {key} is undocumented"
     for key in HistoryConfig.model_fields:
+        assert f"`{key}`" in README
+    for key in QueueConfig.model_fields:
         assert f"`{key}`" in README

@@ -10,6 +10,7 @@ import pytest_asyncio
 from redis.asyncio import Redis
 
 from bot.conversation import Conversation
+from bot.ledger import ReplyLedger
 from bot.notices import GAVE_UP
 from bot.runtime import pooled_redis
 from bot.store import Store
@@ -175,3 +176,51 @@ async def test_thread_keys_written_without_a_hash_tag_are_renamed_once(store: St
     assert [message.content for message in await store.thread_messages(thread)] == ["hi"]
     assert await store.redis.get(f"{prefix}:summary:{{{thread}}}") == b"earlier"
     assert not await store.redis.exists(f"{prefix}:history:{thread}")
+
+
+async def test_a_reply_ledger_edits_earlier_messages_and_records_new_ones() -> None:
+    sink, recorded = RecordingSink(), list[str]()
+
+    async def record(message_id: str) -> None:
+        recorded.append(message_id)
+
+    earlier = await sink.post("Answer about what-")
+    ledger = ReplyLedger([earlier, "gone"], record)
+    assert await ledger.post(sink, "Answer about what you asked.") == earlier
+    second = await ledger.post(sink, "And more.")  # "gone" cannot be edited: a new message, recorded
+    assert sink.texts == ["Answer about what you asked.", "And more."]
+    assert recorded == [second]
+
+
+async def test_a_reply_longer_than_reclaim_after_is_not_taken_from_its_live_worker(
+    make: Make, fake: FakeOpenAI
+) -> None:
+    queued, thread = make(), chat_thread()
+    sinks: dict[ThreadKey, RecordingSink] = {}
+    first, second = ChatHandler(sinks), ChatHandler(sinks)
+    fake.queue(Reply("an answer written over about two seconds", chunk_size=2, delay=0.1))
+    await queued.enqueue(thread, "E1", payload("question"))
+    async with running(queued, {"chat": first}, "w1"):
+        await until(lambda: bool(first.handled))
+        async with running(queued, {"chat": second}, "w2"):
+            await until(lambda: sinks[thread].texts == ["an answer written over about two seconds"])
+            await asyncio.sleep(1.0)  # two reclaim rounds of w2 after the reply ended
+    assert (first.handled, second.handled) == ([(first.handled[0][0], 1)], [])
+    assert [write.kind for write in sinks[thread].writes].count("post") == 1
+
+
+async def test_shards_split_the_queue_by_thread(make: Make) -> None:
+    queued, handler = make(shards=3), ChatHandler()
+    threads = [chat_thread(f"t{n}") for n in range(12)]
+    for each in threads:
+        await queued.enqueue(each, f"{each.thread}-1", payload(f"{each.thread} #1"))
+        await queued.enqueue(each, f"{each.thread}-2", payload(f"{each.thread} #2"))
+    status = await queued.queue.status()
+    assert [shard.shard for shard in status.shards] == [0, 1, 2]
+    assert sum(shard.depth for shard in status.shards) == 24
+    assert all(shard.depth > 0 for shard in status.shards), "12 threads spread over 3 streams"
+    async with running(queued, {"chat": handler}):
+        await until(lambda: sum(len(handler.sink(each).texts) for each in threads) == 24)
+    for each in threads:
+        assert handler.sink(each).texts == [f"echo: {each.thread} #1", f"echo: {each.thread} #2"]
+    assert all(shard.depth == 0 for shard in (await queued.queue.status()).shards)

@@ -1,0 +1,60 @@
+"""The queue's Redis scripts (Lua), each one atomic step of ``bot/queue.py``; the group is ``workers``."""
+
+from __future__ import annotations
+
+ENQUEUE = """
+if not redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[1]) then
+    return false
+end
+local seq = redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+redis.call('EXPIRE', KEYS[3], ARGV[5])
+return redis.call('XADD', KEYS[4], '*', 'thread', ARGV[2], 'event', ARGV[3], 'seq', seq, 'payload', ARGV[4])
+"""
+"""KEYS: event marker, seq, done, stream. ARGV: dedup seconds, thread, event id, payload, order seconds."""
+
+CLOSE = """
+local done = tonumber(redis.call('GET', KEYS[1]) or '0')
+if done < tonumber(ARGV[1]) then
+    redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+else
+    redis.call('EXPIRE', KEYS[1], ARGV[3])
+end
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+if #ARGV > 3 then
+    redis.call('XADD', KEYS[6], '*', unpack(ARGV, 4))
+end
+redis.call('XACK', KEYS[3], 'workers', ARGV[2])
+redis.call('XDEL', KEYS[3], ARGV[2])
+redis.call('HDEL', KEYS[4], ARGV[2])
+redis.call('DEL', KEYS[5])
+return 1
+"""
+"""Finish an entry (answered, or dead): the thread's order moves past it, then it leaves the queue.
+KEYS: done, seq, stream, attempts, replies[, dead]. ARGV: seq, entry id, order seconds[, the dead letter's fields]."""
+
+RETRY = """
+if redis.call('XDEL', KEYS[1], ARGV[1]) == 0 then
+    return false
+end
+local seq = redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+return redis.call('XADD', KEYS[3], '*', 'thread', ARGV[2], 'event', ARGV[3], 'seq', seq, 'payload', ARGV[4])
+"""
+"""A dead letter back into its thread's stream, last in its thread's order. KEYS: dead, seq, stream.
+ARGV: dead letter id, thread, event id, payload, order seconds."""
+
+HEARTBEAT = """
+local owned = {}
+for i = 2, #ARGV do
+    local found = redis.call('XPENDING', KEYS[1], 'workers', ARGV[i], ARGV[i], 1)
+    if found[1] and found[1][2] == ARGV[1] then
+        redis.call('XCLAIM', KEYS[1], 'workers', ARGV[1], 0, ARGV[i], 'JUSTID')
+        owned[#owned + 1] = ARGV[i]
+    end
+end
+return owned
+"""
+"""Reset the idle time of the entries this consumer still owns (a long reply is never taken over from a live
+worker); those another worker took over meanwhile are left alone and not returned. KEYS: stream.
+ARGV: consumer, entry ids."""
