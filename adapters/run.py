@@ -76,7 +76,7 @@ async def serve(
     signal the adapters stop first; then the worker finishes its jobs in hand (``[queue] drain_seconds``)."""
     async with open_conversation(config, environ, join=ingress_only) as conversation:
         adapters = [_module(name).create(conversation, environ) for name in names]
-        handlers = {} if ingress_only else _handlers(conversation, environ, names, required=False)
+        handlers = {} if ingress_only else _handlers(conversation, environ, names, required=False, adapters=adapters)
         app = web.Application()
         app.router.add_get("/healthz", _healthz(conversation, [adapter.name for adapter in adapters]))
         for adapter in adapters:
@@ -91,7 +91,10 @@ async def serve(
         finally:
             if working is not None:
                 stop.set()
-                await working
+                try:
+                    await working
+                finally:
+                    await _close(handlers)
     return 0
 
 
@@ -113,7 +116,8 @@ async def serve_worker(
     """``parley worker``: answer the queued jobs of ``names``' platforms until a signal, then drain; ``/healthz``
     on ``port`` (no HTTP server without one)."""
     async with open_conversation(config, environ, join=True) as conversation:
-        worker = conversation.worker(_handlers(conversation, environ, names, required=True), consumer_name())
+        handlers = _handlers(conversation, environ, names, required=True)
+        worker = conversation.worker(handlers, consumer_name())
         stop = asyncio.Event()
         working = asyncio.create_task(worker.run(stop))
         app = web.Application()
@@ -128,7 +132,10 @@ async def serve_worker(
                     await asyncio.shield(working)
         finally:
             stop.set()
-            await working
+            try:
+                await working
+            finally:
+                await _close(handlers)
     return 0
 
 
@@ -138,12 +145,22 @@ def consumer_name() -> str:
 
 
 def _handlers(
-    conversation: Conversation, environ: Mapping[str, str], names: Sequence[str], *, required: bool
+    conversation: Conversation,
+    environ: Mapping[str, str],
+    names: Sequence[str],
+    *,
+    required: bool,
+    adapters: Sequence[PlatformAdapter] = (),
 ) -> dict[str, JobHandler]:
     """Each platform's worker side, by platform (a module without one answers in its adapter's process
-    unless ``required``)."""
+    unless ``required``): the adapter's own (``worker``: sharing its session and budgets) when it runs here."""
     handlers: dict[str, JobHandler] = {}
+    own: dict[str, JobHandler | None] = {adapter.name: getattr(adapter, "worker", None) for adapter in adapters}
     for name in names:
+        found = own.get(name)
+        if found is not None:
+            handlers[found.platform] = found
+            continue
         factory = cast(_HandlerFactory | None, getattr(importlib.import_module(PLATFORMS[name].module),
                                                        "create_handler", None))  # fmt: skip
         if factory is None:
@@ -153,6 +170,14 @@ def _handlers(
         handler = factory(conversation, environ)
         handlers[handler.platform] = handler
     return handlers
+
+
+async def _close(handlers: Mapping[str, JobHandler]) -> None:
+    """Once the worker has stopped: the handlers that hold a connection of their own close it (``aclose``)."""
+    for handler in handlers.values():
+        close = cast(Callable[[], Awaitable[None]] | None, getattr(handler, "aclose", None))
+        if close is not None:
+            await close()
 
 
 def _first(group: BaseExceptionGroup[ConfigError]) -> ConfigError:

@@ -48,6 +48,13 @@ INTENT_REFUSED = (
 
 
 class DiscordAdapter:
+    """The gateway side (``run``), and in ``parley run`` also the worker side (``worker``) on the same client.
+
+    With a worker in this process, the client's REST side outlives the gateway: on shutdown the gateway
+    stops first, the worker finishes its replies through the client, and ``aclose`` (run once the worker
+    has stopped) closes it.
+    """
+
     name = "discord"
 
     def __init__(self, conversation: Conversation, endpoints: Endpoints, **client_options: Any) -> None:
@@ -56,24 +63,41 @@ class DiscordAdapter:
         self._options = client_options
         self.client: ParleyClient | None = None
         self._started = asyncio.Event()
-        self._queued: QueuedTurns | None = None
+        self._ended = asyncio.Event()
+        self._closed = asyncio.Event()
+        self._closing: asyncio.Task[None] | None = None
+        self._worker: DiscordJobs | None = None
 
-    def handler(self) -> DiscordJobs:
+    @property
+    def worker(self) -> DiscordJobs:
         """The worker side of ``parley run``: answers the queued jobs through this adapter's client (one
-        client, one connection pool and one set of channel budgets serve both sides)."""
-        if self._queued is None:
-            self._queued = QueuedTurns()
-        return DiscordJobs(self.conversation, self.conversation.config.table(DiscordConfig), self, self._queued)
+        client, one connection pool and one set of channel budgets serve both sides). Asked for before
+        ``run``; an adapter nobody asks (``--ingress-only``) closes its client as soon as it stops."""
+        if self._worker is None:
+            config = self.conversation.config.table(DiscordConfig)
+            self._worker = DiscordJobs(self.conversation, config, self, QueuedTurns())
+        return self._worker
 
     async def rest(self) -> Rest:
-        """The client's REST side, once it has logged in."""
+        """The client's REST side, once it has logged in (a ConfigError if it stopped before)."""
         await self._started.wait()
-        assert self.client is not None
-        await self.client.logged_in.wait()
-        return Rest(self.client, self.client.paces)
+        client = self.client
+        assert client is not None
+        logged_in, ended = asyncio.ensure_future(client.logged_in.wait()), asyncio.ensure_future(self._ended.wait())
+        try:
+            await asyncio.wait([logged_in, ended], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            logged_in.cancel()
+            ended.cancel()
+        if not client.logged_in.is_set():
+            raise ConfigError("the Discord client stopped before it logged in")
+        return Rest(client, client.paces)
 
     async def aclose(self) -> None:
-        """Nothing of the handler's own to close: the client closes when ``run`` ends."""
+        """The worker has stopped: close the client (its gateway stopped with ``run``)."""
+        self._closed.set()
+        if self._closing is not None:
+            await self._closing
 
     def mount(self, app: web.Application) -> None:
         """Discord needs no HTTP routes: everything comes over the gateway."""
@@ -82,12 +106,12 @@ class DiscordAdapter:
         self._endpoints.apply()
         mask_in_logs(self._endpoints.token)
         config = self.conversation.config.table(DiscordConfig)
-        client = ParleyClient(self.conversation, config, self._queued, **self._options)
+        queued = self._worker.queued if self._worker is not None else None
+        client = ParleyClient(self.conversation, config, queued, **self._options)
         self.client = client
         self._started.set()
         try:
-            async with client:
-                await client.start(self._endpoints.token)
+            await client.start(self._endpoints.token)
         except discord.PrivilegedIntentsRequired:
             raise ConfigError(INTENT_REFUSED) from None
         except (aiohttp.ClientConnectionError, OSError) as error:
@@ -102,6 +126,16 @@ class DiscordAdapter:
                 f"Discord refused the token in {TOKEN_ENV}: copy it again from the developer portal "
                 "(your application -> Bot -> Reset Token)"
             ) from None
+        finally:
+            self._ended.set()
+            if self._worker is None or not client.logged_in.is_set():
+                await client.close()
+            else:  # the worker still answers through the client: it closes once the worker has stopped
+                self._closing = asyncio.ensure_future(self._close_when_done(client))
+
+    async def _close_when_done(self, client: ParleyClient) -> None:
+        await self._closed.wait()
+        await client.close()
 
 
 def mask_in_logs(token: str) -> None:

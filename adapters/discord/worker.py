@@ -50,7 +50,7 @@ class DiscordJobs:
         self._conversation = conversation
         self._config = config
         self._rest = rest
-        self._queued = queued
+        self.queued = queued
         """This process's ingress's record of what it queued (``parley run``): told when a job is finished."""
         self._state = DiscordState(conversation.state(STATE_NAMESPACE))
 
@@ -109,8 +109,8 @@ class DiscordJobs:
             return None
 
     def _finished(self, job: Job) -> None:
-        if self._queued is not None:
-            self._queued.done(job.thread, job.event_id)
+        if self.queued is not None:
+            self.queued.done(job.thread, job.event_id)
 
     @staticmethod
     def _channel(rest: Rest, payload: JobPayload) -> discord.PartialMessageable:

@@ -66,7 +66,7 @@ async def running_adapter(
     adapter: DiscordAdapter = create(conversation, discord_fake.environ(), **options)
     stop = asyncio.Event()
     worker = asyncio.create_task(
-        conversation.worker({"discord": adapter.handler()}, "discord-test").run(stop) if answering else stop.wait()
+        conversation.worker({"discord": adapter.worker}, "discord-test").run(stop) if answering else stop.wait()
     )
     task = asyncio.create_task(adapter.run())
     try:
@@ -79,6 +79,8 @@ async def running_adapter(
         for running_task in (worker, task):
             running_task.cancel()
         await asyncio.gather(worker, task, return_exceptions=True)
+        if answering:
+            await adapter.worker.aclose()  # the client outlives the gateway until the worker has stopped
         for backend in backends.values():
             await backend.aclose()
 
