@@ -170,7 +170,7 @@ class ParleyClient(discord.Client):
             bot_name=me.name,
             received_at=incoming.received_at,
             root=decided.root,
-            thread_name=thread_name(readable(incoming.text, message)),
+            thread_name=thread_name(readable(incoming.text, message)) if decided.delivery == "new_thread" else "",
             context=_context(decided, facts, channel),
             files=tuple(FileRef(a.url, a.filename, a.size, a.content_type or "") for a in message.attachments),
             settings=self._settings_to_answer_with(incoming.thread, settings),

@@ -57,6 +57,7 @@ class DiscordJobs:
     async def handle(self, job: Job, turn: Turn) -> None:
         payload = self._read(job)
         if payload is None:
+            self._finished(job)
             return
         rest = await self._rest.rest()
         channel = self._channel(rest, payload)

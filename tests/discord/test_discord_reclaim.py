@@ -15,7 +15,8 @@ from bot.conversation import Conversation
 from bot.llm.registry import open_backends
 from bot.notices import GAVE_UP
 from bot.store import Store
-from tests.support.discord_harness import discord_config, discord_fake, running_adapter
+from bot.threads import ThreadKey
+from tests.support.discord_harness import discord_config, discord_fake, running, running_adapter
 from tests.support.fake_discord import FakeDiscord
 from tests.support.fake_openai import FakeOpenAI, Reply
 
@@ -93,3 +94,22 @@ async def test_a_job_out_of_attempts_is_a_dead_letter_and_the_thread_is_told(
     assert len(discord_fake.bot_texts(mid)) == 2, "the partial reply and the notice"
     assert thread_opens(discord_fake, mid) == 1, "the notice went to the thread the first attempt opened"
     assert len(fake.requests) == 2, "the dead job was not answered again"
+
+
+async def test_a_job_whose_payload_is_not_a_discord_one_is_dropped_unanswered_and_others_flow(
+    discord_config: Config, store: Store, discord_fake: FakeDiscord, fake: FakeOpenAI
+) -> None:
+    world = discord_fake
+    async with running(discord_config, store, world) as conversation:
+        garbage = ThreadKey("discord", world.guild, world.general, world.new_id())
+        assert await conversation.enqueue(garbage, world.new_id(), {"delivery": "somewhere", "text": "hi"})
+        mid = await world.user_message(world.general, world.alice, f"{world.mention} hi")
+        await world.wait_for(lambda: world.bot_texts(mid) == ["echo: hi"], what="the next answer")
+        for _ in range(300):
+            status = await conversation.queue.status()
+            if all(shard.depth == 0 for shard in status.shards):
+                break
+            await asyncio.sleep(0.1)
+    assert [shard.depth for shard in status.shards] == [0] and status.dead == 0, "acknowledged, not a dead letter"
+    assert len(fake.requests) == 1, "the model was asked only for the real message"
+    assert world.thread_of(garbage.thread) is None
