@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
 from typing import Protocol, cast
 
@@ -115,8 +116,11 @@ async def serve_worker(
 ) -> int:
     """``parley worker``: answer the queued jobs of ``names``' platforms until a signal, then drain; ``/healthz``
     on ``port`` (no HTTP server without one)."""
-    async with open_conversation(config, environ, join=True) as conversation:
+    async with open_conversation(config, environ, join=True) as conversation, AsyncExitStack() as opened:
         handlers = _handlers(conversation, environ, names, required=True)
+        for handler in handlers.values():  # one with connections of its own keeps them while the worker runs
+            if isinstance(handler, AbstractAsyncContextManager):
+                await opened.enter_async_context(handler)
         worker = conversation.worker(handlers, consumer_name())
         stop = asyncio.Event()
         working = asyncio.create_task(worker.run(stop))
@@ -132,10 +136,7 @@ async def serve_worker(
                     await asyncio.shield(working)
         finally:
             stop.set()
-            try:
-                await working
-            finally:
-                await _close(handlers)
+            await working
     return 0
 
 
@@ -173,7 +174,8 @@ def _handlers(
 
 
 async def _close(handlers: Mapping[str, JobHandler]) -> None:
-    """Once the worker has stopped: the handlers that hold a connection of their own close it (``aclose``)."""
+    """Once ``parley run``'s worker has stopped: a handler on its adapter's connection that must outlive the
+    adapter until then (Discord's client) closes it (``aclose``)."""
     for handler in handlers.values():
         close = cast(Callable[[], Awaitable[None]] | None, getattr(handler, "aclose", None))
         if close is not None:

@@ -93,6 +93,9 @@ class DiscordAdapter:
             raise ConfigError("the Discord client stopped before it logged in")
         return Rest(client, client.paces)
 
+    async def open(self) -> None:
+        """Nothing to do: the client logs in when ``run`` starts it."""
+
     async def aclose(self) -> None:
         """The worker has stopped: close the client (its gateway stopped with ``run``)."""
         self._closed.set()

@@ -40,8 +40,12 @@ class RestSource(Protocol):
         """The client to answer with, logged in."""
         ...
 
+    async def open(self) -> None:
+        """Be ready to answer (log in now, where that is the source's own to do)."""
+        ...
+
     async def aclose(self) -> None:
-        """Release what ``rest`` opened of its own."""
+        """Release what ``rest`` opened."""
         ...
 
 
@@ -86,6 +90,9 @@ class RestLogin:
             ) from None
         log.info("Discord worker logged in as %s (REST only, no gateway)", client.user)
         return Rest(client, paces)
+
+    async def open(self) -> None:
+        await self.rest()
 
     async def aclose(self) -> None:
         """Close the client's HTTP session (nothing to do if it never logged in)."""

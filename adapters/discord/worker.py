@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from typing import Final, Literal
+from typing import Final, Literal, Self
 
 import discord
 
@@ -98,8 +98,18 @@ class DiscordJobs:
         except discord.HTTPException as error:
             log.warning("could not tell the user about job %s in %s: %s", job.id, job.thread, error)
 
+    async def __aenter__(self) -> Self:
+        """``parley worker`` holds the handler open while its worker runs: it logs in now, so that a refused
+        token or an unreachable Discord stops it at start (a ``ConfigError``), not at the first message."""
+        await self._rest.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
     async def aclose(self) -> None:
-        """End the HTTP session of a REST-only login (``parley worker``); the gateway client's is its own."""
+        """Close the client this handler answers through: a REST-only login's (``parley worker``), or, in
+        ``parley run``, the adapter's, once the worker has stopped (its gateway stopped before)."""
         await self._rest.aclose()
 
     def _read(self, job: Job) -> JobPayload | None:

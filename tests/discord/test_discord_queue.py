@@ -14,7 +14,7 @@ from bot.notices import GAVE_UP
 from tests.support.discord_harness import discord_fake
 from tests.support.fake_discord import TOKEN, FakeDiscord
 from tests.support.fake_openai import FakeOpenAI, Reply
-from tests.support.parley_process import assert_clean_exit, sigterm, start, user_env
+from tests.support.parley_process import assert_clean_exit, parley, sigterm, start, user_env
 
 __all__ = ["discord_fake"]
 
@@ -118,3 +118,13 @@ async def test_a_job_that_never_finishes_becomes_a_dead_letter_and_the_user_is_t
         await sigterm(accepting)
     assert thread_opens(discord_fake, mid) == 1, "the notice went to the thread the first attempt opened"
     assert len(fake.requests) == 2, "the dead job was not answered again"
+
+
+async def test_a_worker_with_a_refused_token_stops_at_start_and_says_what_to_do(
+    redis_url: str, redis: Redis, prefix: str, fake: FakeOpenAI, discord_fake: FakeDiscord, tmp_path: Path
+) -> None:
+    env = {**queue_env(redis_url, prefix, fake, discord_fake, tmp_path), "DISCORD_BOT_TOKEN": "not-the-token"}
+    code, _, err = await parley("worker", env=env)
+    assert code == 2, err
+    assert "Discord refused the token in DISCORD_BOT_TOKEN" in err
+    assert discord_fake.identifies == 0
