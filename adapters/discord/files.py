@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+import aiohttp
 import discord
 
 from adapters.discord.payload import FileRef
@@ -26,7 +27,7 @@ async def fetch_files(files: Sequence[FileRef], download: Download, limits: File
             continue
         try:
             data = await download(file.url)
-        except discord.HTTPException as error:
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as error:  # also: the host is unreachable
             log.warning("Discord: downloading %s failed: %s", name, error)
             found.append(Attachment(name, media_type, size, problem="Discord would not hand the file over"))
             continue
