@@ -92,7 +92,10 @@ async def serve(
         finally:
             if working is not None:
                 stop.set()
-                await working
+                try:
+                    await working
+                finally:
+                    await _close(handlers)
     return 0
 
 
@@ -168,6 +171,15 @@ def _handlers(
         handler = factory(conversation, environ)
         handlers[handler.platform] = handler
     return handlers
+
+
+async def _close(handlers: Mapping[str, JobHandler]) -> None:
+    """Once ``parley run``'s worker has stopped: a handler on its adapter's connection that must outlive the
+    adapter until then (Discord's client) closes it (``aclose``)."""
+    for handler in handlers.values():
+        close = cast(Callable[[], Awaitable[None]] | None, getattr(handler, "aclose", None))
+        if close is not None:
+            await close()
 
 
 def _first(group: BaseExceptionGroup[ConfigError]) -> ConfigError:

@@ -1,10 +1,10 @@
-"""The discord.py client: intents, command sync at start-up, and routing each message to the core."""
+"""The discord.py client: intents, command sync at start-up, and routing each message into the queue."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -25,14 +25,13 @@ from adapters.discord.events import (
     readable,
     unaddressed,
 )
-from adapters.discord.files import fetch_files
 from adapters.discord.pacing import rate_limit_trace
-from adapters.discord.sink import NO_MENTIONS, Channel, Destination, DiscordSink, thread_name
+from adapters.discord.payload import Context, FileRef, JobPayload
+from adapters.discord.sink import NO_MENTIONS, Channel, thread_name
 from adapters.discord.state import NAMESPACE as STATE_NAMESPACE
 from adapters.discord.state import DiscordState
-from adapters.discord.thread_reader import chain_before, prior_messages, thread_before
-from adapters.discord.turns import RunningTurns
-from bot.api import SOMETHING_BROKE, ChannelSettings, Conversation, IncomingMessage, PriorMessage, ThreadKey
+from adapters.discord.turns import QueuedTurns
+from bot.api import SOMETHING_BROKE, ChannelSettings, Conversation, QueueUnavailable, ThreadKey
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +49,23 @@ def intents() -> discord.Intents:
 
 @dataclass(frozen=True, slots=True)
 class Routed:
-    """A message for the core, as ``Conversation.receive`` takes it."""
+    """A message for the queue, as ``Conversation.enqueue`` takes it."""
 
-    message: IncomingMessage
-    sink: DiscordSink
-    settings: ChannelSettings | None
-    """The channel's settings, when routing resolved them and they are still the ones to answer with."""
+    thread: ThreadKey
+    event_id: str
+    payload: JobPayload
 
 
 class ParleyClient(discord.Client):
-    def __init__(self, conversation: Conversation, config: DiscordConfig, **options: Any) -> None:
+    """The gateway side: accepts messages and queues them (``Conversation.enqueue``); answers slash commands.
+
+    ``queued``: the jobs this process's own worker will answer (``parley run``), so that a job can carry
+    the settings routing resolved; None (``--ingress-only``): every job leaves them to the worker.
+    """
+
+    def __init__(
+        self, conversation: Conversation, config: DiscordConfig, queued: QueuedTurns | None = None, **options: Any
+    ) -> None:
         # parley has no voice: discord.py's start-up warnings about voice libraries would only confuse.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         # The channels' write budgets, shared by the replies in each, in every process on this Redis; a 429 pauses one.
@@ -73,12 +79,15 @@ class ParleyClient(discord.Client):
         self.state = DiscordState(conversation.state(STATE_NAMESPACE))
         self.tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(self)
         self.tree.add_command(slash.build_group(conversation))
+        self.paces = paces
+        self.logged_in = asyncio.Event()
+        """Set once the REST API is usable (after login): a worker in this process then answers through it."""
         self._arrival = asyncio.Lock()
-        self._turns = RunningTurns()
-        self._paces = paces
+        self._queued = queued
         self._desk = DiscordDesk(conversation, self.state, self)
 
     async def setup_hook(self) -> None:
+        self.logged_in.set()
         await slash.sync(self.tree, self.config.guilds)
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
@@ -96,19 +105,34 @@ class ParleyClient(discord.Client):
 
     async def on_message(self, message: discord.Message) -> None:
         # discord.py runs each event in a task of its own. The lock is FIFO, so messages are
-        # routed one by one in arrival order, and each turn is handed to the core (which keeps
-        # a thread's turns in that order) before the next message is looked at.
+        # routed one by one in arrival order, and each is queued (which keeps a thread's
+        # messages in that order) before the next message is looked at.
         async with self._arrival:
             try:
                 routed = await self._route(message)
+                if routed is None:
+                    return
+                await self._enqueue(routed)
+            except QueueUnavailable as error:  # the gateway delivers a message once: it cannot wait for Redis
+                log.error("could not queue message %s: %s", message.id, error)
+                await self._apologize(message)
             except Exception:  # e.g. Redis unreachable: the core's own apology cannot be reached either
                 log.exception("could not route message %s", message.id)
                 await self._apologize(message)
-                return
-            if routed is None:
-                return
-            turn = self.conversation.receive(routed.message, routed.sink, routed.settings)
-            self._turns.start(routed.message.thread, turn)
+
+    async def _enqueue(self, routed: Routed) -> None:
+        if self._queued is not None:
+            self._queued.add(routed.thread, routed.event_id)
+        try:
+            added = await self.conversation.enqueue(routed.thread, routed.event_id, routed.payload.to_json())
+        except BaseException:
+            if self._queued is not None:
+                self._queued.done(routed.thread, routed.event_id)
+            raise
+        if not added:
+            log.info("event %s already handled: ignoring the redelivery", routed.event_id)
+            if self._queued is not None:
+                self._queued.done(routed.thread, routed.event_id)
 
     async def _apologize(self, message: discord.Message) -> None:
         """A short reply to a message meant for the bot that could not be handled (nothing for chatter)."""
@@ -122,7 +146,7 @@ class ParleyClient(discord.Client):
             log.warning("could not tell the user either: %s", error)
 
     async def _route(self, message: discord.Message) -> Routed | None:
-        """Classify, resolve a text channel's settings (its reply_mode), find the reply chain's root, plan, sink."""
+        """Classify, resolve a text channel's settings (its reply_mode), find the reply chain's root, plan."""
         me = self.user
         if me is None:
             return None
@@ -147,80 +171,59 @@ class ParleyClient(discord.Client):
             return None
         if not isinstance(channel, discord.TextChannel | discord.Thread | discord.DMChannel):
             return None  # place_of() let only these through; this tells the type checker
-        settings, prior = await self._joined(decided, facts, message, channel, settings)
-        files = await fetch_files(message.attachments, self.conversation.config.files)
-        incoming = replace(decided.message, prior=prior, files=files)
-        sink = await self._sink(decided, message, channel)
-        return Routed(incoming, sink, self._settings_to_answer_with(incoming.thread, settings))
+        if decided.delivery == "reply":  # a reply to the bot's answer, or to this question, continues the chain
+            root_id = decided.root or decided.message.event_id
+            await self.state.link_reply_chain(decided.message.event_id, root_id, self._ttl)
+        incoming = decided.message
+        payload = JobPayload(
+            delivery=decided.delivery,
+            guild_id=facts.guild_id,
+            channel_id=facts.channel_id,
+            message_id=facts.message_id,
+            author=incoming.author,
+            text=incoming.text,
+            mentioned=incoming.mentioned,
+            is_dm=incoming.is_dm,
+            bot_name=me.name,
+            received_at=incoming.received_at,
+            root=decided.root,
+            thread_name=thread_name(readable(incoming.text, message)) if decided.delivery == "new_thread" else "",
+            context=_context(decided, facts, channel),
+            files=tuple(FileRef(a.url, a.filename, a.size, a.content_type or "") for a in message.attachments),
+            settings=self._settings_to_answer_with(incoming.thread, settings),
+        )
+        return Routed(incoming.thread, incoming.event_id, payload)
 
-    async def _joined(
-        self,
-        decided: Plan,
-        facts: Facts,
-        message: discord.Message,
-        channel: Channel,
-        settings: ChannelSettings | None,
-    ) -> tuple[ChannelSettings | None, tuple[PriorMessage, ...]]:
-        """The channel's settings, and what came before a mention in a thread or reply chain parley does not
-        remember yet (read once: later messages reach it as events)."""
-        in_thread = isinstance(channel, discord.Thread)
-        if not facts.mentions_bot or decided.message.text == "/reset" or not (in_thread or facts.reference_id):
-            return settings, ()
-        if settings is None:
-            settings = await self.conversation.settings_for(channel_key(facts))
-        wanted = await self.conversation.context_wanted(decided.message.thread, settings)
-        if not wanted:
-            return settings, ()
-        if isinstance(channel, discord.Thread):
-            earlier = await thread_before(channel, message, wanted)
-        else:
-            earlier = await chain_before(channel, message, wanted)
-        return settings, prior_messages(earlier, self.user.id if self.user else 0)
+    @property
+    def _ttl(self) -> int:
+        return self.conversation.config.history.ttl_seconds
 
     async def _chain_root(self, facts: Facts) -> str | None:
         """The root of the reply chain the message answers, if it answers one parley knows."""
         if facts.reference_id is None:
             return None
-        return await self.state.reply_chain_root(facts.reference_id, self.conversation.config.history.ttl_seconds)
+        return await self.state.reply_chain_root(facts.reference_id, self._ttl)
 
     def _settings_to_answer_with(self, thread: ThreadKey, settings: ChannelSettings | None) -> ChannelSettings | None:
-        """The settings resolved on arrival, unless the turn will wait for earlier turns of its conversation:
-        one of them may change the settings (``@parley /set ...``), and the answer must see that, so then the
-        core resolves them when the turn starts, as it does for threads and DMs."""
-        return None if self._turns.any_in(thread) else settings
-
-    async def _sink(self, decided: Plan, message: discord.Message, channel: Channel) -> DiscordSink:
-        interval, grace = self.config.edit_interval, self.config.first_text_grace
-        if decided.delivery == "new_thread":
-            destination = Destination(
-                channel,
-                open_thread_from=message,
-                thread_name=thread_name(readable(decided.message.text, message)),
-                fetch_channel=self.fetch_channel,
-            )
-            return DiscordSink(destination, edit_interval=interval, grace=grace, paces=self._paces)
-        if decided.delivery == "here":
-            return DiscordSink(Destination(channel), edit_interval=interval, grace=grace, paces=self._paces)
-        root, state = decided.root or decided.message.event_id, self.state
-        ttl = self.conversation.config.history.ttl_seconds
-        await state.link_reply_chain(decided.message.event_id, root, ttl)
-
-        async def link(posted: str) -> None:
-            await state.link_reply_chain(posted, root, ttl)
-
-        return DiscordSink(
-            Destination(channel, reply_to=message),
-            edit_interval=interval,
-            on_posted=link,
-            grace=grace,
-            paces=self._paces,
-        )
+        """The settings resolved on arrival, when this process answers the job and nothing of its conversation
+        is queued before it: an earlier job may change the settings (``@parley /set ...``), and the answer
+        must see that, so then the core resolves them when the turn starts, as it does for threads and DMs.
+        An ingress whose jobs other processes answer cannot tell, and leaves them to the worker."""
+        if self._queued is None or self._queued.any_in(thread):
+            return None
+        return settings
 
     async def settled(self) -> None:
-        """Wait until the turns handed to the core so far have ended (their replies sent and remembered)."""
-        await self._turns.settled()
+        """Wait until the messages queued so far have been answered by this process's worker (``parley run``)."""
+        if self._queued is not None:
+            await self._queued.settled()
 
-    async def close(self) -> None:
-        """Stop the turns still running (their replies could not be sent any more), then disconnect."""
-        await self._turns.cancel()
-        await super().close()
+
+def _context(decided: Plan, facts: Facts, channel: Channel) -> Context | None:
+    """Where to read what came before a mention in a thread or reply chain parley does not remember yet
+    (read once, by the worker, when the core wants it: later messages reach it as events)."""
+    if not facts.mentions_bot or decided.message.text == "/reset":
+        return None
+    if isinstance(channel, discord.Thread):
+        return "thread"
+    return "chain" if facts.reference_id else None

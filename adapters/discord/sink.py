@@ -27,6 +27,8 @@ UNKNOWN_MESSAGE = 10008  # Discord's error code: the message was deleted
 
 Channel: TypeAlias = discord.TextChannel | discord.Thread | discord.DMChannel | discord.PartialMessageable
 FetchChannel: TypeAlias = Callable[[int], Awaitable[object]]
+OpenThread: TypeAlias = Callable[[discord.PartialMessage, str], Awaitable[Channel]]
+"""Opens a thread from a message, with a title (the worker's: over REST, reusing one an earlier attempt opened)."""
 
 
 class Destination:
@@ -36,13 +38,18 @@ class Destination:
         self,
         channel: Channel,
         *,
-        reply_to: discord.Message | None = None,
-        open_thread_from: discord.Message | None = None,
+        reply_to: discord.PartialMessage | None = None,
+        open_thread_from: discord.PartialMessage | None = None,
         thread_name: str = "parley",
         fetch_channel: FetchChannel | None = None,
+        open_thread: OpenThread | None = None,
+        first_message: discord.PartialMessage | None = None,
     ) -> None:
         self._channel = channel
+        self.first_message = first_message
+        """The message the conversation started from (a thread's starter, a reply chain's root), if known."""
         self._fetch_channel = fetch_channel
+        self._open = open_thread or _create_thread
         self._reference = reply_to.to_reference(fail_if_not_exists=False) if reply_to is not None else None
         self._starter = open_thread_from
         self._thread_name = thread_name
@@ -68,9 +75,9 @@ class Destination:
                 self._starter = None
         return self._channel
 
-    async def _open_thread(self, starter: discord.Message) -> Channel:
+    async def _open_thread(self, starter: discord.PartialMessage) -> Channel:
         try:
-            return await starter.create_thread(name=self._thread_name, auto_archive_duration=1440)
+            return await self._open(starter, self._thread_name)
         except discord.NotFound as error:
             if error.code == UNKNOWN_MESSAGE:
                 log.info("message %s was deleted before the answer: not answering it", starter.id)
@@ -91,6 +98,10 @@ class Destination:
             if not isinstance(found, discord.Thread):
                 raise
             return found
+
+
+async def _create_thread(starter: discord.PartialMessage, name: str) -> Channel:
+    return await starter.create_thread(name=name, auto_archive_duration=1440)
 
 
 def thread_name(prompt: str) -> str:
@@ -169,10 +180,8 @@ class DiscordSink:
         """The hand-off notice, pinging only the on-call role; the conversation's first message gets 🆘."""
         channel = await self._destination.channel()
         sent = await channel.send(text, allowed_mentions=group_mentions(group))
-        if isinstance(channel, discord.Thread) and isinstance(channel.parent, discord.TextChannel):
-            await mark(channel.parent.get_partial_message(channel.id), SOS)  # the message the thread was opened from
-        elif self._destination.reference is not None and self._destination.reference.message_id is not None:
-            await mark(channel.get_partial_message(self._destination.reference.message_id), SOS)
+        if self._destination.first_message is not None:
+            await mark(self._destination.first_message, SOS)
         return str(sent.id)
 
     @asynccontextmanager

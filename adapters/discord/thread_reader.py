@@ -28,7 +28,9 @@ PATIENCE_SECONDS = 10.0
 parley answers without it."""
 
 
-async def thread_before(thread: discord.Thread, mention: discord.Message, limit: int) -> list[discord.Message]:
+async def thread_before(
+    thread: discord.PartialMessageable, mention: discord.abc.Snowflake, limit: int
+) -> list[discord.Message]:
     """The thread's newest ``limit`` messages before the mention, oldest first."""
     try:
         async with asyncio.timeout(PATIENCE_SECONDS):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.channels import Channels
 from bot.conversation import Conversation
 from bot.store import Store
-from bot.threads import ChannelKey
+from bot.threads import ChannelKey, ThreadKey
 from tests.support.discord_harness import bot, discord_config, discord_fake
 from tests.support.fake_discord import FakeDiscord
 from tests.support.fake_openai import FakeOpenAI, Reply
@@ -79,6 +79,13 @@ async def test_the_hand_off_pings_only_the_role_and_the_bot_waits_for_a_check_ma
     await discord_fake.wait_for(lambda: discord_fake.messages[mid].reactions == ["🆘"], what="🆘 on the question")
 
     await discord_fake.user_message(mid, discord_fake.bob, "hello? still there?", ping=False)
+    thread = ThreadKey("discord", discord_fake.guild, discord_fake.general, mid)
+
+    async def kept_quietly() -> bool:  # kept for later, not answered
+        return any("hello? still there?" in m.content for m in await store.thread_messages(thread))
+
+    await until(kept_quietly, what="the message kept while the thread is with a person")
+    assert len(fake.requests) == 1
     await discord_fake.react(discord_fake.general, mid, discord_fake.alice, "✅")
     await discord_fake.wait_for(lambda: "answering in this thread again" in discord_fake.bot_texts(mid)[-1])
     await discord_fake.user_message(mid, discord_fake.bob, "all good now, thanks", ping=False)

@@ -1,4 +1,7 @@
-"""Fixtures for the Discord tests: the fake Discord, and the real adapter connected to it with the core."""
+"""Fixtures for the Discord tests: the fake Discord, and the real adapter connected to it with the core.
+
+As ``parley run discord`` does, the adapter's gateway client queues each message and a worker in the same
+process answers it through the adapter's handler (the same client)."""
 
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from tests.support.fake_discord import FakeDiscord
 from tests.support.fake_openai import FakeOpenAI
 
 EDIT_INTERVAL = 0.2
+RECLAIM_AFTER = 1.0
 
 
 @pytest_asyncio.fixture
@@ -32,7 +36,13 @@ async def discord_fake() -> AsyncIterator[FakeDiscord]:
 
 @pytest.fixture
 def discord_config(fake: FakeOpenAI, prefix: str) -> Config:
-    return make_config(fake.url, prefix, discord={"edit_interval": EDIT_INTERVAL, "first_text_grace": 0})
+    """A worker takes a failed job again after ``RECLAIM_AFTER`` seconds (not 30: a test waits at most 30)."""
+    return make_config(
+        fake.url,
+        prefix,
+        discord={"edit_interval": EDIT_INTERVAL, "first_text_grace": 0},
+        queue={"reclaim_after": RECLAIM_AFTER},
+    )
 
 
 @contextlib.asynccontextmanager
@@ -46,12 +56,18 @@ async def running(
 
 @contextlib.asynccontextmanager
 async def running_adapter(
-    config: Config, store: Store, discord_fake: FakeDiscord, **options: Any
+    config: Config, store: Store, discord_fake: FakeDiscord, *, answering: bool = True, **options: Any
 ) -> AsyncIterator[DiscordAdapter]:
-    """The real Discord adapter on the core, connected to the fake until the block ends."""
+    """The real Discord adapter on the core, connected to the fake, and a worker answering the messages it
+    queues through the adapter's handler, until the block ends (``answering=False``: only the adapter, as
+    ``parley run discord --ingress-only``)."""
     backends = open_backends(config, os.environ)
     conversation = Conversation(config=config, store=store, backends=backends)
     adapter: DiscordAdapter = create(conversation, discord_fake.environ(), **options)
+    stop = asyncio.Event()
+    worker = asyncio.create_task(
+        conversation.worker({"discord": adapter.worker}, "discord-test").run(stop) if answering else stop.wait()
+    )
     task = asyncio.create_task(adapter.run())
     try:
         await asyncio.wait([task, asyncio.create_task(discord_fake.wait_connected())], return_when="FIRST_COMPLETED")
@@ -59,9 +75,12 @@ async def running_adapter(
             task.result()
         yield adapter
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        stop.set()
+        for running_task in (worker, task):
+            running_task.cancel()
+        await asyncio.gather(worker, task, return_exceptions=True)
+        if answering:
+            await adapter.worker.aclose()  # the client outlives the gateway until the worker has stopped
         for backend in backends.values():
             await backend.aclose()
 
