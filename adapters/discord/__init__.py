@@ -9,6 +9,7 @@
 - ``events``: pure decisions: ignore a message, or which conversation it is.
 - ``turns``: the turns handed to the core that are still running.
 - ``sink``: the reply sink and its destination (typing, send, edit; never a ping).
+- ``mentions``: ``@everyone`` and ``@here`` made plain text in whatever parley writes.
 - ``state``: what the adapter keeps in Redis (reply chains).
 - ``slash``: ``/parley show|set|unset|models|usage|help``.
 """
