@@ -9,6 +9,7 @@
 - ``events``: pure decisions: ignore a message, or which conversation it is.
 - ``turns``: the turns handed to the core that are still running.
 - ``sink``: the reply sink and its destination (typing, send, edit; never a ping).
+- ``intake``: a gateway event discord.py cannot read is dropped, not fatal.
 - ``mentions``: ``@everyone`` and ``@here`` made plain text in whatever parley writes.
 - ``state``: what the adapter keeps in Redis (reply chains).
 - ``slash``: ``/parley show|set|unset|models|usage|help``.
@@ -25,6 +26,7 @@ import aiohttp
 import discord
 from aiohttp import web
 
+from adapters.discord import intake
 from adapters.discord.client import ParleyClient
 from adapters.discord.config import DiscordConfig
 from adapters.discord.endpoints import API_ENV, TOKEN_ENV, Endpoints, from_environment
@@ -55,6 +57,7 @@ class DiscordAdapter:
         self._endpoints.apply()
         mask_in_logs(self._endpoints.token)
         client = ParleyClient(self.conversation, self.conversation.config.table(DiscordConfig), **self._options)
+        intake.guard(client, client.tree)
         self.client = client
         try:
             async with client:

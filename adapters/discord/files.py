@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import aiohttp
 import discord
 
 from bot.api import Attachment, FilesConfig, worth_fetching
@@ -21,7 +22,7 @@ async def fetch_files(attachments: list[discord.Attachment], limits: FilesConfig
             continue
         try:
             data = await attachment.read()
-        except discord.HTTPException as error:
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as error:  # also: the host is unreachable
             log.warning("Discord: downloading %s failed: %s", name, error)
             found.append(Attachment(name, media_type, size, problem="Discord would not hand the file over"))
             continue

@@ -12,7 +12,7 @@ import discord
 
 from adapters.discord.mentions import neutralised, shown_length
 from adapters.discord.pacing import bucket_name
-from bot.api import Pace, PaceBook, SinkLimits, rate_of
+from bot.api import Pace, PaceBook, SinkLimits, rate_of, split
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,16 @@ class DiscordSink:
         return Pace([self._paces.bucket(bucket_name(self._destination.place_id), per_second=rate, burst=EDIT_BURST)])
 
     async def post(self, text: str) -> str:
-        text = neutralised(text)
+        """Send ``text`` as a new message. The core cuts what it streams to ``limits``, but not a command's
+        answer (which can echo a long value): a text longer than Discord takes goes out as several messages,
+        and the last one's id is returned."""
+        shown = neutralised(text)
+        parts = split(shown, MAX_CHARS) or [shown]
+        for part in parts[:-1]:
+            await self._send(part)
+        return await self._send(parts[-1])
+
+    async def _send(self, text: str) -> str:
         channel = await self._destination.channel()
         reference = self._destination.reference
         if reference is not None:

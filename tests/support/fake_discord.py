@@ -181,6 +181,13 @@ class FakeDiscord(DiscordWorld):
 
     async def slash(self, channel_id: str, user: dict[str, Any], sub: str, **options: str) -> str:
         """A user types ``/parley SUB key:value ...``; returns the interaction id."""
+        payload = self.slash_payload(channel_id, user, sub, **options)
+        self.interaction_answers[payload["id"]] = []
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return str(payload["id"])
+
+    def slash_payload(self, channel_id: str, user: dict[str, Any], sub: str, **options: str) -> dict[str, Any]:
+        """The INTERACTION_CREATE payload of ``/parley SUB key:value ...`` typed by ``user``."""
         channel = self.channels[channel_id]
         interaction_id = self.new_id()
         guild_id = channel.get("guild_id")
@@ -219,9 +226,7 @@ class FakeDiscord(DiscordWorld):
             data["guild_id"] = guild_id
         else:
             payload["user"] = user
-        self.interaction_answers[interaction_id] = []
-        await self.dispatch("INTERACTION_CREATE", payload)
-        return interaction_id
+        return payload
 
     async def drop(self) -> None:
         """Close the gateway connection with a resumable code, as Discord does now and then."""
