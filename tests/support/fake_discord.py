@@ -446,7 +446,9 @@ class FakeDiscord(DiscordWorld):
         return self._json(channel)
 
     async def _create_message(self, request: web.Request) -> web.Response:
-        channel = self.channels[request.match_info["channel"]]
+        channel = self.channels.get(request.match_info["channel"])
+        if channel is None:
+            return self._json({"message": "Unknown Channel", "code": 10003}, status=404)
         self._later(self._unarchive(channel))
         body = await self._body(request)
         content = str(body.get("content", ""))
