@@ -22,6 +22,7 @@ from adapters.discord.intake import message_problem
 from tests.support.fake_discord import FakeDiscord
 
 Payload = dict[str, Any]
+TEXT_CHANNEL, DM = 0, 1  # Discord's channel types
 
 SNOWFLAKES: SearchStrategy[Any] = st.one_of(
     st.integers(min_value=0, max_value=2**64).map(str),
@@ -128,12 +129,14 @@ class Payloads:
         return st.one_of(whole, whole, damaged(whole).filter(self._not_a_dm_elsewhere))
 
     def _not_a_dm_elsewhere(self, payload: Payload) -> bool:
-        """Damage can make a message a DM (no server) in a channel that does not exist. discord.py cannot tell
-        (it learns a DM channel from its first message), and a DM is always for the bot; but Discord sends no
-        message from a channel that does not exist: such payloads are left out."""
+        """Damage can make a message a DM (no server) in a thread or a channel that does not exist. discord.py
+        cannot tell (it learns a DM channel from its first message, and a thread it has not cached is unknown
+        to it), and a DM is always for the bot; but Discord sends no such message: these are left out. A DM
+        in a server's text channel, which discord.py knows, stays in (parley ignores it)."""
         if "guild_id" in payload or message_problem(payload) is not None:
             return True
-        return payload["channel_id"] in self.world.channels
+        channel = self.world.channels.get(str(payload["channel_id"]))
+        return channel is not None and channel["type"] in (DM, TEXT_CHANNEL)
 
     def interactions(self) -> SearchStrategy[Any]:
         """INTERACTION_CREATE payloads: /parley commands (odd ones, other interaction types), damaged, or any JSON."""
