@@ -14,6 +14,8 @@ it, ``import discord`` is discord.py (imports are absolute).
 - ``rest``: the REST API a worker answers through (the gateway client's, or a login of its own).
 - ``turns``: the messages this process queued that its own worker has not answered yet.
 - ``sink``: the reply sink and its destination (typing, send, edit; never a ping).
+- ``intake``: a gateway event discord.py cannot read is dropped, not fatal.
+- ``mentions``: ``@everyone`` and ``@here`` made plain text in whatever parley writes.
 - ``state``: what the adapter keeps in Redis (reply chains, threads opened for a job).
 - ``slash``: ``/parley show|set|unset|models|usage|help``.
 """
@@ -30,6 +32,7 @@ import aiohttp
 import discord
 from aiohttp import web
 
+from adapters.discord import intake
 from adapters.discord.client import ParleyClient
 from adapters.discord.config import DiscordConfig
 from adapters.discord.endpoints import API_ENV, TOKEN_ENV, Endpoints, from_environment
@@ -111,6 +114,7 @@ class DiscordAdapter:
         config = self.conversation.config.table(DiscordConfig)
         queued = self._worker.queued if self._worker is not None else None
         client = ParleyClient(self.conversation, config, queued, **self._options)
+        intake.guard(client, client.tree)
         self.client = client
         self._started.set()
         try:

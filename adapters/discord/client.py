@@ -152,7 +152,11 @@ class ParleyClient(discord.Client):
             return None
         channel: object = message.channel
         if isinstance(channel, discord.PartialMessageable) and message.guild is not None:
-            channel = await self.fetch_channel(channel.id)  # a thread discord.py has not cached
+            try:
+                channel = await self.fetch_channel(channel.id)  # a thread discord.py has not cached
+            except (discord.NotFound, discord.Forbidden) as error:  # gone already, or never parley's to see
+                log.warning("ignoring message %s: cannot see its channel %s (%s)", message.id, channel.id, error)
+                return None
         facts = facts_from(message, channel, me.id)
         reason = ignored(facts, bot_id=me.id, answer_bots=self.config.answer_bots)
         if reason is not None:

@@ -125,7 +125,7 @@ class ReasonModal(discord.ui.Modal, title="What was wrong?"):
     )
 
     def __init__(self, conversation: Conversation, message_id: str) -> None:
-        super().__init__(timeout=600)
+        super().__init__(timeout=600, custom_id=f"parley:reason:{message_id}")
         self._conversation = conversation
         self._message_id = message_id
 

@@ -11,8 +11,9 @@ from typing import TypeAlias
 import discord
 
 from adapters.discord.desk import SOS, feedback_view, group_mentions, mark
+from adapters.discord.mentions import neutralised, shown_length
 from adapters.discord.pacing import bucket_name
-from bot.api import Pace, PaceBook, SinkLimits, rate_of
+from bot.api import Pace, PaceBook, SinkLimits, rate_of, split
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,8 @@ EDIT_BURST = 3
 """Writes a channel's budget allows at once (then one per edit_interval): a last edit seldom waits."""
 THREAD_NAME_CHARS = 80
 NO_MENTIONS = discord.AllowedMentions.none()
-"""Every send and edit: the model's text can never ping @everyone, @here, a role or a user."""
+"""Every send and edit: the model's text can never ping @everyone, @here, a role or a user (and the text
+itself has its @everyone and @here broken: ``mentions.neutralised``)."""
 THREAD_EXISTS = 160004  # Discord's error code: "A thread has already been created for this message"
 UNKNOWN_MESSAGE = 10008  # Discord's error code: the message was deleted
 
@@ -105,8 +107,8 @@ async def _create_thread(starter: discord.PartialMessage, name: str) -> Channel:
 
 
 def thread_name(prompt: str) -> str:
-    """A thread's title: the start of the first line of the prompt."""
-    first = next((line.strip() for line in prompt.splitlines() if line.strip()), "")
+    """A thread's title: the start of the first line of the prompt (with @everyone and @here as plain words)."""
+    first = next((line.strip() for line in neutralised(prompt).splitlines() if line.strip()), "")
     if len(first) > THREAD_NAME_CHARS:
         first = first[: THREAD_NAME_CHARS - 3].rstrip() + "..."
     return first or "parley"
@@ -129,7 +131,9 @@ class DiscordSink:
         paces: PaceBook | None = None,
     ) -> None:
         self._destination = destination
-        self._limits = SinkLimits(MAX_CHARS, edit_interval, None, edit_burst=EDIT_BURST, grace=grace)
+        self._limits = SinkLimits(
+            MAX_CHARS, edit_interval, None, measure=shown_length, edit_burst=EDIT_BURST, grace=grace
+        )
         self._on_posted = on_posted
         self._deleted: set[str] = set()
         self._paces = paces or PaceBook()
@@ -143,6 +147,16 @@ class DiscordSink:
         return Pace([self._paces.bucket(bucket_name(self._destination.place_id), per_second=rate, burst=EDIT_BURST)])
 
     async def post(self, text: str) -> str:
+        """Send ``text`` as a new message. The core cuts what it streams to ``limits``, but not a command's
+        answer (which can echo a long value): a text longer than Discord takes goes out as several messages,
+        and the last one's id is returned."""
+        shown = neutralised(text)
+        parts = split(shown, MAX_CHARS) or [shown]
+        for part in parts[:-1]:
+            await self._send(part)
+        return await self._send(parts[-1])
+
+    async def _send(self, text: str) -> str:
         channel = await self._destination.channel()
         reference = self._destination.reference
         if reference is not None:
@@ -159,7 +173,9 @@ class DiscordSink:
             return
         channel = await self._destination.channel()
         try:
-            await channel.get_partial_message(int(message_id)).edit(content=text, allowed_mentions=NO_MENTIONS)
+            await channel.get_partial_message(int(message_id)).edit(
+                content=neutralised(text), allowed_mentions=NO_MENTIONS
+            )
         except discord.NotFound as error:
             if error.code != UNKNOWN_MESSAGE:
                 raise

@@ -10,6 +10,7 @@ import discord
 from discord import app_commands
 
 from adapters.discord.events import DM_WORKSPACE, PLATFORM, command_style
+from adapters.discord.mentions import neutralised
 from adapters.discord.sink import MAX_CHARS, NO_MENTIONS
 from bot.api import HELP, SETTING_KEYS, SOMETHING_BROKE, Author, Command, Conversation, ThreadKey, split
 
@@ -56,7 +57,7 @@ async def answer(interaction: Interaction, conversation: Conversation, command: 
         text = await running
     finally:
         running.cancel()  # only takes effect when this handler was cancelled first
-    parts = split(text, MAX_CHARS)
+    parts = split(neutralised(text), MAX_CHARS)  # a setting's value can hold @everyone, the model's name too
     if done:
         await interaction.response.send_message(parts[0], ephemeral=True, allowed_mentions=NO_MENTIONS)
     else:

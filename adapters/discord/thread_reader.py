@@ -23,6 +23,9 @@ HUMAN_KINDS = (discord.MessageType.default, discord.MessageType.reply)
 """Messages someone wrote (joins, pins, thread starters and the like are not read)."""
 
 
+READ_FAILURES = (discord.HTTPException, KeyError, TypeError, ValueError)
+"""Discord refused, or answered with a message discord.py cannot read (a field missing or of another type)."""
+
 PATIENCE_SECONDS = 10.0
 """How long the answer waits for what came before (discord.py waits out rate limits itself): past that,
 parley answers without it."""
@@ -35,7 +38,7 @@ async def thread_before(
     try:
         async with asyncio.timeout(PATIENCE_SECONDS):
             found = [earlier async for earlier in thread.history(limit=limit, before=mention)]
-    except (discord.HTTPException, TimeoutError) as error:
+    except (*READ_FAILURES, TimeoutError) as error:
         log.warning("reading thread %s failed: %s", thread.id, error or "it took too long")
         return []
     found.reverse()
@@ -48,7 +51,7 @@ async def chain_before(channel: discord.abc.Messageable, mention: discord.Messag
     try:
         async with asyncio.timeout(PATIENCE_SECONDS):
             await _follow(channel, mention, limit, found)
-    except (discord.HTTPException, TimeoutError) as error:
+    except (*READ_FAILURES, TimeoutError) as error:
         log.warning("reading the reply chain of %s failed: %s", mention.id, error or "it took too long")
     found.reverse()
     return found

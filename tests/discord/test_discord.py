@@ -139,7 +139,8 @@ async def test_model_output_pings_nobody(bot: Conversation, discord_fake: FakeDi
     hostile = f"@everyone @here <@{discord_fake.bob['id']}> <@&{discord_fake.mods_role}> wake up"
     fake.queue(Reply(hostile, chunk_size=6, delay=0.01))
     mid = await discord_fake.user_message(discord_fake.general, discord_fake.alice, f"{discord_fake.mention} ping all")
-    await discord_fake.wait_for(lambda: discord_fake.bot_texts(mid) == [hostile])
+    shown = hostile.replace("@everyone", "@\u200beveryone").replace("@here", "@\u200bhere")  # text, not broadcasts
+    await discord_fake.wait_for(lambda: discord_fake.bot_texts(mid) == [shown])
     (message,) = discord_fake.bot_messages(mid)
     assert message.pinged == set(), "nobody is notified"
     assert all(allowed == {"parse": []} for allowed in message.allowed_mentions), "every send and edit says so"

@@ -209,6 +209,10 @@ class FakeDiscord(DiscordWorld):
 
     async def slash(self, channel_id: str, user: dict[str, Any], sub: str, **options: str) -> str:
         """A user types ``/parley SUB key:value ...``; returns the interaction id."""
+        return await self._deliver(self.slash_payload(channel_id, user, sub, **options))
+
+    def slash_payload(self, channel_id: str, user: dict[str, Any], sub: str, **options: str) -> dict[str, Any]:
+        """The INTERACTION_CREATE payload of ``/parley SUB key:value ...`` typed by ``user``."""
         data: dict[str, Any] = {
             "id": self._command_id(),
             "name": "parley",
@@ -224,11 +228,24 @@ class FakeDiscord(DiscordWorld):
         channel = self.channels[channel_id]
         if channel.get("guild_id"):
             data["guild_id"] = channel["guild_id"]
-        return await self._interaction(channel_id, user, 2, data)
+        return self.interaction_payload(channel_id, user, 2, data)
 
     async def _interaction(
         self, channel_id: str, user: dict[str, Any], kind: int, data: dict[str, Any], message: Any = None
     ) -> str:
+        return await self._deliver(self.interaction_payload(channel_id, user, kind, data, message))
+
+    async def _deliver(self, payload: dict[str, Any]) -> str:
+        """Dispatch an interaction; its answers land in ``interaction_answers`` under its id."""
+        interaction_id = str(payload["id"])
+        self.interaction_answers[interaction_id] = []
+        self.interaction_channels[interaction_id] = str(payload["channel_id"])
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return interaction_id
+
+    def interaction_payload(
+        self, channel_id: str, user: dict[str, Any], kind: int, data: dict[str, Any], message: Any = None
+    ) -> dict[str, Any]:
         """An INTERACTION_CREATE of ``kind`` (2: a command, 3: a button, 5: a modal sent) by ``user``."""
         channel = self.channels[channel_id]
         interaction_id = self.new_id()
@@ -257,10 +274,7 @@ class FakeDiscord(DiscordWorld):
             payload["user"] = user
         if message is not None:
             payload["message"] = message
-        self.interaction_answers[interaction_id] = []
-        self.interaction_channels[interaction_id] = channel_id
-        await self.dispatch("INTERACTION_CREATE", payload)
-        return interaction_id
+        return payload
 
     async def drop(self) -> None:
         """Close the gateway connection with a resumable code, as Discord does now and then."""
@@ -480,7 +494,9 @@ class FakeDiscord(DiscordWorld):
         return self._json(channel)
 
     async def _create_message(self, request: web.Request) -> web.Response:
-        channel = self.channels[request.match_info["channel"]]
+        channel = self.channels.get(request.match_info["channel"])
+        if channel is None:
+            return self._json({"message": "Unknown Channel", "code": 10003}, status=404)
         self._later(self._unarchive(channel))
         body = await self._body(request)
         content = str(body.get("content", ""))
