@@ -72,5 +72,6 @@ class JobHandler(Protocol):
         ...
 
     async def tell(self, job: Job, text: str) -> None:
-        """Post a short notice in the job's thread (a job that failed for good: the dead-letter notice)."""
+        """Post a short notice in the job's thread (a job that failed for good: the dead-letter notice), in place
+        of the reply its attempts began: ``job.replies[0]`` edited to ``text`` when there is one."""
         ...

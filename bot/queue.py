@@ -221,6 +221,10 @@ class Queue:
             pipe.expire(key, ORDER_SECONDS)
             await pipe.execute()
 
+    async def replies(self, job: Job) -> tuple[str, ...]:
+        """The messages the job's reply posted so far, over all its attempts, oldest first."""
+        return tuple(_text(reply) for reply in await self.redis.lrange(self._replies(job), 0, -1))
+
     async def done(self, thread: ThreadKey) -> int:
         """The arrival number of the thread's last finished job (0: none)."""
         found = await self.redis.get(self._thread("done", thread))

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -148,12 +149,16 @@ class Worker:
             pause = min(pause * 2, longest)
 
     async def _give_up(self, job: Job, handler: JobHandler, reason: str) -> None:
+        """A dead letter: its thread moves on, and the notice replaces the reply its attempts began (if any)."""
         log.error("job %s (%s) is a dead letter: %s", job.id, job.thread, reason)
         try:
+            job = replace(job, replies=await self._queue.replies(job))
             await self._queue.dead_letter(job, reason)
         except (RedisError, OSError) as error:
             log.warning("could not move job %s to the dead letters (%s): it stays queued", job.id, error)
             return
+        # No longer this worker's: its heartbeat must not take the job's absence for a takeover and cancel the notice.
+        self._running.pop((job.shard, job.id), None)
         try:
             await handler.tell(job, GAVE_UP)
         except Exception:

@@ -94,7 +94,10 @@ class DiscordJobs:
         rest = await self._rest.rest()
         sink = await self._sink(rest, job, payload, self._channel(rest, payload))
         try:
-            await sink.post(text)
+            if job.replies:  # in place of the reply an attempt began
+                await sink.edit(job.replies[0], text)
+            else:
+                await sink.post(text)
         except discord.HTTPException as error:
             log.warning("could not tell the user about job %s in %s: %s", job.id, job.thread, error)
 

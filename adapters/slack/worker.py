@@ -102,6 +102,9 @@ class SlackWorker:
         client = await self._workspaces.client(queued)
         # Shielded: the worker may let go of a job it has just moved to the dead letters while its notice
         # is still being sent (with Slack's retries, seconds); the notice is finished all the same.
+        if job.replies and isinstance(classified, events.Addressed):  # in place of the reply an attempt began
+            await asyncio.shield(self._sink(queued, classified, client).edit(job.replies[0], text))
+            return
         await asyncio.shield(client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=self._mrkdwn(text)))
 
     async def _message(

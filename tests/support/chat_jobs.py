@@ -60,7 +60,10 @@ class ChatHandler:
 
     async def tell(self, job: Job, text: str) -> None:
         self.told.append((job.id, text))
-        await self.sink(job.thread).post(text)
+        if job.replies:  # in place of the reply an attempt began
+            await self.sink(job.thread).edit(job.replies[0], text)
+        else:
+            await self.sink(job.thread).post(text)
 
 
 @contextlib.asynccontextmanager
