@@ -39,8 +39,13 @@ def as_csv(rows: Sequence[Mapping[str, Any]]) -> str:
     for row in rows:
         cells = {**row, "voted_at": _when(row["voted_at"]), "sources": "; ".join(row.get("sources") or []),
                  "settings": json.dumps(row.get("settings") or {}, sort_keys=True)}  # fmt: skip
-        writer.writerow([cells.get(column, "") for column in COLUMNS])
+        writer.writerow([inert(cells.get(column, "")) for column in COLUMNS])
     return out.getvalue()
+
+
+def inert(value: Any) -> Any:
+    """A cell a spreadsheet would take for a formula (``=``, ``+``, ``-``, ``@`` first) is kept as text."""
+    return f"'{value}" if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") else value
 
 
 def add_arguments(parser: argparse.ArgumentParser, day: Callable[[str], str]) -> None:

@@ -13,10 +13,10 @@ import importlib
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 from aiohttp import web
 
@@ -88,7 +88,7 @@ async def serve(
         try:
             async with listening(app, host, port):
                 log.info("parley is running %s; HTTP on %s:%d", ", ".join(names), host, port)
-                await _run_adapters(adapters)
+                await _until_stopped(_run_adapters(adapters), stop)
         finally:
             if working is not None:
                 stop.set()
@@ -97,6 +97,20 @@ async def serve(
                 finally:
                     await _close(handlers)
     return 0
+
+
+async def _until_stopped(adapters: Coroutine[Any, Any, None], stop: asyncio.Event) -> None:
+    """Run the adapters; when a signal stops them, the worker is told at once to take no new job (it finishes
+    the ones in hand while the adapters finish theirs), rather than only once the adapters have stopped."""
+    running = asyncio.create_task(adapters)
+    try:
+        await asyncio.wait([running])
+    except asyncio.CancelledError:
+        stop.set()
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        raise
+    running.result()
 
 
 async def _run_adapters(adapters: Sequence[PlatformAdapter]) -> None:

@@ -34,7 +34,7 @@ class FilesConfig(BaseModel):
 
 
 DEFAULT_HANDOFF_PHRASES = ("talk to a human", "talk to a person", "speak to a human", "speak to a person",
-                           "real person", "human please")  # fmt: skip
+                           "a real person", "human please")  # fmt: skip
 
 
 class HelpdeskConfig(BaseModel):

@@ -189,8 +189,8 @@ class Conversation:
         if not await self._decide(message, settings) or await self.desk.intercept(message, settings, sink):
             await self._note(message, settings)
             return
-        if not await self._rate_limits.admit(message, sink):
-            return
+        if (ledger is None or not ledger.retrying) and not await self._rate_limits.admit(message, sink, ledger):
+            return  # (a job taken again after a failure was counted when it was first taken)
         try:
             async with self._store.thread_lock(message.thread):
                 await self._answer(message, settings, sink, ledger)
@@ -292,8 +292,8 @@ class Conversation:
         """``grounded_only`` and nothing relevant in the channel's documents: say so and offer a person; the
         model is not called. The turn is kept, so that the thread goes on."""
         log.info("%s: nothing relevant in the channel's knowledge: the model is not called", message.thread)
-        posted = await say(sink, DONT_KNOW, ledger)
-        await self.desk.answered(message, settings, sink, DONT_KNOW, Shown(posted, time.time()))
+        posted = await say(sink, DONT_KNOW, ledger)  # complete: no edit follows
+        await self.desk.answered(message, settings, sink, DONT_KNOW, Shown(posted, time.time()), knew=False)
         history = self.config.history
         turn = [ChatMessage("user", text), ChatMessage("assistant", DONT_KNOW)]
         await self._store.append_turn(message.thread, turn, 2 * history.max_turns, history.ttl_seconds)

@@ -9,6 +9,7 @@ says ``resume`` to the bot there or marks it resolved. Votes count once per pers
 
 from __future__ import annotations
 
+import logging
 import re
 import statistics
 import time
@@ -23,6 +24,8 @@ from bot.settings import ChannelSettings
 from bot.sink import DeskSink, ReplySink
 from bot.threads import ChannelKey, ThreadKey
 from bot.usage import USAGE_TTL_DAYS, Clock, day_of, utc_now
+
+log = logging.getLogger(__name__)
 
 Vote = Literal["up", "down"]
 RESUME_WORDS = ("resume", "/resume")
@@ -102,7 +105,7 @@ def desk_report(totals: Mapping[str, int], first_text_ms: Sequence[int]) -> list
     median = median_seconds(first_text_ms)
     lines = [
         "Helpdesk:",
-        f"  {get('questions', 0)} questions: {get('answered', 0)} answered without a hand-off, "
+        f"  {get('questions', 0)} questions: {max(0, get('answered', 0))} answered without a hand-off, "
         f"{get('handoffs', 0)} handed to a person",
         f"  feedback: {up} 👍, {down} 👎{rate}",
     ]
@@ -179,7 +182,8 @@ class Desk:
         record = {"by": asker.id, "name": asker.name, "at": self._clock().timestamp()}
         if not await self._store.hand_off(thread, record, self._config.history.ttl_seconds):
             return None
-        counts = {"handoffs": 1, "questions": 1} if question else {"handoffs": 1}
+        # A hand-off by the button follows an answer counted as answered without one: it no longer is.
+        counts = {"handoffs": 1, "questions": 1} if question else {"handoffs": 1, "answered": -1}
         await self._store.count(self._today(), thread.channel_key, counts, KEPT_SECONDS, None)
         return HandOff(handoff_text(settings.oncall, asker.name, style), settings.oncall)
 
@@ -194,23 +198,43 @@ class Desk:
         answer: str,
         shown: Shown,
         sources: Sequence[str] = (),
+        *,
+        knew: bool = True,
     ) -> None:
-        """An answer in a helpdesk channel: counted, kept for the votes on its last message, which gets the
-        buttons (a ``DeskSink``: 👍 / 👎 and "Talk to a person")."""
-        await self._count_and_keep(message, settings, answer, shown, sources)
-        if shown.message_id is not None and isinstance(sink, DeskSink):
-            await sink.offer_feedback(shown.message_id)
+        """An answer in a helpdesk channel: its last message gets the buttons (a ``DeskSink``: 👍 / 👎 and
+        "Talk to a person"), and it is kept for the votes and counted, once (a job answered again, its reply
+        edited, is not counted twice). ``knew``: False for "I don't know" (a question, not answered).
+        Never raises: the answer is shown and stored already, a failure here is no reason to answer again."""
+        try:
+            await self._answered(message, settings, sink, answer, shown, sources, knew)
+        except Exception:
+            log.exception("%s: the helpdesk could not count the answer or show its buttons", message.thread)
 
-    async def _count_and_keep(
-        self, message: IncomingMessage, settings: ChannelSettings, answer: str, shown: Shown, sources: Sequence[str]
+    async def _answered(
+        self,
+        message: IncomingMessage,
+        settings: ChannelSettings,
+        sink: ReplySink,
+        answer: str,
+        shown: Shown,
+        sources: Sequence[str],
+        knew: bool,
     ) -> None:
-        thread, reply_id = message.thread, shown.message_id
-        first_text = None if shown.first_text_at is None else shown.first_text_at - message.received_at.timestamp()
-        first_text_ms = None if first_text is None else max(0, round(first_text * 1000))
-        counts = {"questions": 1, "answered": 1}
-        await self._store.count(self._today(), thread.channel_key, counts, KEPT_SECONDS, first_text_ms)
-        if reply_id is None:
+        reply_id = shown.message_id
+        if reply_id is not None and isinstance(sink, DeskSink):
+            reply_id = await sink.offer_feedback(reply_id)  # the message the buttons are on (it may have moved)
+        if reply_id is not None and not await self._keep(message, settings, answer, reply_id, sources):
             return
+        first_text = None if shown.first_text_at is None else shown.first_text_at - message.received_at.timestamp()
+        first_text_ms = None if first_text is None or not knew else max(0, round(first_text * 1000))
+        counts = {"questions": 1, "answered": 1} if knew else {"questions": 1}
+        await self._store.count(self._today(), message.thread.channel_key, counts, KEPT_SECONDS, first_text_ms)
+
+    async def _keep(
+        self, message: IncomingMessage, settings: ChannelSettings, answer: str, reply_id: str, sources: Sequence[str]
+    ) -> bool:
+        """Keep the answer for the votes on ``reply_id``: False if it was kept already."""
+        thread = message.thread
         record = {
             "channel": str(thread.channel_key),
             "thread": thread.thread,
@@ -220,7 +244,7 @@ class Desk:
             "settings": settings.model_dump(mode="json"),
             "answered_at": time.time(),
         }
-        await self._store.keep_answer(thread.platform, reply_id, record, KEPT_SECONDS)
+        return await self._store.keep_answer(thread.platform, reply_id, record, KEPT_SECONDS)
 
     async def vote(self, platform: str, reply_id: str, voter: Author, vote: Vote) -> Voted:
         """One person's 👍 or 👎 on the answer in message ``reply_id``, counted once."""

@@ -40,9 +40,11 @@ class DeskStore:
         return thread_key(self._prefix, kind, thread)
 
     # -- answers and votes ---------------------------------------------------------------
-    async def keep_answer(self, platform: str, message_id: str, record: Mapping[str, Any], ttl_seconds: int) -> None:
+    async def keep_answer(self, platform: str, message_id: str, record: Mapping[str, Any], ttl_seconds: int) -> bool:
+        """Keep an answer for the votes on its message: False if one was kept there already (a job answered
+        again edits the same message)."""
         key = self._key("desk-answer", f"{platform}:{message_id}")
-        await self._redis.set(key, json.dumps(record, ensure_ascii=False), ex=ttl_seconds)
+        return bool(await self._redis.set(key, json.dumps(record, ensure_ascii=False), ex=ttl_seconds, nx=True))
 
     async def answer(self, platform: str, message_id: str) -> dict[str, Any] | None:
         raw = await self._redis.get(self._key("desk-answer", f"{platform}:{message_id}"))

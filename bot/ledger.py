@@ -22,9 +22,13 @@ async def post_new(sink: ReplySink, text: str, *, complete: bool = False) -> str
 
 
 class ReplyLedger:
-    def __init__(self, earlier: Sequence[str], record: Callable[[str], Awaitable[None]]) -> None:
-        self._earlier = list(earlier)
+    def __init__(
+        self, earlier: Sequence[str], record: Callable[[str], Awaitable[None]], *, retrying: bool = False
+    ) -> None:
+        self._earlier = list(dict.fromkeys(earlier))  # a record resent after a lost reply is listed once
         self._record = record
+        self.retrying = retrying
+        """An attempt after the first (its message was already counted against the rate limits)."""
 
     async def post(self, sink: ReplySink, text: str, *, complete: bool = False) -> str:
         """A message of the reply: an earlier attempt's next message edited to ``text``, or a new one, recorded."""
@@ -41,7 +45,8 @@ class ReplyLedger:
 
 
 async def say(sink: ReplySink, text: str, ledger: ReplyLedger | None) -> str:
-    """Post one message of a turn: through the ledger when the turn has one."""
+    """Post one complete message of a turn (a notice, a command's answer: no edit follows; a ``CompleteSink``
+    posts it so): through the ledger when the turn has one."""
     if ledger is not None:
-        return await ledger.post(sink, text)
-    return await sink.post(text)
+        return await ledger.post(sink, text, complete=True)
+    return await post_new(sink, text, complete=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from bot.ledger import ReplyLedger, say
 from bot.messages import IncomingMessage
 from bot.notices import rate_limited_text
 from bot.outcome import turn_failed
@@ -85,7 +86,7 @@ class RateLimits:
             return RateCheck(True)
         return RateCheck(False, refused, user_limit if refused == "user" else channel_limit, wait)
 
-    async def admit(self, message: IncomingMessage, sink: ReplySink) -> bool:
+    async def admit(self, message: IncomingMessage, sink: ReplySink, ledger: ReplyLedger | None = None) -> bool:
         """Whether to answer the message; if not, the user is told when to try again (the turn fails)."""
         check = await self.check(message)
         if check.allowed or check.scope is None:
@@ -94,5 +95,5 @@ class RateLimits:
         log.info("%s: turn rate-limited: %s limit of %d a minute (author %s); the model is not called, "
                  "retry in %ds", message.thread, check.scope, check.limit, message.author.id, seconds)  # fmt: skip
         turn_failed(sink)
-        await sink.post(message.style.phrase(rate_limited_text(check.scope, check.limit, seconds)))
+        await say(sink, message.style.phrase(rate_limited_text(check.scope, check.limit, seconds)), ledger)
         return False

@@ -98,8 +98,9 @@ class CompleteSink(Protocol):
 class DeskSink(Protocol):
     """A sink for a helpdesk channel (``bot/desk.py``): feedback buttons, and hand-off notices that may ping."""
 
-    async def offer_feedback(self, message_id: str) -> None:
-        """Put 👍 / 👎 and "Talk to a person" on an answer's last message (its text stays as it is)."""
+    async def offer_feedback(self, message_id: str) -> str:
+        """Put 👍 / 👎 and "Talk to a person" on an answer's last message (its text stays as it is); return the id
+        of the message that carries them (another, when that message had to be posted anew)."""
         ...
 
     async def hand_off(self, text: str, group: str | None) -> str:

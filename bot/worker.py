@@ -122,7 +122,7 @@ class Worker:
             return
         try:
             await self._wait_turn(job)
-            ledger = ReplyLedger(job.replies, partial(self._queue.record_reply, job))
+            ledger = ReplyLedger(job.replies, partial(self._queue.record_reply, job), retrying=job.attempt > 1)
             await handler.handle(job, JobTurn(self._conversation, ledger))
         except Exception as error:
             log.exception("job %s (%s, attempt %d of %d) failed", job.id, job.thread, job.attempt, limit)
@@ -138,9 +138,11 @@ class Worker:
     async def _wait_turn(self, job: Job) -> None:
         """Until the thread's earlier jobs are finished, or long enough that one of them must be lost."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._config.reclaim_after * (self._config.max_attempts + 1)
-        pause, longest = ORDER_POLL
+        patience = self._config.reclaim_after * (self._config.max_attempts + 1)
+        deadline, pause, longest, seen = loop.time() + patience, *ORDER_POLL, -1
         while (done := await self._queue.done(job.thread)) < job.seq - 1:
+            if done > seen:  # the thread moves on: a long backlog is not a lost job
+                deadline, seen = loop.time() + patience, done
             if loop.time() >= deadline:
                 log.warning("job %s (%s #%d) waited too long for #%d to finish: answering it now", job.id,
                             job.thread, job.seq, done + 1)  # fmt: skip

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 import discord
 
 from adapters.discord.events import DM_WORKSPACE, PLATFORM, command_style
+from adapters.discord.mentions import neutralised
 from adapters.discord.state import DiscordState
 from bot.api import Author, Conversation, ThreadKey
 
@@ -85,7 +86,9 @@ class DiscordDesk:
         if handoff is None:
             await interaction.response.send_message("This thread is already with a person.", ephemeral=True)
             return
-        await interaction.response.send_message(handoff.text, allowed_mentions=group_mentions(handoff.group))
+        await interaction.response.send_message(
+            neutralised(handoff.text), allowed_mentions=group_mentions(handoff.group)
+        )
         await mark(self._first_message(thread), SOS)
 
     async def _thread_of(self, message: discord.Message) -> ThreadKey | None:

@@ -182,20 +182,23 @@ class DiscordSink:
             self._deleted.add(message_id)
             log.info("message %s was deleted while the reply was written: it is not edited any more", message_id)
 
-    async def offer_feedback(self, message_id: str) -> None:
+    async def offer_feedback(self, message_id: str) -> str:
         """A helpdesk answer's last message gets 👍 / 👎 and "Talk to a person" (its text stays as it is)."""
         if message_id in self._deleted:
-            return
+            return message_id
         channel = await self._destination.channel()
+        view = feedback_view()
+        view.stop()  # its clicks reach on_interaction by custom id: discord.py need not keep the view for good
         try:
-            await channel.get_partial_message(int(message_id)).edit(view=feedback_view())
+            await channel.get_partial_message(int(message_id)).edit(view=view)
         except discord.HTTPException as error:  # the answer stands without its buttons
             log.warning("could not add the feedback buttons to message %s: %s", message_id, error)
+        return message_id
 
     async def hand_off(self, text: str, group: str | None) -> str:
         """The hand-off notice, pinging only the on-call role; the conversation's first message gets 🆘."""
         channel = await self._destination.channel()
-        sent = await channel.send(text, allowed_mentions=group_mentions(group))
+        sent = await channel.send(neutralised(text), allowed_mentions=group_mentions(group))
         if self._destination.first_message is not None:
             await mark(self._destination.first_message, SOS)
         return str(sent.id)

@@ -116,16 +116,19 @@ class SlackSink:
         if last is not None:
             await self.edit(message_id, last)
 
-    async def offer_feedback(self, message_id: str) -> None:
-        """A helpdesk answer's last message gets 👍 / 👎 and "Talk to a person" (its text stays as it is)."""
+    async def offer_feedback(self, message_id: str) -> str:
+        """A helpdesk answer's last message gets 👍 / 👎 and "Talk to a person" (its text stays as it is); the ts
+        of the message that carries them (the one that took over, if the answer moved)."""
+        current = self._moved.get(message_id, message_id)
         text = self._texts.get(message_id)
         if text is None:
-            return
-        current, body = self._moved.get(message_id, message_id), self._mrkdwn(text)
+            return current
+        body = self._mrkdwn(text)
         try:
             await self._client.chat_update(channel=self.channel, ts=current, text=body, blocks=feedback_blocks(body))
         except SlackApiError as error:  # the answer stands without its buttons
             log.warning("Slack: could not add the feedback buttons to %s (%s)", current, error.response.get("error"))
+        return current
 
     async def hand_off(self, text: str, group: str | None) -> str:
         """The hand-off notice, pinging the on-call group; the thread's first message gets :sos:."""

@@ -15,7 +15,9 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
-from typing import Self
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any, Self
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -40,6 +42,14 @@ log = logging.getLogger(__name__)
 
 TIMEOUT = 30.0
 """Seconds one Web API call may take (slack_sdk's default)."""
+
+
+def sent_at(event: Mapping[str, Any], otherwise: datetime) -> datetime:
+    """When Slack says the message was written (its ts), for the time to first text; else ``otherwise``."""
+    try:
+        return datetime.fromtimestamp(float(str(event.get("ts"))), UTC)
+    except (ValueError, OverflowError, OSError):
+        return otherwise
 
 
 class SlackWorker:
@@ -121,7 +131,8 @@ class SlackWorker:
         prior = await self._thread_before(event, classified, client, team, queued.bot)
         viewing = await self._viewing(queued, classified, client)
         files = await self._files(event, classified, client)
-        return events.incoming_message(classified, names=names, viewing=viewing, prior=prior, files=files)
+        message = events.incoming_message(classified, names=names, viewing=viewing, prior=prior, files=files)
+        return replace(message, received_at=sent_at(event, message.received_at))
 
     async def _viewing(self, queued: QueuedEvent, classified: events.Addressed, client: AsyncWebClient) -> str:
         """The channel the user looks at beside parley: the assistant thread's context, or (the agent

@@ -23,9 +23,10 @@ class DeskRecordingSink(RecordingSink):
     offered: list[str] = field(default_factory=list)
     handoffs: list[tuple[str, str | None]] = field(default_factory=list)
 
-    async def offer_feedback(self, message_id: str) -> None:
+    async def offer_feedback(self, message_id: str) -> str:
         assert message_id in self.messages, "buttons offered on a message never posted"
         self.offered.append(message_id)
+        return message_id
 
     async def hand_off(self, text: str, group: str | None) -> str:
         self.handoffs.append((text, group))
