@@ -79,7 +79,7 @@ async def _status(config: Config) -> str:
     for shard in status.shards:
         age = "-" if shard.oldest_age is None else _age(shard.oldest_age)
         pending = ", ".join(f"{name}: {count}" for name, count in sorted(shard.pending.items())) or "none"
-        lines.append(f"shard {shard.shard}: depth {shard.depth}, oldest {age}, pending {pending}")
+        lines.append(f"{shard.platform} shard {shard.shard}: depth {shard.depth}, oldest {age}, pending {pending}")
     lines.append(f"dead letters: {status.dead}")
     return "\n".join(lines)
 

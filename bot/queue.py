@@ -43,6 +43,7 @@ ENQUEUE_DELAYS = (0.05, 0.2, 0.5)
 
 @dataclass(frozen=True, slots=True)
 class ShardStatus:
+    platform: str
     shard: int
     depth: int
     """Entries not yet answered (waiting or being answered)."""
@@ -84,8 +85,9 @@ class Queue:
     def shard_of(self, thread: ThreadKey) -> int:
         return zlib.crc32(str(thread).encode()) % self.config.shards
 
-    def stream(self, shard: int) -> str:
-        return f"{self.prefix}:queue:{shard}"
+    def stream(self, platform: str, shard: int) -> str:
+        """One stream per platform and shard: a worker reads only the platforms it has handlers for."""
+        return f"{self.prefix}:queue:{platform}:{shard}"
 
     @property
     def dead_stream(self) -> str:
@@ -105,7 +107,7 @@ class Queue:
             f"{self.prefix}:event:{thread.platform}:{event_id}",
             self._thread("seq", thread),
             self._thread("done", thread),
-            self.stream(self.shard_of(thread)),
+            self.stream(thread.platform, self.shard_of(thread)),
         ]
         args: list[str | int] = [
             self._dedup_seconds,
@@ -125,63 +127,71 @@ class Queue:
         raise AssertionError("unreachable")
 
     # -- workers -------------------------------------------------------------------------
-    async def ensure_groups(self) -> None:
-        """The consumer group on every shard's stream (the streams made if need be)."""
-        for shard in range(self.config.shards):
+    async def ensure_groups(self, platforms: Collection[str]) -> None:
+        """The consumer group on every shard's stream of ``platforms`` (the streams made if need be)."""
+        for platform, shard in self._streams_of(platforms):
             try:
-                await self.redis.xgroup_create(self.stream(shard), GROUP, id="0", mkstream=True)
+                await self.redis.xgroup_create(self.stream(platform, shard), GROUP, id="0", mkstream=True)
             except ResponseError as error:
                 if "BUSYGROUP" not in str(error):
                     raise
 
+    def _streams_of(self, platforms: Collection[str]) -> list[tuple[str, int]]:
+        return [(platform, shard) for platform in sorted(platforms) for shard in range(self.config.shards)]
+
     async def take(self, consumer: str, count: int, block: float, platforms: Collection[str]) -> list[Job]:
-        """Up to about ``count`` new entries for ``consumer`` (``count`` split over the shards), waiting up to
-        ``block`` seconds for one. An entry of a platform not in ``platforms`` is returned with attempt 0 (not
-        counted: another worker may answer it)."""
-        streams: dict[Any, Any] = {self.stream(shard): ">" for shard in range(self.config.shards)}
-        each = max(1, count // self.config.shards)
+        """Up to about ``count`` new entries of ``platforms`` for ``consumer`` (``count`` split over their
+        streams), waiting up to ``block`` seconds for one."""
+        wanted = self._streams_of(platforms)
+        if not wanted:
+            return []
+        streams: dict[Any, Any] = {self.stream(platform, shard): ">" for platform, shard in wanted}
+        each = max(1, count // len(wanted))
         try:
             found = await self.redis.xreadgroup(GROUP, consumer, streams, count=each, block=max(1, int(block * 1000)))
         except ResponseError as error:
             if "NOGROUP" not in str(error):
                 raise
-            await self.ensure_groups()
+            await self.ensure_groups(platforms)
             return []
         read = cast(list[tuple[bytes, list[Any]]], found or [])
-        entries = [(_shard_of_stream(stream), entry) for stream, items in read for entry in items]
+        entries = [(_place_of_stream(stream), entry) for stream, items in read for entry in items]
         return await self._jobs(consumer, entries, platforms)
 
     async def reclaim(self, consumer: str, count: int, platforms: Collection[str]) -> list[Job]:
         """Up to ``count`` entries whose worker has not shown life for ``reclaim_after`` seconds, now ``consumer``'s."""
         idle = max(1, int(self.config.reclaim_after * 1000))
-        entries: list[tuple[int, Any]] = []
-        for shard in range(self.config.shards):
+        entries: list[tuple[tuple[str, int], Any]] = []
+        for platform, shard in self._streams_of(platforms):
             if len(entries) >= count:
                 break
             try:
                 answer = await self.redis.xautoclaim(
-                    self.stream(shard), GROUP, consumer, min_idle_time=idle, start_id="0-0", count=count - len(entries)
-                )
+                    self.stream(platform, shard), GROUP, consumer, min_idle_time=idle, start_id="0-0",
+                    count=count - len(entries),
+                )  # fmt: skip
             except ResponseError as error:
                 if "NOGROUP" not in str(error):
                     raise
                 continue
             # Redis 6.2 answers [cursor, entries], 7 [cursor, entries, deleted ids]: only the first two are read.
-            entries += [(shard, entry) for entry in answer[1]]
+            entries += [((platform, shard), entry) for entry in answer[1]]
         return await self._jobs(consumer, entries, platforms)
 
-    async def _jobs(self, consumer: str, entries: Sequence[tuple[int, Any]], platforms: Collection[str]) -> list[Job]:
+    async def _jobs(
+        self, consumer: str, entries: Sequence[tuple[tuple[str, int], Any]], platforms: Collection[str]
+    ) -> list[Job]:
         jobs: list[Job] = []
-        gone: list[tuple[int, str]] = []
-        for shard, (entry_id, fields) in entries:
+        gone: list[tuple[str, int, str]] = []
+        for (platform, shard), (entry_id, fields) in entries:
             if entry_id is None:
                 continue
             if not fields:  # deleted while pending (Redis 6.2 still lists it): nothing to answer
-                gone.append((shard, _text(entry_id)))
+                gone.append((platform, shard, _text(entry_id)))
                 continue
             jobs.append(_job(shard, _text(entry_id), fields))
-        for shard, entry_id in gone:
-            await self.redis.xack(self.stream(shard), GROUP, entry_id)
+        for platform, shard, entry_id in gone:
+            await self.redis.xack(self.stream(platform, shard), GROUP, entry_id)
         counted = [job for job in jobs if job.thread.platform in platforms]
         if not counted:
             return jobs
@@ -200,14 +210,12 @@ class Queue:
     async def heartbeat(self, consumer: str, jobs: Sequence[Job]) -> list[Job]:
         """Show ``consumer`` alive on its jobs; the jobs another worker has taken over meanwhile."""
         lost: list[Job] = []
-        for shard in range(self.config.shards):
-            mine = [job for job in jobs if job.shard == shard]
-            if not mine:
-                continue
+        for platform, shard in sorted({(job.thread.platform, job.shard) for job in jobs}):
+            mine = [job for job in jobs if (job.thread.platform, job.shard) == (platform, shard)]
             owned = {
                 _text(found)
                 for found in await self._heartbeat(
-                    keys=[self.stream(shard)], args=[consumer] + [job.id for job in mine]
+                    keys=[self.stream(platform, shard)], args=[consumer] + [job.id for job in mine]
                 )
             }
             lost += [job for job in mine if job.id not in owned]
@@ -268,7 +276,7 @@ class Queue:
         return [
             self._thread("done", job.thread),
             self._thread("seq", job.thread),
-            self.stream(job.shard),
+            self.stream(job.thread.platform, job.shard),
             self._thread("attempts", job.thread),
             self._replies(job),
         ]
@@ -277,8 +285,9 @@ class Queue:
     async def status(self) -> QueueStatus:
         now = time.time()
         shards: list[ShardStatus] = []
-        for shard in range(self.config.shards):
-            stream = self.stream(shard)
+        found = {_text(name) async for name in self.redis.scan_iter(f"{self.prefix}:queue:*", _type="stream")}
+        for platform, shard in sorted(_place_of_stream(name) for name in found):
+            stream = self.stream(platform, shard)
             async with self.redis.pipeline(transaction=False) as pipe:
                 pipe.xlen(stream)
                 pipe.xrange(stream, count=1)
@@ -289,7 +298,7 @@ class Queue:
             except ResponseError:  # no group yet: no worker ever ran
                 pending = {}
             age = now - _entry_time(_text(oldest[0][0])) if oldest else None
-            shards.append(ShardStatus(shard, int(depth), age, pending))
+            shards.append(ShardStatus(platform, shard, int(depth), age, pending))
         return QueueStatus(shards, int(await self.redis.xlen(self.dead_stream)))
 
     async def dead(self, limit: int = 1000) -> list[DeadLetter]:
@@ -310,7 +319,7 @@ class Queue:
             return None
         fields = {_text(key): _text(value) for key, value in found[0][1].items()}
         thread = _parse_thread(fields["thread"])
-        keys = [self.dead_stream, self._thread("seq", thread), self.stream(self.shard_of(thread))]
+        keys = [self.dead_stream, self._thread("seq", thread), self.stream(thread.platform, self.shard_of(thread))]
         args: list[str | int] = [dead_id, fields["thread"], fields["event"], fields["payload"], ORDER_SECONDS]
         entry = await self._retry(keys=keys, args=args)
         return None if entry is None else _text(entry)
@@ -348,8 +357,10 @@ def _dead_letter(entry_id: str, raw: Mapping[bytes, bytes]) -> DeadLetter:
     return DeadLetter(entry_id, str(thread), int(fields["attempts"]), fields["reason"], float(fields["when"]))
 
 
-def _shard_of_stream(stream: bytes | str) -> int:
-    return int(_text(stream).rpartition(":")[2])
+def _place_of_stream(stream: bytes | str) -> tuple[str, int]:
+    """The platform and shard of a stream named ``{prefix}:queue:{platform}:{shard}``."""
+    rest, _, shard = _text(stream).rpartition(":")
+    return rest.rpartition(":")[2], int(shard)
 
 
 def _entry_time(entry_id: str) -> float:

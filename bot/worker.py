@@ -56,7 +56,7 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         """Answer jobs until ``stop`` is set, then drain (see the module's doc)."""
         try:
-            await self._queue.ensure_groups()
+            await self._queue.ensure_groups(self._handlers)
         except (RedisError, OSError) as error:  # made when a read finds none
             log.warning("worker %s could not make the queue's consumer groups: %s", self.consumer, error)
         beating = asyncio.create_task(self._heartbeats())

@@ -50,19 +50,19 @@ async def start_worker(env: dict[str, str], *args: str, **extra: str) -> asyncio
 async def test_queue_status_shows_depth_age_pending_and_dead_letters(env: dict[str, str], queue: Queue) -> None:
     await queue.enqueue(thread("t1"), "E1", payload("one"))
     await queue.enqueue(thread("t2"), "E2", payload("two"))
-    await queue.ensure_groups()
+    await queue.ensure_groups({"chat"})
     await queue.take("ghost", 1, 0.1, {"chat"})
     code, out, err = await parley("queue", "status", env=env)
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0].startswith("shard 0: depth 2, oldest ")
+    assert lines[0].startswith("chat shard 0: depth 2, oldest ")
     assert lines[0].endswith(", pending ghost: 1")
     assert lines[1] == "dead letters: 0"
 
 
 async def test_queue_dead_lists_dead_letters_and_retry_queues_one_again(env: dict[str, str], queue: Queue) -> None:
     await queue.enqueue(thread("t1"), "E1", payload("poison"))
-    await queue.ensure_groups()
+    await queue.ensure_groups({"chat"})
     [job] = await queue.take("w1", 1, 0.1, {"chat"})
     await queue.dead_letter(job, "RuntimeError: poison message")
 

@@ -83,7 +83,7 @@ async def test_parley_run_answers_queued_messages_in_its_own_worker(
         assert await post(port, "t1", "E1", "first") == {"queued": False}, "a redelivery"
         assert await wait_for_texts(embedded, ["echo: first", "echo: second"]) == ["echo: first", "echo: second"]
         code, out, err = await parley("queue", "status", env=env)
-        assert (code, out.splitlines()[0].split(", ")[0]) == (0, "shard 0: depth 0"), err
+        assert (code, out.splitlines()[0].split(", ")[0]) == (0, "chat shard 0: depth 0"), err
     finally:
         _, err = await sigterm(process)
     assert process.returncode == 128 + signal.SIGTERM
@@ -135,7 +135,7 @@ async def test_sigterm_during_a_reply_lets_it_finish(tmp_path: Path, fake: FakeO
     client = Redis.from_url(await server.start())
     try:
         assert await thread_texts(client, PREFIX, THREAD) == ["an answer that takes a couple of seconds to write"]
-        assert await client.xlen(f"{PREFIX}:queue:0") == 0, "answered, stored and acknowledged"
+        assert await client.xlen(f"{PREFIX}:queue:chat:0") == 0, "answered, stored and acknowledged"
     finally:
         await client.aclose()
         await server.stop()

@@ -116,7 +116,7 @@ async def test_a_poison_message_becomes_a_dead_letter_and_the_thread_is_told(mak
 async def test_a_job_whose_worker_vanished_is_finished_in_the_same_message(make: Make, fake: FakeOpenAI) -> None:
     queued, handler, thread = make(), ChatHandler(), chat_thread()
     await queued.enqueue(thread, "E1", payload("question"))
-    await queued.queue.ensure_groups()
+    await queued.queue.ensure_groups({"chat"})
     [taken] = await queued.queue.take("ghost", 1, 0.1, {"chat"})
     assert taken.attempt == 1
     partial = await handler.sink(thread).post("Answer about what-")  # then the ghost's process died
@@ -164,7 +164,11 @@ async def test_jobs_of_a_platform_without_a_handler_stay_queued(make: Make) -> N
         await until(lambda: True)
         await asyncio.sleep(0.6)
     status = await core.queue.status()
-    assert status.shards[0].depth == 1
+    [waiting] = [shard for shard in status.shards if shard.platform == "elsewhere"]
+    assert waiting.depth == 1 and waiting.pending == {}, "never taken by a worker that cannot answer it"
+    handler = ChatHandler()
+    async with running(core, {"elsewhere": handler}, consumer="w2"):  # a worker that can, answers it at once
+        await until(lambda: handler.sink(stranger).texts == ["echo: hello"])
 
 
 async def test_thread_keys_written_without_a_hash_tag_are_renamed_once(store: Store, prefix: str) -> None:
