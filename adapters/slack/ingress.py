@@ -11,6 +11,7 @@ not queued again. Nothing slow runs here: a worker does the rest (``worker.py``)
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -26,6 +27,10 @@ from adapters.slack.queued import QueuedEvent
 from bot.api import SOMETHING_BROKE, Conversation, QueueUnavailable
 
 log = logging.getLogger(__name__)
+
+ENQUEUE_SECONDS = 2.5
+"""How long the append may take before Slack gets a 503 (the enqueue is one atomic step: if it did apply,
+Slack's redelivery finds it queued and is acknowledged)."""
 
 MESSAGE_EVENTS = ("message", "app_mention")
 LAST_RETRY = 3
@@ -55,8 +60,10 @@ class Ingress(AsyncMiddleware):
             return resp
         classified, event = queued
         try:
-            added = await self._conversation.enqueue(classified.thread, classified.event_id, event.payload())
-        except QueueUnavailable as error:
+            # Slack waits 3 s for its answer: a 503 within that is honest (it delivers again), a late one is not.
+            async with asyncio.timeout(ENQUEUE_SECONDS):
+                added = await self._conversation.enqueue(classified.thread, classified.event_id, event.payload())
+        except (QueueUnavailable, TimeoutError) as error:
             log.warning("Slack event %s not accepted: the queue is unavailable (%s)", _event_id(req), error)
             if _retry_number(req) >= LAST_RETRY:  # Slack gives up after this one: not silence, an apology
                 await _apologise(req, classified)
