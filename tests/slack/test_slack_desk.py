@@ -4,12 +4,10 @@ the on-call group and nobody else, 🆘 on the thread, silence until ✅ or resu
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-import pytest_asyncio
 
 from bot.config import Config
 from bot.conversation import Conversation
@@ -18,7 +16,9 @@ from bot.threads import ThreadKey
 from tests.support.config import make_config
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.fake_slack import TEAM, FakeSlack, Message
-from tests.support.slack_harness import CHANNEL, USER, Running, mention, new_ts, serve_slack, signed_headers, until
+from tests.support.slack_harness import CHANNEL, USER, Running, mention, new_ts, running, signed_headers, slack, until
+
+__all__ = ["running", "slack"]
 
 ONCALL = "<!subteam^S0ONCALL|@it-oncall>"
 
@@ -26,18 +26,6 @@ ONCALL = "<!subteam^S0ONCALL|@it-oncall>"
 @pytest.fixture
 def config(fake: FakeOpenAI, prefix: str) -> Config:
     return make_config(fake.url, prefix, channels=[{"match": "slack:*", "oncall": ONCALL}])
-
-
-@pytest_asyncio.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack() as server:
-        yield server
-
-
-@pytest_asyncio.fixture
-async def running(core: Conversation, slack: FakeSlack) -> AsyncIterator[Running]:
-    async with serve_slack(core, slack) as running:
-        yield running
 
 
 async def ask(running: Running, text: str, *, thread_ts: str | None = None, user: str = USER) -> str:
