@@ -206,29 +206,18 @@ class Desk:
         edited, is not counted twice). ``knew``: False for "I don't know" (a question, not answered).
         Never raises: the answer is shown and stored already, a failure here is no reason to answer again."""
         try:
-            await self._answered(message, settings, sink, answer, shown, sources, knew)
+            reply_id = shown.message_id
+            if reply_id is not None and isinstance(sink, DeskSink):
+                reply_id = await sink.offer_feedback(reply_id)  # the message the buttons are on (it may have moved)
+            if reply_id is not None and not await self._keep(message, settings, answer, reply_id, sources):
+                return
+            start = message.received_at.timestamp()
+            first_text = None if shown.first_text_at is None or not knew else shown.first_text_at - start
+            counts = {"questions": 1, "answered": 1} if knew else {"questions": 1}
+            first_text_ms = None if first_text is None else max(0, round(first_text * 1000))
+            await self._store.count(self._today(), message.thread.channel_key, counts, KEPT_SECONDS, first_text_ms)
         except Exception:
             log.exception("%s: the helpdesk could not count the answer or show its buttons", message.thread)
-
-    async def _answered(
-        self,
-        message: IncomingMessage,
-        settings: ChannelSettings,
-        sink: ReplySink,
-        answer: str,
-        shown: Shown,
-        sources: Sequence[str],
-        knew: bool,
-    ) -> None:
-        reply_id = shown.message_id
-        if reply_id is not None and isinstance(sink, DeskSink):
-            reply_id = await sink.offer_feedback(reply_id)  # the message the buttons are on (it may have moved)
-        if reply_id is not None and not await self._keep(message, settings, answer, reply_id, sources):
-            return
-        first_text = None if shown.first_text_at is None else shown.first_text_at - message.received_at.timestamp()
-        first_text_ms = None if first_text is None or not knew else max(0, round(first_text * 1000))
-        counts = {"questions": 1, "answered": 1} if knew else {"questions": 1}
-        await self._store.count(self._today(), message.thread.channel_key, counts, KEPT_SECONDS, first_text_ms)
 
     async def _keep(
         self, message: IncomingMessage, settings: ChannelSettings, answer: str, reply_id: str, sources: Sequence[str]

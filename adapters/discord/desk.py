@@ -47,6 +47,14 @@ async def mark(message: discord.PartialMessage, emoji: str) -> None:
         log.warning("could not react %s to message %s: %s", emoji, message.id, error)
 
 
+def first_message(client: discord.Client, thread: ThreadKey) -> discord.PartialMessage | None:
+    """The message a conversation started from: a thread opened from a message has that message's id (in the
+    parent channel), a reply chain is named by its root; a DM has none."""
+    if thread.thread == thread.channel:
+        return None
+    return client.get_partial_messageable(int(thread.channel)).get_partial_message(int(thread.thread))
+
+
 class DiscordDesk:
     """What the client does with helpdesk clicks and ✅ reactions."""
 
@@ -89,7 +97,9 @@ class DiscordDesk:
         await interaction.response.send_message(
             neutralised(handoff.text), allowed_mentions=group_mentions(handoff.group)
         )
-        await mark(self._first_message(thread), SOS)
+        first = first_message(self._client, thread)
+        if first is not None:
+            await mark(first, SOS)
 
     async def _thread_of(self, message: discord.Message) -> ThreadKey | None:
         """The conversation an answer belongs to: its thread, its DM, or the reply chain it is in."""
@@ -101,10 +111,6 @@ class DiscordDesk:
         ttl = self._conversation.config.history.ttl_seconds
         root = await self._state.reply_chain_root(str(message.id), ttl)
         return None if root is None else ThreadKey(PLATFORM, str(message.guild.id), str(channel.id), root)
-
-    def _first_message(self, thread: ThreadKey) -> discord.PartialMessage:
-        """The message a thread (or reply chain) started from: a thread opened from a message has its id."""
-        return self._client.get_partial_messageable(int(thread.channel)).get_partial_message(int(thread.thread))
 
     async def on_reaction(self, payload: discord.RawReactionActionEvent) -> None:
         """✅ on the first message of a thread handed to a person: the bot answers there again."""

@@ -19,6 +19,7 @@ from typing import Final, Literal, Self
 import discord
 
 from adapters.discord.config import DiscordConfig
+from adapters.discord.desk import first_message
 from adapters.discord.events import PLATFORM
 from adapters.discord.files import fetch_files
 from adapters.discord.payload import BadPayload, JobPayload, read
@@ -28,7 +29,7 @@ from adapters.discord.state import NAMESPACE as STATE_NAMESPACE
 from adapters.discord.state import DiscordState
 from adapters.discord.thread_reader import chain_before, prior_messages, thread_before
 from adapters.discord.turns import QueuedTurns
-from bot.api import SOMETHING_BROKE, ChannelSettings, Conversation, IncomingMessage, Job, PriorMessage, ThreadKey, Turn
+from bot.api import SOMETHING_BROKE, ChannelSettings, Conversation, IncomingMessage, Job, PriorMessage, Turn
 
 log = logging.getLogger(__name__)
 
@@ -193,14 +194,6 @@ class DiscordJobs:
 
     def _thread_opener(self, rest: Rest, job: Job, payload: JobPayload) -> OpenThreadOnce:
         return OpenThreadOnce(rest, self._state, job, payload, self._conversation.config.dedup_seconds)
-
-
-def first_message(client: discord.Client, thread: ThreadKey) -> discord.PartialMessage | None:
-    """The message a conversation started from: a thread opened from a message has that message's id (in the
-    parent channel), a reply chain is named by its root; a DM has none."""
-    if thread.thread == thread.channel:
-        return None
-    return client.get_partial_messageable(int(thread.channel)).get_partial_message(int(thread.thread))
 
 
 def refused(error: discord.HTTPException) -> bool:
