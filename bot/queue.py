@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import time
+import uuid
 import zlib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -115,6 +116,7 @@ class Queue:
             event_id,
             json.dumps(payload),
             ORDER_SECONDS,
+            uuid.uuid4().hex,
         ]
         for delay in (*ENQUEUE_DELAYS, None):
             try:

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 ENQUEUE = """
-if not redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[1]) then
+if not redis.call('SET', KEYS[1], ARGV[6], 'NX', 'EX', ARGV[1]) then
+    local held = redis.call('GET', KEYS[1])
+    local mine = ARGV[6] .. '='
+    if held and string.sub(held, 1, #mine) == mine then
+        return string.sub(held, #mine + 1)
+    end
     return false
 end
 local seq = redis.call('INCR', KEYS[2])
 redis.call('EXPIRE', KEYS[2], ARGV[5])
 redis.call('EXPIRE', KEYS[3], ARGV[5])
-return redis.call('XADD', KEYS[4], '*', 'thread', ARGV[2], 'event', ARGV[3], 'seq', seq, 'payload', ARGV[4])
+local id = redis.call('XADD', KEYS[4], '*', 'thread', ARGV[2], 'event', ARGV[3], 'seq', seq, 'payload', ARGV[4])
+redis.call('SET', KEYS[1], ARGV[6] .. '=' .. id, 'KEEPTTL')
+return id
 """
-"""KEYS: event marker, seq, done, stream. ARGV: dedup seconds, thread, event id, payload, order seconds."""
+"""KEYS: event marker, seq, done, stream. ARGV: dedup seconds, thread, event id, payload, order seconds, this
+call's token. The marker keeps the token and the entry id: the same call resent after a lost reply (the pool's
+retry, or enqueue's own) finds its own entry instead of taking itself for a redelivery."""
 
 CLOSE = """
 local done = tonumber(redis.call('GET', KEYS[1]) or '0')

@@ -12,7 +12,9 @@ from collections.abc import AsyncIterator
 import pytest_asyncio
 from redis.asyncio import Redis
 
+from bot.config import QueueConfig
 from bot.messages import ChatMessage
+from bot.queue import Queue
 from bot.runtime import pooled_redis
 from bot.store import Store
 from bot.threads import ChannelKey, ThreadKey
@@ -116,3 +118,17 @@ async def test_an_adapter_claim_whose_reply_was_lost_is_still_its_own(proxy: Los
     assert await space.claim("greeted:T1", 60), "the greeting is sent, not skipped"
     assert proxy.lost == 1
     assert not await space.claim("greeted:T1", 60)
+
+
+async def test_an_enqueue_whose_reply_was_lost_is_taken_once_and_not_for_a_redelivery(
+    proxy: LossyProxy, resending: Store, store: Store
+) -> None:
+    queue = Queue(resending.redis, resending.prefix, QueueConfig(), 3600)
+    await queue.enqueue(ThreadKey("test", "W1", "C1", "warm-up"), "E0", {"text": "warm-up"})  # the script known
+    proxy.lose_reply_to(b"lost-reply-payload")
+    entry = await queue.enqueue(THREAD, "E1", {"text": "lost-reply-payload"})
+    assert proxy.lost == 1
+    assert entry is not None, "the resent call finds its own entry: the message was taken, not a redelivery"
+    assert await queue.enqueue(THREAD, "E1", {"text": "lost-reply-payload"}) is None, "a real redelivery"
+    status = await Queue(store.redis, store.prefix, QueueConfig(), 3600).status()
+    assert sum(shard.depth for shard in status.shards) == 2, "queued once (and the warm-up)"
