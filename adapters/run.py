@@ -23,7 +23,15 @@ from aiohttp import web
 from adapters.http_server import listening
 from adapters.platform import PlatformAdapter
 from adapters.web import mount as mount_console
-from bot.api import Config, ConfigError, Conversation, JobHandler, Worker, open_conversation
+from bot.api import (
+    METRICS_CONTENT_TYPE,
+    Config,
+    ConfigError,
+    Conversation,
+    JobHandler,
+    Worker,
+    open_conversation,
+)
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +88,7 @@ async def serve(
         handlers = {} if ingress_only else _handlers(conversation, environ, names, required=False, adapters=adapters)
         app = web.Application()
         app.router.add_get("/healthz", _healthz(conversation, [adapter.name for adapter in adapters]))
+        app.router.add_get("/metrics", _metrics(conversation))
         for adapter in adapters:
             adapter.mount(app)
         mount_console(app, conversation, environ)
@@ -140,6 +149,7 @@ async def serve_worker(
         working = asyncio.create_task(worker.run(stop))
         app = web.Application()
         app.router.add_get("/healthz", _worker_healthz(conversation, worker, list(names)))
+        app.router.add_get("/metrics", _metrics(conversation))
         try:
             if port is None:
                 await asyncio.shield(working)
@@ -223,3 +233,13 @@ def _worker_healthz(
         return web.json_response(body, status=200 if redis else 503)
 
     return healthz
+
+
+def _metrics(conversation: Conversation) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """``/metrics``: this process's counters, and the queue's gauges read from Redis now."""
+
+    async def metrics(request: web.Request) -> web.Response:
+        await conversation.metrics.refresh(conversation.queue)
+        return web.Response(body=conversation.metrics.render(), headers={"Content-Type": METRICS_CONTENT_TYPE})
+
+    return metrics

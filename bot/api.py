@@ -26,6 +26,8 @@ For a platform adapter:
 - ``Conversation.desk``: the helpdesk (``Desk``): a vote on an answer (``vote``, ``explain`` after a 👎),
   a "Talk to a person" button (``hand_off_thread``: the ``HandOff`` notice to post), a thread marked
   resolved (``take_back``); a sink that serves helpdesk channels implements ``DeskSink``.
+- ``Conversation.metrics``: this process's Prometheus counters (``Metrics``): an adapter counts its calls to the
+  platform's API (``platform_call``); ``/metrics`` serves ``refresh(conversation.queue)`` then ``render()``.
 - ``Conversation.has_history(thread)``, ``Conversation.ping()``, and ``Conversation.config``
   (``table(...)`` for the adapter's own config table, ``history``, ``dedup_seconds``, ``is_admin``).
 - The durable queue (``bot/jobs.py``): an ingress calls ``Conversation.enqueue(thread, event_id, payload)``
@@ -64,6 +66,8 @@ from bot.knowledge.commands import open_knowledge
 from bot.llm.check import check_backends
 from bot.logs import MASK, RedactSecrets, setup_logging
 from bot.messages import Attachment, Author, ChatMessage, CommandStyle, IncomingMessage, PriorMessage
+from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from bot.metrics import Metrics
 from bot.notices import GAVE_UP, SOMETHING_BROKE
 from bot.pacing import Pace, PaceBook, rate_of
 from bot.runtime import open_commands, open_conversation, open_desk, open_queue
@@ -79,6 +83,7 @@ __all__ = [
     "GAVE_UP",
     "HELP",
     "MASK",
+    "METRICS_CONTENT_TYPE",
     "NO_BACKEND_HELP",
     "SETTING_KEYS",
     "SOMETHING_BROKE",
@@ -106,6 +111,7 @@ __all__ = [
     "IncomingMessage",
     "Job",
     "JobHandler",
+    "Metrics",
     "Namespace",
     "Pace",
     "PaceBook",

@@ -24,7 +24,7 @@ from typing import Any
 
 from bot.admin import Admin
 from bot.answering import Answer, ReplyFailed, Responder
-from bot.attachments import ReadFiles, read_files
+from bot.attachments import ReadFiles
 from bot.channels import Channels
 from bot.commands import Command, Commands, parse_command
 from bot.config import Config
@@ -36,12 +36,13 @@ from bot.knowledge.grounding import DONT_KNOW, Knowledge
 from bot.ledger import ReplyLedger, say
 from bot.llm.base import Backend
 from bot.messages import TERMINAL_STYLE, Author, ChatMessage, CommandStyle, IncomingMessage
+from bot.metrics import Metrics
 from bot.model_catalog import ModelCatalog
 from bot.notices import SOMETHING_BROKE, THREAD_BUSY, failure_text, too_long_text
 from bot.ordering import ArrivalOrder
 from bot.outcome import turn_failed
 from bot.pacing import PaceBook
-from bot.prompt import Prompt, PromptTooLong, estimate_tokens
+from bot.prompt import Prompt, PromptTooLong
 from bot.queue import Queue
 from bot.rate_limits import RateLimits
 from bot.settings import ChannelSettings
@@ -52,8 +53,8 @@ from bot.streaming import ReplyStreamer
 from bot.summary import SummaryFold
 from bot.thread_context import attributed, prior_history
 from bot.threads import ChannelKey, ThreadKey
+from bot.turn_files import context_window, read_message_files
 from bot.usage import BudgetCheck, Clock, Hold, ReplyCost, UsageBook, add, utc_now
-from bot.vision import sees_images
 from bot.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -66,8 +67,18 @@ class TurnNotStored(Exception):
 
 
 class Conversation:
-    def __init__(self, *, config: Config, store: Store, backends: dict[str, Backend], clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        *,
+        config: Config,
+        store: Store,
+        backends: dict[str, Backend],
+        clock: Clock = utc_now,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.config = config
+        self.metrics = metrics or Metrics()
+        """This process's counters for ``/metrics`` (``bot/metrics.py``)."""
         self.backends = backends
         self._store = store
         self._channels = Channels(config, store, ModelCatalog(config, backends))
@@ -222,8 +233,9 @@ class Conversation:
         self, message: IncomingMessage, settings: ChannelSettings, sink: ReplySink, ledger: ReplyLedger | None
     ) -> None:
         """Answer, then store the turn; the budget held for the reply is released however the turn ends."""
-        read = await self._read_files(message, settings)
-        grounding = await self._knowledge.ground(message.text, read.text, settings, self._window(settings))
+        read = await read_message_files(message, settings, self.config, self.backends)
+        window = context_window(settings, self.config, self.backends)
+        grounding = await self._knowledge.ground(message.text, read.text, settings, window)
         if grounding.unknown:
             await self._dont_know(message, settings, sink, read.text, ledger)
             return
@@ -261,25 +273,6 @@ class Conversation:
         except Exception:
             log.warning("%s: could not release the budget hold %s (it expires by itself)", message.thread, hold.member,
                         exc_info=True)  # fmt: skip
-
-    async def _read_files(self, message: IncomingMessage, settings: ChannelSettings) -> ReadFiles:
-        """The message's text with what parley reads of its files and images (``bot/attachments.py``)."""
-        text = message.text.strip()
-        if not message.files:
-            return ReadFiles(text)
-        name = settings.backend or self.config.default_backend
-        configured = self.config.backends.get(name)
-        model = settings.model or (configured.model or configured.deployment if configured else None)
-        vision = sees_images(model, configured.vision if configured else None)
-        window = self.backends[name].context_window if name in self.backends else 0
-        fixed = settings.max_tokens + estimate_tokens(settings.system_prompt) + estimate_tokens(text)
-        room = (window - fixed) * 3 // 4  # the rest for the thread's history
-        return await read_files(text, message.files, self.config.files, vision=vision, room_tokens=room)
-
-    def _window(self, settings: ChannelSettings) -> int:
-        """The context window of the channel's primary backend."""
-        name = settings.backend or self.config.default_backend
-        return self.backends[name].context_window if name in self.backends else 0
 
     async def _dont_know(
         self,

@@ -303,6 +303,15 @@ class Queue:
             shards.append(ShardStatus(platform, shard, int(depth), age, pending))
         return QueueStatus(shards, int(await self.redis.xlen(self.dead_stream)))
 
+    async def gauges(self) -> tuple[dict[str, tuple[int, float]], int]:
+        """For ``/metrics``: by platform, the entries not yet answered and the oldest one's age; the dead letters."""
+        status = await self.status()
+        by_platform: dict[str, tuple[int, float]] = {}
+        for shard in status.shards:
+            depth, age = by_platform.get(shard.platform, (0, 0.0))
+            by_platform[shard.platform] = (depth + shard.depth, max(age, shard.oldest_age or 0.0))
+        return by_platform, status.dead
+
     async def dead(self, limit: int = 1000) -> list[DeadLetter]:
         """The dead letters, oldest first."""
         found = cast(list[tuple[bytes, dict[bytes, bytes]]], await self.redis.xrange(self.dead_stream, count=limit))

@@ -50,10 +50,16 @@ class BoundedRetry(Retry):
     while a command is resent) keeps the outer one's deadline, so the bound holds for the whole.
     """
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, on_error: Callable[[], None] | None = None) -> None:
         super().__init__(ExponentialWithJitterBackoff(cap=LONGEST_WAIT, base=FIRST_WAIT), 1_000_000, RETRIED)
         self.seconds = seconds
+        self._on_error = on_error
+        """Told of each failed try (``/metrics``'s ``parley_redis_errors_total``)."""
         self._deadline: float | None = None
+
+    def __deepcopy__(self, memo: dict[int, object]) -> BoundedRetry:
+        """redis-py deep-copies the policy into each connection: the copy shares ``on_error``, not a copy of it."""
+        return BoundedRetry(self.seconds, self._on_error)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, BoundedRetry) and other.seconds == self.seconds and super().__eq__(other)
@@ -77,6 +83,8 @@ class BoundedRetry(Retry):
                 try:
                     return await do()
                 except self._supported_errors as error:
+                    if self._on_error is not None:
+                        self._on_error()
                     if isinstance(error, NOT_RETRIED) or (is_retryable is not None and not is_retryable(error)):
                         raise
                     failures += 1

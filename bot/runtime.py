@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -16,6 +16,7 @@ from bot.conversation import Conversation
 from bot.desk import Desk
 from bot.desk_store import DeskStore
 from bot.llm.registry import open_backend, open_backends
+from bot.metrics import Metrics
 from bot.model_catalog import ModelCatalog
 from bot.queue import Queue
 from bot.redis_retry import BoundedRetry, health_client
@@ -35,18 +36,26 @@ def without_password(url: str) -> str:
     return f"{scheme}{sep}{host}{slash}{path}"
 
 
-def pooled_redis(url: str, max_connections: int, retry_seconds: float = 0.0) -> Redis:
+def pooled_redis(
+    url: str, max_connections: int, retry_seconds: float = 0.0, on_error: Callable[[], None] | None = None
+) -> Redis:
     """A client on a pool of at most ``max_connections`` that waits for a free connection when all are busy
     (redis-py's default pool raises MaxConnectionsError instead), and whose commands ride out a Redis
     that is gone for up to ``retry_seconds`` (``bot/redis_retry.py``). Closing the client closes the pool."""
     pool = BlockingConnectionPool.from_url(
-        url, max_connections=max_connections, timeout=None, retry=BoundedRetry(retry_seconds), retry_on_error=[]
+        url,
+        max_connections=max_connections,
+        timeout=None,
+        retry=BoundedRetry(retry_seconds, on_error),
+        retry_on_error=[],
     )
     return Redis.from_pool(pool)
 
 
 @asynccontextmanager
-async def open_redis(config: Config, *, join: bool = False) -> AsyncIterator[Redis]:
+async def open_redis(
+    config: Config, *, join: bool = False, on_error: Callable[[], None] | None = None
+) -> AsyncIterator[Redis]:
     """The configured Redis, or a private embedded one with its data in ``data_dir``.
 
     With ``join`` (the admin commands), the embedded Redis of a parley already
@@ -64,7 +73,7 @@ async def open_redis(config: Config, *, join: bool = False) -> AsyncIterator[Red
                 "Set PARLEY_DATA_DIR to another directory, or REDIS_URL to use a Redis server."
             ) from None
     try:
-        client = pooled_redis(url, config.redis_max_connections, config.redis_retry_seconds)
+        client = pooled_redis(url, config.redis_max_connections, config.redis_retry_seconds, on_error)
         try:
             await client.ping()
         except (RedisError, OSError) as error:
@@ -80,8 +89,10 @@ async def open_redis(config: Config, *, join: bool = False) -> AsyncIterator[Red
 
 
 @asynccontextmanager
-async def open_store(config: Config, *, join: bool = False) -> AsyncIterator[Store]:
-    async with open_redis(config, join=join) as redis:
+async def open_store(
+    config: Config, *, join: bool = False, on_error: Callable[[], None] | None = None
+) -> AsyncIterator[Store]:
+    async with open_redis(config, join=join, on_error=on_error) as redis:
         health = health_client(redis)
         try:
             yield Store(redis, config.redis_prefix, health=health)
@@ -96,10 +107,11 @@ async def open_conversation(
     """The core on its Redis. With ``join`` (``parley worker``, an ingress-only ``parley run``), the embedded
     Redis of a parley already running on ``data_dir`` is shared, and started when none runs."""
     backends = open_backends(config, environ)
+    metrics = Metrics()
     try:
-        async with open_store(config, join=join) as store:
+        async with open_store(config, join=join, on_error=metrics.redis_error) as store:
             await store.migrate_keys()
-            yield Conversation(config=config, store=store, backends=backends)
+            yield Conversation(config=config, store=store, backends=backends, metrics=metrics)
     finally:
         for backend in backends.values():
             await backend.aclose()

@@ -1,0 +1,151 @@
+"""Prometheus metrics of one process (``/metrics``): what the core, the backends and the adapters count.
+
+One ``Metrics`` per process, made by ``open_conversation`` and reachable as ``Conversation.metrics``;
+its registry is its own (not prometheus_client's global one), with the process collector's defaults.
+Counters and histograms move as things happen; the queue's gauges are read from Redis when
+``/metrics`` is scraped (``refresh``), so every process reports the same queue.
+
+Labels are bounded: a platform's name, a backend's name from the config, a failure kind, an API
+method as a route template (never an id), an HTTP status. Never a user, a channel or a text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Literal, Protocol
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["answered", "failed", "ignored", "deduplicated", "rate_limited", "budget"]
+"""How one message ended: answered (a command's answer too), failed (a notice instead of an answer: the
+backends failed, too long, busy, something broke, given up), ignored (not for parley), deduplicated
+(a redelivery), rate_limited (a user's or a channel's limit), budget (the channel's daily token budget)."""
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+"""The Content-Type of ``render``'s text."""
+
+LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0, 34.0, 60.0, 120.0, 300.0)
+"""Seconds: a reply takes from a fraction of a second (a command) to minutes (a long answer)."""
+
+
+REFRESH_SECONDS = 2.0
+"""How long a scrape waits for the queue's gauges: a Redis that is gone must not hold ``/metrics``."""
+
+
+class QueueGauges(Protocol):
+    """What ``refresh`` reads: the queue's depth and age by platform, and its dead letters."""
+
+    async def gauges(self) -> tuple[dict[str, tuple[int, float]], int]:
+        """``({platform: (depth, oldest age in seconds)}, dead letters)``."""
+        ...
+
+
+class Metrics:
+    """The process's counters, histograms and gauges, on a registry of its own."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
+        r = self.registry
+        self.messages = Counter(
+            "parley_messages", "Messages parley accepted, by how they ended.", ["platform", "outcome"], registry=r
+        )
+        self.reply_seconds = Histogram(
+            "parley_reply_seconds",
+            "Seconds from the start of a turn to its complete answer.",
+            ["platform", "backend"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.first_token_seconds = Histogram(
+            "parley_first_token_seconds",
+            "Seconds from the start of a turn to the first text of its answer in the thread.",
+            ["platform", "backend"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.tokens = Counter("parley_tokens", "Tokens the backends counted.", ["backend", "kind"], registry=r)
+        self.backend_errors = Counter(
+            "parley_backend_errors", "Failed calls to a backend, by kind of failure.", ["backend", "kind"], registry=r
+        )
+        self.fallbacks = Counter(
+            "parley_fallbacks", "Replies a fallback backend answered, by that backend.", ["backend"], registry=r
+        )
+        self.platform_calls = Counter(
+            "parley_platform_calls",
+            "Calls to a chat platform's API, by method and HTTP status (429: rate limited).",
+            ["platform", "method", "status"],
+            registry=r,
+        )
+        self.queue_depth = Gauge(
+            "parley_queue_depth", "Queued messages not yet answered (waiting or in hand).", ["platform"], registry=r
+        )
+        self.queue_oldest_seconds = Gauge(
+            "parley_queue_oldest_seconds", "Age of the oldest queued message not yet answered.", ["platform"],
+            registry=r,
+        )  # fmt: skip
+        self.queue_dead_letters = Gauge(
+            "parley_queue_dead_letters", "Messages given up after the last attempt (parley queue dead).", registry=r
+        )
+        self.redis_errors = Counter(
+            "parley_redis_errors", "Redis commands that failed (each failed try of a retried one).", registry=r
+        )
+
+    # -- what happens ---------------------------------------------------------------------------
+    def message(self, platform: str, outcome: Outcome) -> None:
+        self.messages.labels(platform, outcome).inc()
+
+    def reply(self, platform: str, backend: str, seconds: float, first_text_seconds: float | None) -> None:
+        """One complete answer: its time, and the time to its first text (None: none was measured)."""
+        self.reply_seconds.labels(platform, backend).observe(seconds)
+        if first_text_seconds is not None:
+            self.first_token_seconds.labels(platform, backend).observe(first_text_seconds)
+
+    def used(self, backend: str, prompt_tokens: int, completion_tokens: int) -> None:
+        self.tokens.labels(backend, "prompt").inc(prompt_tokens)
+        self.tokens.labels(backend, "completion").inc(completion_tokens)
+
+    def backend_error(self, backend: str, kind: str) -> None:
+        self.backend_errors.labels(backend, kind).inc()
+
+    def fallback(self, backend: str) -> None:
+        self.fallbacks.labels(backend).inc()
+
+    def platform_call(self, platform: str, method: str, status: int) -> None:
+        """One API call: ``method`` a bounded name (an API method's name, or a route template with no ids)."""
+        self.platform_calls.labels(platform, method, str(status)).inc()
+
+    def redis_error(self) -> None:
+        self.redis_errors.inc()
+
+    # -- scraping -------------------------------------------------------------------------------
+    async def refresh(self, queue: QueueGauges) -> None:
+        """Read the queue's gauges from Redis; when Redis does not answer they keep their last values."""
+        try:
+            by_platform, dead = await asyncio.wait_for(queue.gauges(), REFRESH_SECONDS)
+        except Exception as error:
+            log.warning("metrics: the queue's gauges could not be read: %s", error)
+            return
+        for platform, (depth, age) in by_platform.items():
+            self.queue_depth.labels(platform).set(depth)
+            self.queue_oldest_seconds.labels(platform).set(age)
+        self.queue_dead_letters.set(dead)
+
+    def render(self) -> bytes:
+        """The registry in Prometheus's text format (``CONTENT_TYPE``)."""
+        return generate_latest(self.registry)
