@@ -23,6 +23,7 @@ from bot.deadlines import ReplyCapped, timed
 from bot.fallback import Target, capped_note, fallback_note, falls_back, targets
 from bot.llm.base import Backend, BackendError, ChatRequest, FailureKind, Reasoning, Usage
 from bot.messages import ChatMessage, Image
+from bot.metrics import Metrics
 from bot.prompt import Prompt, PromptTooLong, build_prompt, group_turns
 from bot.reasoning import Piece, ReasoningQuote, ThinkFilter
 from bot.settings import ChannelSettings
@@ -42,6 +43,8 @@ class Answer:
     usage: Usage
     fallback: bool = False
     capped: bool = False
+    backend: str = ""
+    """The backend that answered (a fallback's name when a fallback did)."""
 
 
 class ReplyFailed(Exception):
@@ -105,8 +108,11 @@ class Responder:
         history: Sequence[ChatMessage],
         summary: str,
         images: Sequence[Image] = (),
+        metrics: Metrics | None = None,
     ) -> None:
         self._backends = backends
+        self._metrics = metrics or Metrics()
+        """Counts each backend's errors and tokens, and the replies fallbacks answered (``/metrics``)."""
         self._config = config
         self._settings = settings
         self.thread = thread
@@ -179,6 +185,7 @@ class Responder:
         )
         if folded is not None:
             self._history, self._summary = folded.history, folded.summary
+            self._metrics.used(primary.backend, folded.usage.prompt_tokens, folded.usage.completion_tokens)
         return folded
 
     # -- the attempts -------------------------------------------------------------
@@ -201,14 +208,18 @@ class Responder:
                 log.warning("%s: %s; the next fallback answers", self.thread, failed)
                 reason = reason or failed.error.kind
                 continue
+            self._metrics.used(target.backend, answer.usage.prompt_tokens, answer.usage.completion_tokens)
             if reason is not None:
+                self._metrics.fallback(target.backend)
                 log.warning("%s: answered by fallback %s:%s (the primary failed: %s)", self.thread, target.backend,
                             model, reason)  # fmt: skip
                 await display.note(fallback_note(target.backend, model, reason))
             if answer.capped:
                 log.warning("%s: reply cut off at the %gs cap", self.thread, self._settings.reply_timeout_seconds)
                 await display.note(capped_note(self._settings.reply_timeout_seconds))
-            return Answer(answer.text, answer.usage, fallback=reason is not None, capped=answer.capped)
+            return Answer(
+                answer.text, answer.usage, fallback=reason is not None, capped=answer.capped, backend=target.backend
+            )
         assert failure is not None, "the primary is always tried"
         raise failure
 
@@ -226,10 +237,12 @@ class Responder:
                 smaller = None if error.kind != "context" or display.shown else self._trimmed(target, prompt)
                 if smaller is None:
                     raise
+                self._metrics.backend_error(target.backend, error.kind)
                 log.warning("%s: %s: %s; retrying once with %d fewer earlier turns", self.thread, target, error,
                             smaller.dropped_turns - prompt.dropped_turns)  # fmt: skip
                 return await self._attempt(target, model, smaller, display, deadline), model
         except BackendError as error:
+            self._metrics.backend_error(target.backend, error.kind)
             raise ReplyFailed(error, target, model) from None
 
     async def _attempt(self, target: Target, model: str, prompt: Prompt, display: _Display, deadline: float) -> Answer:
@@ -265,7 +278,7 @@ class Responder:
             raise BackendError("empty", "the model's answer had no text")
         if usage is None or capped:
             usage = estimate(prompt.tokens, text + "".join(display.reasoning_parts))
-        return Answer(text, usage, capped=capped)
+        return Answer(text, usage, capped=capped, backend=target.backend)
 
     def _request(self, model: str, prompt: Prompt) -> ChatRequest:
         settings = self._settings

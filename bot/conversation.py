@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from bot.admin import Admin
-from bot.answering import Answer, ReplyFailed, Responder
+from bot.answering import Answer, Responder
 from bot.attachments import ReadFiles
 from bot.channels import Channels
 from bot.commands import Command, Commands, parse_command
@@ -36,20 +36,20 @@ from bot.knowledge.grounding import DONT_KNOW, Knowledge
 from bot.ledger import ReplyLedger, say
 from bot.llm.base import Backend
 from bot.messages import TERMINAL_STYLE, Author, ChatMessage, CommandStyle, IncomingMessage
-from bot.metrics import Metrics
+from bot.metrics import Metrics, TurnEnd
 from bot.model_catalog import ModelCatalog
-from bot.notices import SOMETHING_BROKE, THREAD_BUSY, failure_text, too_long_text
+from bot.notices import SOMETHING_BROKE, THREAD_BUSY, too_long_text
 from bot.ordering import ArrivalOrder
 from bot.outcome import turn_failed
 from bot.pacing import PaceBook
-from bot.prompt import Prompt, PromptTooLong
+from bot.prompt import PromptTooLong
 from bot.queue import Queue
 from bot.rate_limits import RateLimits
+from bot.replying import stream_reply
 from bot.settings import ChannelSettings
 from bot.shared_pacing import SharedBudgets
 from bot.sink import ReplySink
 from bot.store import Store, ThreadBusy
-from bot.streaming import ReplyStreamer
 from bot.summary import SummaryFold
 from bot.thread_context import attributed, prior_history
 from bot.threads import ChannelKey, ThreadKey
@@ -64,6 +64,11 @@ class TurnNotStored(Exception):
     """The reply reached the user (or its failure notice did), but storing the turn failed even after
     retrying: the user is not told that something went wrong after their answer. Raised out of
     ``handle`` so that a queued job stays queued; ``receive`` logs it."""
+
+    def __init__(self, message: str, end: TurnEnd) -> None:
+        super().__init__(message)
+        self.end = end
+        """How the turn ended for its user."""
 
 
 class Conversation:
@@ -83,7 +88,7 @@ class Conversation:
         self._store = store
         self._channels = Channels(config, store, ModelCatalog(config, backends))
         self._usage = UsageBook(store, clock)
-        self.desk = Desk(config, DeskStore(store.redis, store.prefix), self.settings_for, clock)
+        self.desk = Desk(config, DeskStore(store.redis, store.prefix), self.settings_for, clock, self.metrics)
         """The helpdesk: votes on answers, hand-offs to a person (``bot/desk.py``)."""
         self._commands = Commands(config, store, self._channels, self._usage, self.desk)
         self._order = ArrivalOrder()
@@ -132,8 +137,12 @@ class Conversation:
         """A thread message parley is not asked to answer: kept in the history of a thread parley
         remembers (``thread_context`` on), so that its next answer there knows it; never raises."""
         try:
-            if message.is_dm or not await self._store.has_history(message.thread) or not await self.accept(message):
+            if message.is_dm or not await self._store.has_history(message.thread):
                 return
+            if not await self.accept(message):
+                self.metrics.message(message.thread.platform, "deduplicated")
+                return
+            self.metrics.message(message.thread.platform, "ignored")
             if settings is None:
                 settings = (await self._channels.resolve(message.thread.channel_key)).settings
             await self._note(message, settings)
@@ -151,13 +160,16 @@ class Conversation:
         already (the core then does not resolve them again).
         """
         slot = self._order.reserve(message.thread)  # taken on arrival, before any await: turns keep arrival order
+        end = TurnEnd("failed")
         try:
-            if not await self.accept(message):
+            if await self.accept(message):
+                await slot.wait()
+                end = await self.handle(message, sink, settings)
+            else:
                 log.info("event %s already handled: ignoring the redelivery", message.event_id)
-                return
-            await slot.wait()
-            await self.handle(message, sink, settings)
-        except TurnNotStored:
+                end = TurnEnd("deduplicated")
+        except TurnNotStored as error:
+            end = error.end
             log.exception("event %s in %s: the reply was shown but not remembered", message.event_id, message.thread)
         except Exception:
             log.exception("handling event %s in %s failed", message.event_id, message.thread)
@@ -168,11 +180,15 @@ class Conversation:
                 log.exception("could not tell the user either")
         finally:
             slot.release()
+        self.metrics.ended(message.thread.platform, end)
 
     async def enqueue(self, thread: ThreadKey, event_id: str, payload: Mapping[str, Any]) -> bool:
         """Dedup and queue one accepted platform event durably, in one step: False for a redelivery of one
         seen before. Raises ``QueueUnavailable`` when Redis did not take it: do not acknowledge the platform."""
-        return await self.queue.enqueue(thread, event_id, payload) is not None
+        if await self.queue.enqueue(thread, event_id, payload) is None:
+            self.metrics.message(thread.platform, "deduplicated")
+            return False
+        return True
 
     def worker(self, handlers: Mapping[str, JobHandler], consumer: str) -> Worker:
         """A worker answering queued jobs through ``handlers`` (by platform), as consumer ``consumer``."""
@@ -188,27 +204,29 @@ class Conversation:
         sink: ReplySink,
         settings: ChannelSettings | None = None,
         ledger: ReplyLedger | None = None,
-    ) -> None:
-        """Decide, then lock, answer and store: one turn (or a command) of an accepted message.
-        ``ledger``: a queued job's (every message the turn posts goes through it)."""
+    ) -> TurnEnd:
+        """Decide, then lock, answer and store: one turn (or a command) of an accepted message; how it ended
+        (the caller counts it). ``ledger``: a queued job's (every message the turn posts goes through it)."""
+        started = time.time()
         command = parse_command(message.text)
         if command is not None:
             await say(sink, await self._commands.run(command, message.thread, message.author, message.style), ledger)
-            return
+            return TurnEnd("answered")
         if settings is None:
             settings = (await self._channels.resolve(message.thread.channel_key)).settings
         if not await self._decide(message, settings) or await self.desk.intercept(message, settings, sink):
             await self._note(message, settings)
-            return
+            return TurnEnd("ignored")
         if (ledger is None or not ledger.retrying) and not await self._rate_limits.admit(message, sink, ledger):
-            return  # (a job taken again after a failure was counted when it was first taken)
+            return TurnEnd("rate_limited")  # (a job taken again after a failure was counted when it was first taken)
         try:
             async with self._store.thread_lock(message.thread):
-                await self._answer(message, settings, sink, ledger)
+                return await self._answer(message, settings, sink, ledger, started)
         except ThreadBusy as busy:
             log.warning("%s", busy)
             turn_failed(sink)
             await say(sink, message.style.phrase(THREAD_BUSY), ledger)
+            return TurnEnd("failed")
 
     async def _decide(self, message: IncomingMessage, settings: ChannelSettings) -> bool:
         """Whether to answer: text, in an enabled channel, to a DM, a mention or (trigger "thread") parley's thread."""
@@ -230,38 +248,46 @@ class Conversation:
         await self._store.append_turn(message.thread, [entry], 2 * history.max_turns, history.ttl_seconds)
 
     async def _answer(
-        self, message: IncomingMessage, settings: ChannelSettings, sink: ReplySink, ledger: ReplyLedger | None
-    ) -> None:
-        """Answer, then store the turn; the budget held for the reply is released however the turn ends."""
+        self,
+        message: IncomingMessage,
+        settings: ChannelSettings,
+        sink: ReplySink,
+        ledger: ReplyLedger | None,
+        started: float,
+    ) -> TurnEnd:
+        """Answer, then store the turn; the budget held for the reply is released however the turn ends.
+        ``started``: when the turn began (epoch seconds), for the answer's times."""
         read = await read_message_files(message, settings, self.config, self.backends)
         window = context_window(settings, self.config, self.backends)
         grounding = await self._knowledge.ground(message.text, read.text, settings, window)
         if grounding.unknown:
             await self._dont_know(message, settings, sink, read.text, ledger)
-            return
+            return TurnEnd("answered")
         responder = await self._responder(message, grounding.settings, read)
         try:
             prompt = responder.first_prompt()
         except PromptTooLong as error:
             turn_failed(sink)
             await say(sink, message.style.phrase(too_long_text(error)), ledger)
-            return
+            return TurnEnd("failed")
         budget = await self._hold_budget(message, settings, prompt.tokens + settings.max_tokens)
         if not budget.allowed:
             turn_failed(sink)
             await say(sink, message.style.phrase(budget.refusal), ledger)
-            return
+            return TurnEnd("budget")
         try:
-            answer, summary_fold, shown = await self._reply(
-                responder, prompt, sink, message.style, read.notes, grounding.footer, ledger
+            replied = await stream_reply(
+                self._store, responder, prompt, sink, message.style, read.notes, grounding.footer, ledger
             )
+            answer, end = replied.answer, replied.end(started)
             try:
-                await self._remember(message, answer, summary_fold, read.text)
+                await self._remember(message, answer, replied.summary_fold, read.text)
             except Exception as error:
-                raise TurnNotStored(f"storing the turn of {message.thread} failed: {error}") from error
+                raise TurnNotStored(f"storing the turn of {message.thread} failed: {error}", end) from error
             if answer is not None and is_helpdesk(settings):
                 sources = tuple(dict.fromkeys(hit.passage.title for hit in grounding.hits))
-                await self.desk.answered(message, settings, sink, answer.text, shown, sources)
+                await self.desk.answered(message, settings, sink, answer.text, replied.shown, sources)
+            return end
         finally:
             if budget.hold is not None:
                 await self._release_budget(message, budget.hold)
@@ -311,6 +337,7 @@ class Conversation:
             history=history,
             summary=summary,
             images=read.images,
+            metrics=self.metrics,
         )
 
     async def _hold_budget(self, message: IncomingMessage, settings: ChannelSettings, tokens: int) -> BudgetCheck:
@@ -322,44 +349,6 @@ class Conversation:
             log.info("%s: daily token budget of %s: the model is not called (%s)", message.thread, budget,
                      check.refusal)  # fmt: skip
         return check
-
-    async def _reply(
-        self,
-        responder: Responder,
-        prompt: Prompt,
-        sink: ReplySink,
-        style: CommandStyle,
-        notes: Sequence[str] = (),
-        footer: str = "",
-        ledger: ReplyLedger | None = None,
-    ) -> tuple[Answer | None, SummaryFold | None, Shown]:
-        """Stream the answer into the sink (or tell why there is none), after the notes on files it did not read
-        and before the ``footer`` (the sources of a grounded answer); the answer, any summary fold made, and
-        where and when it was shown."""
-        streamer = ReplyStreamer(sink, ledger=ledger)
-        await streamer.start()
-        if notes:
-            await streamer.feed("\n".join(notes) + "\n\n")
-        summary_fold: SummaryFold | None = None
-        try:
-            summary_fold = await responder.fold_summary(self._store, prompt)
-            if summary_fold is not None:
-                prompt = responder.first_prompt()
-            answer = await responder.run(streamer, prompt)
-            if footer:
-                await streamer.feed(footer)
-            await streamer.finish()
-            return answer, summary_fold, Shown(streamer.message_id, streamer.first_text_at)
-        except PromptTooLong as error:
-            turn_failed(sink)
-            await streamer.fail(style.phrase(too_long_text(error)))
-        except ReplyFailed as failed:
-            log.warning("%s: backend %s failed: %s", responder.thread, failed.target, failed.error)
-            turn_failed(sink)
-            await streamer.fail(style.phrase(failure_text(failed.error, failed.model)))
-        finally:
-            await streamer.aclose()
-        return None, summary_fold, Shown(streamer.message_id, streamer.first_text_at)
 
     async def _remember(
         self, message: IncomingMessage, answer: Answer | None, summary_fold: SummaryFold | None, text: str

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from bot.config import Config
 from bot.desk_store import DeskStore
 from bot.messages import Author, CommandStyle, IncomingMessage
+from bot.metrics import Metrics
 from bot.settings import ChannelSettings
 from bot.sink import DeskSink, ReplySink
 from bot.threads import ChannelKey, ThreadKey
@@ -123,11 +124,14 @@ class Desk:
         store: DeskStore,
         settings_for: Callable[[ChannelKey], Awaitable[ChannelSettings]],
         clock: Clock = utc_now,
+        metrics: Metrics | None = None,
     ) -> None:
         self._config = config
         self._store = store
         self._settings_for = settings_for
         self._clock = clock
+        self._metrics = metrics or Metrics()
+        """Questions, hand-offs and votes for ``/metrics`` (the numbers of ``/usage``, with no channel)."""
 
     async def intercept(self, message: IncomingMessage, settings: ChannelSettings, sink: ReplySink) -> bool:
         """Before a message the core would answer: whether the desk took it instead (its thread is with a person,
@@ -185,6 +189,9 @@ class Desk:
         # A hand-off by the button follows an answer counted as answered without one: it no longer is.
         counts = {"handoffs": 1, "questions": 1} if question else {"handoffs": 1, "answered": -1}
         await self._store.count(self._today(), thread.channel_key, counts, KEPT_SECONDS, None)
+        self._metrics.desk_handoff()
+        if question:
+            self._metrics.desk_question()
         return HandOff(handoff_text(settings.oncall, asker.name, style), settings.oncall)
 
     async def take_back(self, thread: ThreadKey) -> bool:
@@ -216,6 +223,7 @@ class Desk:
             counts = {"questions": 1, "answered": 1} if knew else {"questions": 1}
             first_text_ms = None if first_text is None else max(0, round(first_text * 1000))
             await self._store.count(self._today(), message.thread.channel_key, counts, KEPT_SECONDS, first_text_ms)
+            self._metrics.desk_question()
         except Exception:
             log.exception("%s: the helpdesk could not count the answer or show its buttons", message.thread)
 
@@ -247,6 +255,7 @@ class Desk:
         if not await self._store.add_vote(channel, f"{reply_id}:{voter.id}", row, now, KEPT_SECONDS):
             return Voted(False, ALREADY_VOTED)
         await self._store.count(self._today(), channel, {vote: 1}, KEPT_SECONDS, None)
+        self._metrics.desk_vote(vote)
         return Voted(True, THANKS_UP if vote == "up" else THANKS_DOWN)
 
     async def explain(self, platform: str, reply_id: str, voter: Author, reason: str) -> bool:

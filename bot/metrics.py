@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from prometheus_client import (
@@ -33,6 +34,20 @@ Outcome = Literal["answered", "failed", "ignored", "deduplicated", "rate_limited
 """How one message ended: answered (a command's answer too), failed (a notice instead of an answer: the
 backends failed, too long, busy, something broke, given up), ignored (not for parley), deduplicated
 (a redelivery), rate_limited (a user's or a channel's limit), budget (the channel's daily token budget)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TurnEnd:
+    """How one message's turn ended, for ``Metrics.ended``: its outcome and, for an answer, its times."""
+
+    outcome: Outcome
+    backend: str | None = None
+    """The backend that answered (a fallback's name when a fallback did); None when no model answered."""
+    seconds: float | None = None
+    """From the start of the turn to the complete answer."""
+    first_text_seconds: float | None = None
+    """From the start of the turn to the first text of the answer in the thread (None: none was measured)."""
+
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 """The Content-Type of ``render``'s text."""
@@ -84,7 +99,10 @@ class Metrics:
             "parley_backend_errors", "Failed calls to a backend, by kind of failure.", ["backend", "kind"], registry=r
         )
         self.fallbacks = Counter(
-            "parley_fallbacks", "Replies a fallback backend answered, by that backend.", ["backend"], registry=r
+            "parley_fallbacks",
+            "Replies a fallback answered after the backends before it failed; backend: the fallback that answered.",
+            ["backend"],
+            registry=r,
         )
         self.platform_calls = Counter(
             "parley_platform_calls",
@@ -105,10 +123,23 @@ class Metrics:
         self.redis_errors = Counter(
             "parley_redis_errors", "Redis commands that failed (each failed try of a retried one).", registry=r
         )
+        self.desk_questions = Counter(
+            "parley_desk_questions",
+            "Questions asked in helpdesk channels (answered, not known, handed off).",
+            registry=r,
+        )
+        self.desk_handoffs = Counter("parley_desk_handoffs", "Helpdesk threads handed to a person.", registry=r)
+        self.desk_votes = Counter("parley_desk_votes", "Votes on helpdesk answers (up, down).", ["vote"], registry=r)
 
     # -- what happens ---------------------------------------------------------------------------
     def message(self, platform: str, outcome: Outcome) -> None:
         self.messages.labels(platform, outcome).inc()
+
+    def ended(self, platform: str, end: TurnEnd) -> None:
+        """One message's turn ended: its outcome, and an answer's times by the backend that answered."""
+        self.message(platform, end.outcome)
+        if end.backend is not None and end.seconds is not None:
+            self.reply(platform, end.backend, end.seconds, end.first_text_seconds)
 
     def reply(self, platform: str, backend: str, seconds: float, first_text_seconds: float | None) -> None:
         """One complete answer: its time, and the time to its first text (None: none was measured)."""
@@ -132,6 +163,15 @@ class Metrics:
 
     def redis_error(self) -> None:
         self.redis_errors.inc()
+
+    def desk_question(self) -> None:
+        self.desk_questions.inc()
+
+    def desk_handoff(self) -> None:
+        self.desk_handoffs.inc()
+
+    def desk_vote(self, vote: Literal["up", "down"]) -> None:
+        self.desk_votes.labels(vote).inc()
 
     # -- scraping -------------------------------------------------------------------------------
     async def refresh(self, queue: QueueGauges) -> None:

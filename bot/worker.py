@@ -123,7 +123,8 @@ class Worker:
         try:
             await self._wait_turn(job)
             ledger = ReplyLedger(job.replies, partial(self._queue.record_reply, job), retrying=job.attempt > 1)
-            await handler.handle(job, JobTurn(self._conversation, ledger))
+            turn = JobTurn(self._conversation, ledger)
+            await handler.handle(job, turn)
         except Exception as error:
             log.exception("job %s (%s, attempt %d of %d) failed", job.id, job.thread, job.attempt, limit)
             if job.attempt >= limit:
@@ -134,6 +135,8 @@ class Worker:
         except (RedisError, OSError) as error:
             log.warning("job %s was answered but could not be acknowledged (%s): it will be answered again, "
                         "replacing the same reply", job.id, error)  # fmt: skip
+            return  # counted when it is finished
+        self._conversation.metrics.ended(job.thread.platform, turn.end)
 
     async def _wait_turn(self, job: Job) -> None:
         """Until the thread's earlier jobs are finished, or long enough that one of them must be lost."""
@@ -159,6 +162,7 @@ class Worker:
         except (RedisError, OSError) as error:
             log.warning("could not move job %s to the dead letters (%s): it stays queued", job.id, error)
             return
+        self._conversation.metrics.message(job.thread.platform, "failed")
         # No longer this worker's: its heartbeat must not take the job's absence for a takeover and cancel the notice.
         self._running.pop((job.shard, job.id), None)
         try:
