@@ -1,0 +1,31 @@
+"""Reading parley's metrics in tests: a value from a ``Metrics``'s registry, or from ``/metrics``'s text."""
+
+from __future__ import annotations
+
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
+
+from bot.metrics import Metrics
+
+
+def value(metrics: Metrics, name: str, **labels: str) -> float:
+    """A sample's value (0 when it was never set): ``name`` as scraped, e.g. ``parley_messages_total``."""
+    found = metrics.registry.get_sample_value(name, labels)
+    return 0.0 if found is None else found
+
+
+def parley_samples(text: str) -> list[Sample]:
+    """Every sample of a ``parley_*`` family in a ``/metrics`` text."""
+    return [
+        sample
+        for family in text_string_to_metric_families(text)
+        if family.name.startswith("parley_")
+        for sample in family.samples
+    ]
+
+
+def scraped(samples: list[Sample], name: str, **labels: str) -> float:
+    """The value of the sample ``name`` with exactly ``labels`` (0 when there is none)."""
+    found = [sample.value for sample in samples if sample.name == name and sample.labels == labels]
+    assert len(found) <= 1, f"{name}{labels} appears twice"
+    return found[0] if found else 0.0
