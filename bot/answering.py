@@ -41,10 +41,10 @@ class Answer:
     text: str
     """The answer as the model wrote it: what the thread's history keeps."""
     usage: Usage
+    backend: str
+    """The backend that answered (a fallback's name when a fallback did)."""
     fallback: bool = False
     capped: bool = False
-    backend: str = ""
-    """The backend that answered (a fallback's name when a fallback did)."""
 
 
 class ReplyFailed(Exception):
@@ -217,9 +217,7 @@ class Responder:
             if answer.capped:
                 log.warning("%s: reply cut off at the %gs cap", self.thread, self._settings.reply_timeout_seconds)
                 await display.note(capped_note(self._settings.reply_timeout_seconds))
-            return Answer(
-                answer.text, answer.usage, fallback=reason is not None, capped=answer.capped, backend=target.backend
-            )
+            return Answer(answer.text, answer.usage, target.backend, fallback=reason is not None, capped=answer.capped)
         assert failure is not None, "the primary is always tried"
         raise failure
 
@@ -278,7 +276,7 @@ class Responder:
             raise BackendError("empty", "the model's answer had no text")
         if usage is None or capped:
             usage = estimate(prompt.tokens, text + "".join(display.reasoning_parts))
-        return Answer(text, usage, capped=capped, backend=target.backend)
+        return Answer(text, usage, target.backend, capped=capped)
 
     def _request(self, model: str, prompt: Prompt) -> ChatRequest:
         settings = self._settings
