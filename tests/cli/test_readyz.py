@@ -119,7 +119,7 @@ async def test_readyz_waits_for_slacks_socket_and_follows_it_after_a_disconnect(
     assert_clean_exit(log)
 
 
-async def test_readyz_follows_discords_gateway_until_identified_and_across_a_drop(
+async def test_readyz_follows_discords_gateway_until_identified_and_across_drops(
     redis_url: str, redis: Redis, prefix: str, fake: FakeOpenAI, discord_fake: FakeDiscord, tmp_path: Path
 ) -> None:
     port = free_port()
@@ -141,6 +141,15 @@ async def test_readyz_follows_discords_gateway_until_identified_and_across_a_dro
         discord_fake.resume_gate.set()
         assert await readyz_becomes(base, process, 200, {"ready": True}) == ready
         assert (discord_fake.identifies, discord_fake.resumes) == (1, 1), "back by RESUMED, not a new session"
+
+        discord_fake.refuse_resumes, discord_fake.identify_gate = True, asyncio.Event()  # the session expired
+        await discord_fake.drop()
+        assert await readyz_becomes(base, process, 503, {"ready": False}) == dropped
+        await discord_fake.wait_for(lambda: discord_fake.identifies == 2, what="a new IDENTIFY after Invalid Session")
+        assert (await readyz_becomes(base, process, 503, {"ready": False}))["platforms"] == dropped["platforms"]
+        discord_fake.identify_gate.set()
+        assert await readyz_becomes(base, process, 200, {"ready": True}) == ready, "back by a new READY"
+        assert len(discord_fake.bad_resumes) == 1
     finally:
         for gate in (discord_fake.identify_gate, discord_fake.resume_gate):
             if gate is not None:
