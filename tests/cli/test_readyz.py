@@ -111,7 +111,7 @@ async def test_readyz_waits_for_slacks_socket_and_follows_it_after_a_disconnect(
         assert await readyz_becomes(base, process, 503, {"ready": False}) == closed
         slack.socket_gate.set()
         await readyz_becomes(base, process, 200, {"ready": True, "platforms": {"slack": "ready"}})
-        assert slack.connections == 2
+        assert slack.connections >= 2, "a new socket (slack_sdk may open two: its monitor sees the old one closed)"
     finally:
         slack.socket_gate.set()
         _, log = await sigterm(process)
