@@ -21,7 +21,7 @@ from typing import Any, Protocol, cast
 from aiohttp import web
 
 from adapters.http_server import listening
-from adapters.platform import PlatformAdapter
+from adapters.platform import READY, PlatformAdapter, readiness
 from adapters.web import mount as mount_console
 from bot.api import (
     METRICS_CONTENT_TYPE,
@@ -88,6 +88,7 @@ async def serve(
         handlers = {} if ingress_only else _handlers(conversation, environ, names, required=False, adapters=adapters)
         app = web.Application()
         app.router.add_get("/healthz", _healthz(conversation, [adapter.name for adapter in adapters]))
+        app.router.add_get("/readyz", _readyz(conversation, adapters))
         app.router.add_get("/metrics", _metrics(conversation))
         for adapter in adapters:
             adapter.mount(app)
@@ -149,6 +150,7 @@ async def serve_worker(
         working = asyncio.create_task(worker.run(stop))
         app = web.Application()
         app.router.add_get("/healthz", _worker_healthz(conversation, worker, list(names)))
+        app.router.add_get("/readyz", _worker_readyz(conversation, worker, list(names)))
         app.router.add_get("/metrics", _metrics(conversation))
         try:
             if port is None:
@@ -233,6 +235,35 @@ def _worker_healthz(
         return web.json_response(body, status=200 if redis else 503)
 
     return healthz
+
+
+def _readyz(
+    conversation: Conversation, adapters: Sequence[PlatformAdapter]
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """``/readyz``: 200 only when Redis answers and every platform is connected; else 503, saying what is not."""
+
+    async def readyz(request: web.Request) -> web.Response:
+        redis = await conversation.ping()
+        platforms = {adapter.name: await readiness(adapter) for adapter in adapters}
+        ready = redis and all(state == READY for state in platforms.values())
+        body = {"ready": ready, "redis": redis, "platforms": platforms}
+        return web.json_response(body, status=200 if ready else 503)
+
+    return readyz
+
+
+def _worker_readyz(
+    conversation: Conversation, worker: Worker, names: list[str]
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """A worker's ``/readyz``: its handlers opened (a Discord REST login) before the server listened, so it is
+    ready when Redis answers."""
+
+    async def readyz(request: web.Request) -> web.Response:
+        redis = await conversation.ping()
+        body = {"ready": redis, "redis": redis, "platforms": dict.fromkeys(names, READY), "worker": worker.consumer}
+        return web.json_response(body, status=200 if redis else 503)
+
+    return readyz
 
 
 def _metrics(conversation: Conversation) -> Callable[[web.Request], Awaitable[web.Response]]:

@@ -108,6 +108,10 @@ class DiscordAdapter:
     def mount(self, app: web.Application) -> None:
         """Discord needs no HTTP routes: everything comes over the gateway."""
 
+    async def readiness(self) -> str | None:
+        """``/readyz``: None while the gateway is identified (READY, or RESUMED after a drop); else why not."""
+        return "gateway not connected" if self.client is None else self.client.gateway_down
+
     async def run(self) -> None:
         self._endpoints.apply()
         mask_in_logs(self._endpoints.token)

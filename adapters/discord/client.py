@@ -82,6 +82,8 @@ class ParleyClient(discord.Client):
         self.paces = paces
         self.logged_in = asyncio.Event()
         """Set once the REST API is usable (after login): a worker in this process then answers through it."""
+        self.gateway_down: str | None = "gateway not connected"
+        """Why the gateway cannot deliver events now (``/readyz``); None from READY or RESUMED to a disconnect."""
         self._arrival = asyncio.Lock()
         self._queued = queued
         self._desk = DiscordDesk(conversation, self.state, self)
@@ -89,6 +91,19 @@ class ParleyClient(discord.Client):
     async def setup_hook(self) -> None:
         self.logged_in.set()
         await slash.sync(self.tree, self.config.guilds)
+
+    async def on_connect(self) -> None:
+        """READY received: the session is identified (discord.py dispatches this as it reads READY, in order with
+        ``disconnect``; ``on_ready`` comes ``guild_ready_timeout`` later, even if the connection dropped meanwhile)."""
+        self.gateway_down = None
+
+    async def on_resumed(self) -> None:
+        """Back after a drop: the session resumed on a new connection."""
+        self.gateway_down = None
+
+    async def on_disconnect(self) -> None:
+        """The connection ended (discord.py reconnects by itself: RESUMED or READY follows)."""
+        self.gateway_down = "gateway disconnected"
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         """A helpdesk button (slash commands go to the command tree)."""

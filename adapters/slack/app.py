@@ -22,6 +22,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import events
@@ -65,6 +66,10 @@ class SlackAdapter:
             self._config.edit_interval, self._config.updates_per_minute, book=conversation.pace_book()
         )
         self._inflight = InFlight()
+        self._serving = False
+        """Over HTTP: events can arrive (the bot token checked, the route served)."""
+        self._socket: SocketModeClient | None = None
+        """In Socket Mode: the client, once its first connection is open (the bot token checked)."""
         self._signed = SignedRequests(env.signing_secret)
         oauth = multi_workspace_oauth(env, state)
         authorize = OneBotToken(env.bot_token or "") if oauth is None else Installations(oauth.authorize)
@@ -120,6 +125,14 @@ class SlackAdapter:
             finally:
                 self.app.client.session = None
 
+    async def readiness(self) -> str | None:
+        """``/readyz``: None while events can arrive (over HTTP: serving, after auth.test; in Socket Mode: the
+        socket open, which slack_sdk reopens by itself after a drop); else why not."""
+        if self._env.app_token is None:
+            return None if self._serving else "not serving"
+        socket = self._socket
+        return None if socket is not None and await socket.is_connected() else "socket not open"
+
     def mount(self, app: web.Application) -> None:
         if self._env.signing_secret is None:
             return  # Socket Mode only: without a secret no HTTP request could be verified, so none is taken
@@ -133,9 +146,11 @@ class SlackAdapter:
         await self._check_bot_token()
         if self._env.app_token is None:
             log.info("Slack: receiving events over HTTP at %s", EVENTS_PATH)
+            self._serving = True
             try:
                 await asyncio.Event().wait()  # the shared HTTP server does the work
             finally:
+                self._serving = False
                 await self._drain()
             return
         handler = AsyncSocketModeHandler(self.app, self._env.app_token)
@@ -155,8 +170,10 @@ class SlackAdapter:
         try:
             await handler.client.connect()  # type: ignore[no-untyped-call]
             log.info("Slack: connected in Socket Mode")
+            self._socket = handler.client
             await asyncio.Event().wait()
         finally:
+            self._socket = None
             await handler.client.close()  # type: ignore[no-untyped-call]
             await self._drain()
 

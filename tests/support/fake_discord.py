@@ -16,7 +16,9 @@ answers RESUME with RESUMED on READY's ``resume_gateway_url``, and applies
 ``allowed_mentions`` to compute who a message would ping (``Sent.pinged``).
 
 Faults: ``refuse_intents`` (close 4014 on IDENTIFY; ``identify_gate`` holds the answer until a
-test sets it), ``drop()`` (close the socket with 4000, a resumable code), ``go_silent()`` (stop
+test sets it), ``drop()`` (close the socket with 4000, a resumable code; ``resume_gate`` holds the
+answer to the RESUME that follows until a test sets it; ``refuse_resumes`` answers RESUME with Invalid
+Session, so the client identifies afresh), ``go_silent()`` (stop
 acknowledging heartbeats), ``rate_limit_edits`` (answer the next edits with 429, ``Via`` header and
 JSON ``retry_after``, as Discord does), ``fail`` (answer the next matching REST call with a Discord
 error: 403 50013, 404 10008, 400 50035...).
@@ -66,6 +68,8 @@ class FakeDiscord(DiscordWorld):
         self._silent: web.WebSocketResponse | None = None
         self.refuse_intents = False
         self.identify_gate: asyncio.Event | None = None  # when set up, IDENTIFY is answered only once it is set
+        self.resume_gate: asyncio.Event | None = None  # when set up, RESUME is answered only once it is set
+        self.refuse_resumes = False  # answer RESUME with Invalid Session (op 9, not resumable), as for an expired one
         self.refuse_threads = False
         self.thread_race = False  # someone else opens the thread from the message just before the bot
         self.rate_limit_edits: list[float] = []
@@ -380,9 +384,11 @@ class FakeDiscord(DiscordWorld):
 
     async def _resume(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> None:
         """RESUME as Discord checks it: this bot's token and session, a sequence number it has seen."""
+        if self.resume_gate is not None:
+            await asyncio.wait_for(self.resume_gate.wait(), PATIENCE)
         seq = data.get("seq")
         valid = data.get("token") == TOKEN and data.get("session_id") == SESSION
-        if not valid or not isinstance(seq, int) or not 0 < seq <= self._seq:
+        if self.refuse_resumes or not valid or not isinstance(seq, int) or not 0 < seq <= self._seq:
             self.bad_resumes.append(data)
             await ws.send_str(json.dumps({"op": 9, "d": False, "s": None, "t": None}))  # Invalid Session
             return

@@ -15,7 +15,8 @@ answers ``users.info`` from ``slack.users``, records what slash commands'
 ``response_url`` receives (``slack.responses``), and serves Socket Mode:
 ``apps.connections.open`` returns ``ws://.../link``, which sends ``hello``;
 ``await slack.socket_event(body)`` sends an ``events_api`` envelope and returns
-once the client acknowledged it. Native streaming (``chat.startStream/appendStream/stopStream``)
+once the client acknowledged it (``socket_gate``, when set up, holds each socket's opening until a test
+sets it). Native streaming (``chat.startStream/appendStream/stopStream``)
 is served when ``slack.streaming = "on"``: a stream needs a thread, in a channel a recipient
 user and team, takes at most 12,000 characters a call, and ``slack.expire(ts)`` ends one as
 Slack does after about 5 minutes; by default the methods answer ``unknown_method``.
@@ -111,6 +112,8 @@ class FakeSlack:
         """A text -> the error every write (post, update, stream call) containing it answers."""
         self._clock = itertools.count(1)
         self._sockets: list[web.WebSocketResponse] = []
+        self.socket_gate: asyncio.Event | None = None
+        """When set up, a Socket Mode websocket is accepted only once it is set."""
         self.connections = 0
         """Websockets opened so far (the newest one gets the envelopes)."""
         self.socket_closes: list[int | None] = []
@@ -367,6 +370,8 @@ class FakeSlack:
 
     # -- Socket Mode ----------------------------------------------------------------------
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        if self.socket_gate is not None:
+            await asyncio.wait_for(self.socket_gate.wait(), 30)
         socket = web.WebSocketResponse(autoping=True)
         await socket.prepare(request)
         self._sockets.append(socket)
