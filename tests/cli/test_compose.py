@@ -542,3 +542,12 @@ def test_dockerfile_has_no_compiler_in_the_final_stage() -> None:
     assert "-slim" in image, "a slim base: no gcc"
     for tool in ("build-essential", "gcc", "g++", "clang", "make", "python3-dev", "libc6-dev"):
         assert not re.search(rf"(?<![\w-]){re.escape(tool)}(?![\w-])", runtime), f"{tool} in the runtime stage"
+
+
+def test_operations_guide_has_the_compose_and_monitoring_sections(readme: str) -> None:
+    guide = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    headings = re.findall(r"^## (.+)$", guide, re.M)
+    assert {"Running with Docker Compose", "Monitoring"} <= set(headings)
+    assert "docker compose up --scale worker=3" in guide, "the issue's command"
+    for anchor in ("running-with-docker-compose", "monitoring"):
+        assert f"(docs/operations.md#{anchor})" in readme
