@@ -212,7 +212,7 @@ def test_parley_publishes_port_3000(services: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("name", RUNNING)
 @pytest.mark.parametrize("variable", BOT_PASSTHROUGH)
-def test_bot_passes_secrets_through_from_the_shell(services: dict[str, Any], name: str, variable: str) -> None:
+def test_secrets_pass_through_from_the_shell(services: dict[str, Any], name: str, variable: str) -> None:
     value = _environment(services[name]).get(variable, "missing")
     assert value is None or re.fullmatch(rf"\$\{{{variable}(:-)?\}}", value), f"{variable}: {value}"
 
@@ -224,14 +224,14 @@ def _healthcheck_command(services: dict[str, Any], name: str) -> list[str]:
 
 
 @pytest.mark.parametrize("name", RUNNING)
-def test_bot_healthcheck_uses_only_python(services: dict[str, Any], name: str) -> None:
+def test_healthcheck_uses_only_python(services: dict[str, Any], name: str) -> None:
     command = _healthcheck_command(services, name)
     assert command[0] == "python", "the image has Python, not curl or wget"
     assert "http://127.0.0.1:3000/healthz" in " ".join(command)
 
 
 @pytest.mark.parametrize("name", RUNNING)
-async def test_bot_healthcheck_fails_unless_healthz_answers_200(services: dict[str, Any], name: str) -> None:
+async def test_healthcheck_fails_unless_healthz_answers_200(services: dict[str, Any], name: str) -> None:
     """The healthcheck's own command, run here against a loopback /healthz: 200 passes, 503 or no server fails."""
     status = {"code": 200}
 
