@@ -68,8 +68,7 @@ class JsonLines(JsonFormatter):
             ["levelname", "name", "message"],
             rename_fields={"levelname": "level", "name": "logger", "exc_info": "exception"},
             timestamp="time",
-            json_ensure_ascii=False,
-        )
+        )  # ASCII (non-ASCII text escaped): a line stays valid JSON whatever the encoding of stderr
 
     def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
         first = {key: log_data.pop(key) for key in JSON_ORDER if key in log_data}

@@ -91,7 +91,7 @@ def test_json_lines_carry_the_fields_and_mask_secrets(root_logging: None, capsys
     log = logging.getLogger("parley.test")
     log.info("outside any trace, key %s", SECRET)
     with traced("t-1"):
-        log.warning("inside a trace")
+        log.warning("inside a trace, café ☕")
         try:
             raise RuntimeError(f"the backend echoed {SECRET}")
         except RuntimeError:
@@ -107,7 +107,8 @@ def test_json_lines_carry_the_fields_and_mask_secrets(root_logging: None, capsys
         f"outside any trace, key {MASK}",
     )
     assert first["time"].endswith("+00:00")
-    assert (second["message"], second["trace_id"]) == ("inside a trace", "t-1")
+    assert (second["message"], second["trace_id"]) == ("inside a trace, café ☕", "t-1")
+    assert err.isascii(), "escaped: valid JSON whatever stderr's encoding"
     assert third["level"] == "ERROR" and third["message"] == f"a failure with {MASK}"
     assert third["trace_id"] == "t-1"
     assert "RuntimeError: the backend echoed ***" in third["exception"] and "Traceback" in third["exception"]
