@@ -20,6 +20,7 @@ from adapters import config as parley_config
 from adapters import console, feedback_cli, queue_cli, run
 from adapters.web.serve import serve_console
 from bot.api import (
+    LOG_FORMATS,
     NO_BACKEND_HELP,
     Author,
     ChannelKey,
@@ -42,7 +43,7 @@ CLI_ADMIN = Author("cli", "command line", is_admin=True)
 def _load(args: argparse.Namespace) -> Config:
     config = parley_config.load(find_config_file(args.config, os.environ), os.environ)
     level = "DEBUG" if args.verbose > 1 else "INFO" if args.verbose else config.log_level
-    setup_logging(level, config.secrets(os.environ))
+    setup_logging(level, config.secrets(os.environ), args.log_format or config.log_format)
     return config
 
 
@@ -264,21 +265,25 @@ async def _kb_search(config: Config, name: str, query: str) -> str:
 # -- the parser -------------------------------------------------------------------
 CONFIG_HELP = "config file (default: $PARLEY_CONFIG, else ./parley.toml)"
 VERBOSE_HELP = "log more (-vv: debug)"
+LOG_FORMAT_HELP = "text or json (one JSON object per line; default: log_format in the config, else text)"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """``--config`` and ``-v`` go before or after the command (``parley -v chat``, ``parley chat -v``).
+    """``--config``, ``-v`` and ``--log-format`` go before or after the command (``parley -v chat``,
+    ``parley chat -v``).
 
-    Before it they land in ``top_config``/``top_verbose``: a subcommand's own
+    Before it they land in ``top_config``/``top_verbose``/``top_log_format``: a subcommand's own
     defaults would otherwise overwrite them; ``parse_args`` joins the two.
     """
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", metavar="PATH", help=CONFIG_HELP)
     common.add_argument("-v", "--verbose", action="count", default=0, help=VERBOSE_HELP)
+    common.add_argument("--log-format", choices=LOG_FORMATS, help=LOG_FORMAT_HELP)
 
     parser = argparse.ArgumentParser(prog="parley", description="An LLM where your team already talks.")
     parser.add_argument("--config", dest="top_config", metavar="PATH", help=CONFIG_HELP)
     parser.add_argument("-v", "--verbose", dest="top_verbose", action="count", default=0, help=VERBOSE_HELP)
+    parser.add_argument("--log-format", dest="top_log_format", choices=LOG_FORMATS, help=LOG_FORMAT_HELP)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(parent: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str,
@@ -345,9 +350,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """The command line, with ``--config`` and ``-v`` taken from either side of the command."""
+    """The command line, with ``--config``, ``-v`` and ``--log-format`` taken from either side of the command."""
     args = build_parser().parse_args(argv)
     args.config = getattr(args, "config", None) or args.top_config
+    args.log_format = getattr(args, "log_format", None) or args.top_log_format
     args.verbose = getattr(args, "verbose", 0) + args.top_verbose
     return args
 

@@ -31,7 +31,8 @@ For a platform adapter:
 - ``Conversation.has_history(thread)``, ``Conversation.ping()``, and ``Conversation.config``
   (``table(...)`` for the adapter's own config table, ``history``, ``dedup_seconds``, ``is_admin``).
 - The durable queue (``bot/jobs.py``): an ingress calls ``Conversation.enqueue(thread, event_id, payload)``
-  (False: a redelivery; ``QueueUnavailable``: not stored, do not acknowledge the platform); a worker side
+  (False: a redelivery; ``QueueUnavailable``: not stored, do not acknowledge the platform) inside
+  ``with traced():`` (``bot/trace.py``: the message's trace, kept with it in the queue); a worker side
   is a ``JobHandler`` that answers a ``Job`` through ``Turn.answer``; ``Conversation.worker(handlers,
   consumer)`` is a ``Worker`` whose ``run(stop)`` answers queued jobs; ``GAVE_UP`` is the dead-letter notice.
 - Types: ``IncomingMessage``, ``Author``, ``CommandStyle``, ``ThreadKey``, ``ChannelKey``,
@@ -64,7 +65,7 @@ from bot.jobs import Job, JobHandler, QueueUnavailable, Turn
 from bot.keyvalue import Namespace
 from bot.knowledge.commands import open_knowledge
 from bot.llm.check import check_backends
-from bot.logs import MASK, RedactSecrets, setup_logging
+from bot.logs import LOG_FORMATS, MASK, RedactSecrets, setup_logging
 from bot.messages import Attachment, Author, ChatMessage, CommandStyle, IncomingMessage, PriorMessage
 from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.metrics import Metrics
@@ -76,12 +77,14 @@ from bot.settings import ChannelSettings, ReplyMode
 from bot.sink import DeskSink, PacedSink, ReplySink, SinkLimits, StatusSink
 from bot.split import split
 from bot.threads import ChannelKey, ThreadKey
+from bot.trace import traced
 from bot.usage import parse_day
 from bot.worker import Worker
 
 __all__ = [
     "GAVE_UP",
     "HELP",
+    "LOG_FORMATS",
     "MASK",
     "METRICS_CONTENT_TYPE",
     "NO_BACKEND_HELP",
@@ -140,5 +143,6 @@ __all__ = [
     "rate_of",
     "setup_logging",
     "split",
+    "traced",
     "worth_fetching",
 ]

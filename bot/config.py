@@ -42,6 +42,7 @@ from bot.config_tables import QueueConfig as QueueConfig
 from bot.knowledge.config import KnowledgeConfig
 from bot.llm.backend_config import OPENAI_DEFAULT_MODEL, OPENAI_URL, backend_from_openai_env
 from bot.llm.backend_config import BackendConfig as BackendConfig
+from bot.logs import LogFormat
 from bot.rate_limits import RateLimitsConfig
 from bot.settings import KNOWLEDGE_NAME, ChannelSettings, Layer, validate_patch
 from bot.threads import ChannelKey
@@ -147,6 +148,8 @@ class _Head(BaseModel):
     """How long a Redis command that finds Redis gone (a restart, a network blip) is tried again before it fails."""
     event_dedup_hours: float = Field(24.0, gt=0, le=24 * 3650, allow_inf_nan=False)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    log_format: LogFormat = "text"
+    """``json``: one JSON object per log line (``--log-format`` wins over it)."""
     admins: list[str] = Field(default_factory=list)
     """Author ids allowed to change settings, as ``platform:user_id``."""
     rate_limits: RateLimitsConfig = Field(default_factory=RateLimitsConfig)

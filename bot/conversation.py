@@ -53,6 +53,7 @@ from bot.store import Store, ThreadBusy
 from bot.summary import SummaryFold
 from bot.thread_context import attributed, prior_history
 from bot.threads import ChannelKey, ThreadKey
+from bot.trace import in_trace
 from bot.turn_files import context_window, read_message_files
 from bot.usage import BudgetCheck, Clock, Hold, ReplyCost, UsageBook, add, utc_now
 from bot.worker import Worker
@@ -153,8 +154,9 @@ class Conversation:
         """Whether the core's Redis answers (for health checks); never raises."""
         return await self._store.ping()
 
+    @in_trace
     async def receive(self, message: IncomingMessage, sink: ReplySink, settings: ChannelSettings | None = None) -> None:
-        """Accept and handle one incoming message; never raises.
+        """Accept and handle one incoming message, in the caller's trace or a new one; never raises.
 
         ``settings``: the channel's settings, when the adapter has resolved them
         already (the core then does not resolve them again).

@@ -47,6 +47,8 @@ class Job:
     """Its place in its thread's arrival order (1, 2, ...): jobs of a thread are answered in that order."""
     shard: int = 0
     """The queue's stream it is in (``[queue] shards``)."""
+    trace: str = ""
+    """The message's trace id (``bot/trace.py``), as its ingress started it: the worker answers it in that trace."""
 
 
 class Turn(Protocol):

@@ -17,8 +17,11 @@ log = logging.getLogger(__name__)
 async def post_new(sink: ReplySink, text: str, *, complete: bool = False) -> str:
     """Post a new message (complete as it is, through ``CompleteSink.post_complete``, when the sink has it)."""
     if complete and isinstance(sink, CompleteSink):
-        return await sink.post_complete(text)
-    return await sink.post(text)
+        message_id = await sink.post_complete(text)
+    else:
+        message_id = await sink.post(text)
+    log.info("reply posted: message %s", message_id)
+    return message_id
 
 
 class ReplyLedger:
@@ -36,6 +39,7 @@ class ReplyLedger:
             message_id = self._earlier.pop(0)
             try:
                 await sink.edit(message_id, text)
+                log.info("reply edited: message %s, an earlier attempt's", message_id)
                 return message_id
             except Exception as error:  # gone from the platform, say: the reply goes on in a new message
                 log.warning("could not edit %s, an earlier attempt's message: %s", message_id, error)

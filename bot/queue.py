@@ -3,7 +3,8 @@
 Nothing else builds these keys. Under the configured prefix:
 
 - ``{prefix}:queue:{n}``  stream ``n`` of ``[queue] shards`` (a thread's shard: a stable hash of it), consumer
-  group ``workers``; an entry is ``thread`` (JSON), ``event``, ``seq``, ``payload`` (JSON), deleted once acked
+  group ``workers``; an entry is ``thread`` (JSON), ``event``, ``seq``, ``payload`` (JSON), ``trace`` (the message's
+  trace id, ``bot/trace.py``; entries written before it have none), deleted once acked
 - ``{prefix}:queue-dead``  stream of dead letters: an entry's fields with ``entry``, ``attempts``, ``reason``, ``when``
 - ``{prefix}:seq:{<thread>}``  the thread's last arrival number; ``{prefix}:done:{<thread>}`` the last one answered
 - ``{prefix}:attempts:{<thread>}``  hash of entry id -> how many times a worker took it
@@ -23,7 +24,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from redis.asyncio import Redis
@@ -34,6 +35,7 @@ from bot.jobs import Job, QueueUnavailable
 from bot.queue_scripts import CLOSE, ENQUEUE, HEARTBEAT, RETRY
 from bot.store import thread_key
 from bot.threads import ThreadKey
+from bot.trace import current_trace, new_trace_id
 
 GROUP = "workers"
 ORDER_SECONDS = 7 * 86400
@@ -101,9 +103,12 @@ class Queue:
         return f"{self._thread('replies', job.thread)}:{job.id}"
 
     # -- ingress ------------------------------------------------------------------------
-    async def enqueue(self, thread: ThreadKey, event_id: str, payload: Mapping[str, Any]) -> str | None:
-        """Queue a new message: its entry id, or None for a redelivery of one seen before.
-        Raises ``QueueUnavailable`` when Redis did not take it (after a few quick tries)."""
+    async def enqueue(
+        self, thread: ThreadKey, event_id: str, payload: Mapping[str, Any], trace: str | None = None
+    ) -> str | None:
+        """Queue a new message: its entry id, or None for a redelivery of one seen before. ``trace``: the message's
+        trace id (default: the current trace, else a new one). Raises ``QueueUnavailable`` when Redis did not take
+        it (after a few quick tries)."""
         keys = [
             f"{self.prefix}:event:{thread.platform}:{event_id}",
             self._thread("seq", thread),
@@ -117,6 +122,7 @@ class Queue:
             json.dumps(payload),
             ORDER_SECONDS,
             uuid.uuid4().hex,
+            trace or current_trace() or new_trace_id(),
         ]
         for delay in (*ENQUEUE_DELAYS, None):
             try:
@@ -264,6 +270,7 @@ class Queue:
             "event": job.event_id,
             "seq": str(job.seq),
             "payload": json.dumps(dict(job.payload)),
+            "trace": job.trace,
             "entry": job.id,
             "attempts": str(job.attempt),
             "reason": reason,
@@ -331,7 +338,8 @@ class Queue:
         fields = {_text(key): _text(value) for key, value in found[0][1].items()}
         thread = _parse_thread(fields["thread"])
         keys = [self.dead_stream, self._thread("seq", thread), self.stream(thread.platform, self.shard_of(thread))]
-        args: list[str | int] = [dead_id, fields["thread"], fields["event"], fields["payload"], ORDER_SECONDS]
+        trace = fields.get("trace") or new_trace_id()
+        args: list[str | int] = [dead_id, fields["thread"], fields["event"], fields["payload"], ORDER_SECONDS, trace]
         entry = await self._retry(keys=keys, args=args)
         return None if entry is None else _text(entry)
 
@@ -355,11 +363,12 @@ def _job(shard: int, entry_id: str, raw: Mapping[bytes | str, bytes | str]) -> J
         attempt=0,
         seq=int(fields["seq"]),
         shard=shard,
+        trace=fields.get("trace") or new_trace_id(),  # an entry queued before traces: a trace of its own
     )
 
 
 def _with(job: Job, attempt: int, replies: tuple[str, ...]) -> Job:
-    return Job(job.id, job.thread, job.event_id, job.payload, attempt, replies, job.seq, job.shard)
+    return replace(job, attempt=attempt, replies=replies)
 
 
 def _dead_letter(entry_id: str, raw: Mapping[bytes, bytes]) -> DeadLetter:

@@ -25,6 +25,7 @@ from bot.durable import JobTurn
 from bot.jobs import Job, JobHandler
 from bot.ledger import ReplyLedger
 from bot.notices import GAVE_UP
+from bot.trace import context_of
 
 if TYPE_CHECKING:
     from bot.conversation import Conversation
@@ -110,13 +111,14 @@ class Worker:
                             job.thread.platform)  # fmt: skip
             return
         key = (job.shard, job.id)
-        task = asyncio.create_task(self._answer(job))
+        task = asyncio.create_task(self._answer(job), context=context_of(job.trace))  # every line of it: its trace
         self._running[key] = (job, task)
         task.add_done_callback(lambda _: self._running.pop(key, None))
 
     async def _answer(self, job: Job) -> None:
         handler = self._handlers[job.thread.platform]
         limit = self._config.max_attempts
+        log.info("answering job %s (%s #%d, attempt %d of %d)", job.id, job.thread, job.seq, job.attempt, limit)
         if job.attempt > limit:
             await self._give_up(job, handler, f"taken {limit} times and never finished (its workers stopped)")
             return

@@ -31,7 +31,7 @@ from adapters.discord.sink import NO_MENTIONS, Channel, thread_name
 from adapters.discord.state import NAMESPACE as STATE_NAMESPACE
 from adapters.discord.state import DiscordState
 from adapters.discord.turns import QueuedTurns
-from bot.api import SOMETHING_BROKE, ChannelSettings, Conversation, QueueUnavailable, ThreadKey
+from bot.api import SOMETHING_BROKE, ChannelSettings, Conversation, QueueUnavailable, ThreadKey, traced
 
 log = logging.getLogger(__name__)
 
@@ -124,10 +124,11 @@ class ParleyClient(discord.Client):
         # messages in that order) before the next message is looked at.
         async with self._arrival:
             try:
-                routed = await self._route(message)
-                if routed is None:
-                    return
-                await self._enqueue(routed)
+                with traced():  # the message's trace: queued with it, the worker's lines about it carry it too
+                    routed = await self._route(message)
+                    if routed is None:
+                        return
+                    await self._enqueue(routed)
             except QueueUnavailable as error:  # the gateway delivers a message once: it cannot wait for Redis
                 log.error("could not queue message %s: %s", message.id, error)
                 await self._apologize(message)
@@ -144,7 +145,9 @@ class ParleyClient(discord.Client):
             if self._queued is not None:
                 self._queued.done(routed.thread, routed.event_id)
             raise
-        if not added:
+        if added:
+            log.info("accepted discord event %s in %s: queued", routed.event_id, routed.thread)
+        else:
             log.info("event %s already handled: ignoring the redelivery", routed.event_id)
             if self._queued is not None:
                 self._queued.done(routed.thread, routed.event_id)

@@ -256,7 +256,9 @@ class SlackAdapter:
             try:
                 answer = await self._slash.answer(command, team, client)
             except Exception:  # after the ack Slack shows nothing of a failure: say it
-                log.exception("Slack: /parley %s failed", command.get("text"))
+                # The command's first word only: its rest may be a user's text (a system prompt, say), never logged.
+                log.exception("Slack: /parley %s failed", str(command.get("text") or "").partition(" ")[0])
+                log.debug("the /parley command that failed: %s", command.get("text"))
                 answer = SOMETHING_BROKE
             await respond(text=answer, response_type="ephemeral")
 

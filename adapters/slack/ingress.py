@@ -24,7 +24,7 @@ from slack_bolt.response import BoltResponse
 
 from adapters.slack import events
 from adapters.slack.queued import QueuedEvent
-from bot.api import SOMETHING_BROKE, Conversation, QueueUnavailable
+from bot.api import SOMETHING_BROKE, Conversation, QueueUnavailable, traced
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,10 @@ class Ingress(AsyncMiddleware):
         if queued is None:  # another kind of event, or a message parley stays silent on: Bolt's listeners see it
             await next()
             return resp
-        classified, event = queued
+        with traced():  # the message's trace: queued with it, the worker's lines about it carry it too
+            return await self._accept(req, *queued)
+
+    async def _accept(self, req: AsyncBoltRequest, classified: events.Addressed, event: QueuedEvent) -> BoltResponse:
         try:
             # Slack waits 3 s for its answer: a 503 within that is honest (it delivers again), a late one is not.
             async with asyncio.timeout(ENQUEUE_SECONDS):
@@ -69,7 +72,8 @@ class Ingress(AsyncMiddleware):
                 await _apologise(req, classified)
             return BoltResponse(status=503, body=UNAVAILABLE, headers={"content-type": "application/json"})
         if added:
-            log.debug("Slack event %s queued: a %s in %s", _event_id(req), classified.kind.value, classified.thread)
+            log.info("accepted slack event %s in %s (a %s): queued", _event_id(req), classified.thread,
+                     classified.kind.value)  # fmt: skip
         else:
             log.info("Slack event %s was queued already: acknowledging the redelivery", _event_id(req))
         return BoltResponse(status=200, body="")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import aclosing, suppress
@@ -27,7 +28,7 @@ import httpx
 from httpx_sse import EventSource, ServerSentEvent
 
 from bot.config import BackendConfig
-from bot.llm.base import BackendError, ChatRequest, StreamItem, Unreachable
+from bot.llm.base import BackendError, ChatRequest, StreamItem, Unreachable, Usage
 from bot.llm.retry import retrying
 from bot.llm.transport import json_object, reading, redacted_url
 
@@ -99,16 +100,27 @@ class HTTPBackend(ABC):
             raise BackendError("rejected", f"{url} did not answer a model list") from None
 
     async def generate(self, request: ChatRequest) -> AsyncGenerator[StreamItem, None]:
-        self._check_key()
-        sent = self._client.build_request("POST", self._chat_path(request.model), json=self._payload(request))
-        answer = await self._start(sent, stream=request.stream)
+        started, outcome, usage = time.monotonic(), "stopped", None  # stopped: its reader went on without the rest
         try:
-            for item in answer.first:
-                yield item
-            async for item in answer.rest:
-                yield item
+            self._check_key()
+            sent = self._client.build_request("POST", self._chat_path(request.model), json=self._payload(request))
+            answer = await self._start(sent, stream=request.stream)
+            try:
+                for item in answer.first:
+                    usage = item if isinstance(item, Usage) else usage
+                    yield item
+                async for item in answer.rest:
+                    usage = item if isinstance(item, Usage) else usage
+                    yield item
+            finally:
+                await answer.aclose()
+            outcome = "answered"
+        except BackendError as error:
+            outcome = f"failed ({error.kind})"
+            raise
         finally:
-            await answer.aclose()
+            log.info("backend %s model %s: %s in %.1fs, %s", self.name, request.model, outcome,
+                     time.monotonic() - started, _tokens(usage))  # fmt: skip
 
     def _check_key(self) -> None:
         if (self.KEY_ALWAYS_NEEDED or self._config.api_key_env) and not self._has_key:
@@ -170,6 +182,13 @@ class HTTPBackend(ABC):
             async with aclosing(self._read_events(EventSource(response).aiter_sse(), url)) as items:
                 async for item in items:
                     yield item
+
+
+def _tokens(usage: Usage | None) -> str:
+    if usage is None:
+        return "tokens not reported"
+    total = usage.prompt_tokens + usage.completion_tokens
+    return f"{total} tokens ({usage.prompt_tokens} prompt, {usage.completion_tokens} completion)"
 
 
 class _Answer:
