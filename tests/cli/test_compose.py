@@ -551,3 +551,18 @@ def test_operations_guide_has_the_compose_and_monitoring_sections(readme: str) -
     assert "docker compose up --scale worker=3" in guide, "the issue's command"
     for anchor in ("running-with-docker-compose", "monitoring"):
         assert f"(docs/operations.md#{anchor})" in readme
+
+
+def test_env_example_parley_variables_are_config_keys() -> None:
+    """Each PARLEY_* knob .env.example shows (set or commented out) is a config key its example value passes."""
+    from bot.config import load_config
+
+    shown = re.findall(r"^#?\s*(PARLEY_[A-Z0-9_]+)=(\S*)", ENV_EXAMPLE.read_text(encoding="utf-8"), re.MULTILINE)
+    knobs = {name: value for name, value in shown if name not in {"PARLEY_CONFIG", "PARLEY_DATA_DIR"}}
+    assert "PARLEY_LOG_FORMAT" in knobs
+    config = load_config(None, knobs)
+    dumped = config.model_dump()
+    for name, value in knobs.items():
+        table, _, key = name.removeprefix("PARLEY_").lower().partition("__")
+        found = dumped[table][key] if key else dumped[table]
+        assert str(found).lower() == value.lower() or float(found) == float(value), (name, found)

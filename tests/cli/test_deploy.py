@@ -56,6 +56,9 @@ def _exported() -> dict[str, set[str] | None]:
     metrics.fallback("local")
     metrics.platform_call("slack", "chat.postMessage", 429)
     metrics.redis_error()
+    metrics.desk_question()
+    metrics.desk_handoff()
+    metrics.desk_vote("up")
     asyncio.run(metrics.refresh(_Queue()))
     found: dict[str, set[str] | None] = dict(PROMETHEUS_SERIES)
     for family in metrics.registry.collect():
