@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import shlex
 import signal
@@ -43,7 +44,9 @@ CLI_ADMIN = Author("cli", "command line", is_admin=True)
 def _load(args: argparse.Namespace) -> Config:
     config = parley_config.load(find_config_file(args.config, os.environ), os.environ)
     level = "DEBUG" if args.verbose > 1 else "INFO" if args.verbose else config.log_level
-    setup_logging(level, config.secrets(os.environ), args.log_format or config.log_format)
+    args.log_format = args.log_format or config.log_format
+    setup_logging(level, config.secrets(os.environ), args.log_format)
+    args.logging_set_up = True
     return config
 
 
@@ -358,12 +361,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _say_error(error: ConfigError, args: argparse.Namespace) -> None:
+    """A configuration error, on stderr: one JSON log line when the logs are JSON (a log collector reads
+    every line), else ``parley: ...``."""
+    if args.log_format != "json":
+        print(f"parley: {error}", file=sys.stderr)
+        return
+    if not getattr(args, "logging_set_up", False):  # the config did not load: the flag asked for JSON
+        setup_logging("WARNING", (), "json")
+    logging.getLogger("parley").error("%s", error)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     try:
         code = args.handler(args)
     except ConfigError as error:
-        print(f"parley: {error}", file=sys.stderr)
+        _say_error(error, args)
         code = 2
     except KeyboardInterrupt:
         print(file=sys.stderr)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from adapters.cli import parse_args
+from adapters.cli import main, parse_args
 from bot.config import ConfigError, load_config
 from bot.conversation import Conversation
 from bot.jobs import Job, Turn
@@ -165,6 +165,36 @@ def test_a_wrong_log_format_flag_is_refused(capsys: pytest.CaptureFixture[str]) 
     with pytest.raises(SystemExit):
         parse_args(["--log-format", "yaml", "chat"])
     assert "'text', 'json'" in capsys.readouterr().err
+
+
+def test_a_configuration_error_is_one_json_line_when_the_logs_are_json(
+    root_logging: None, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A log collector reads every stderr line of a JSON-logging parley, its last words included: a config
+    error (the flag asked for JSON, or the config did and loaded) is one JSON ERROR line, a message of several
+    lines too; in text mode it stays ``parley: ...``."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "PARLEY_LOG_FORMAT", "PARLEY_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('log_format = "yaml"\n')
+    with pytest.raises(SystemExit) as exited:
+        main(["--log-format", "json", "--config", str(bad), "run"])
+    assert exited.value.code == 2
+    (line,) = json_lines(capsys.readouterr().err)
+    assert line["level"] == "ERROR" and "log_format" in line["message"] and "yaml" in line["message"]
+
+    monkeypatch.setenv("PARLEY_LOG_FORMAT", "json")
+    with pytest.raises(SystemExit) as exited:
+        main(["run"])  # no backend's key is set
+    assert exited.value.code == 2
+    (line,) = json_lines(capsys.readouterr().err)
+    assert line["level"] == "ERROR" and "no LLM backend configured" in line["message"] and "\n" in line["message"]
+
+    monkeypatch.delenv("PARLEY_LOG_FORMAT")
+    with pytest.raises(SystemExit):
+        main(["run"])
+    assert capsys.readouterr().err.startswith("parley: parley has no LLM backend configured")
 
 
 # -- through the queue ---------------------------------------------------------------------
