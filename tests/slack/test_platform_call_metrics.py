@@ -7,18 +7,35 @@ from collections import Counter
 from pathlib import Path
 
 import aiohttp
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
+from slack_sdk.web.async_client import AsyncWebClient
 from yarl import URL
 
 from adapters.slack.call_metrics import DOWNLOAD, OTHER, method_name
+from adapters.slack.env import SlackEnv
+from adapters.slack.pacing import SlackPaces
+from adapters.slack.workspaces import Workspaces, configure_client
 from bot.conversation import Conversation
 from tests.slack.test_slack_queue_processes import deliver, run_slack, slack_env
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.fake_slack import TEAM, FakeSlack
 from tests.support.net import free_port
 from tests.support.parley_process import assert_clean_exit, healthz, sigterm, start
-from tests.support.slack_harness import BOT_TOKEN, CHANNEL, USER, Running, mention, running, slack, until
+from tests.support.slack_harness import (
+    APP_TOKEN,
+    BOT_TOKEN,
+    CHANNEL,
+    USER,
+    Running,
+    envelope,
+    mention,
+    running,
+    serve_slack,
+    slack,
+    until,
+)
 
 __all__ = ["running", "slack"]
 
@@ -93,6 +110,34 @@ async def test_no_label_carries_an_id_a_token_or_a_text(
     for value in labels:
         for bad in forbidden:
             assert bad not in value, f"the label {value!r} carries {bad!r}"
+
+
+async def test_in_socket_mode_connections_open_is_counted_and_the_socket_is_not(
+    core: Conversation, slack: FakeSlack, fake: FakeOpenAI
+) -> None:
+    event = mention("over the socket")
+    fake.queue(Reply("Answered over the socket."))
+    async with serve_slack(core, slack, SLACK_APP_TOKEN=APP_TOKEN):
+        await slack.wait_connected()
+        await slack.socket_event(envelope(event))
+        await until(lambda: answered(slack, event["ts"]) == "Answered over the socket.", what="the reply")
+        await until(lambda: by_method(core) == made(slack), what="every call counted")
+    assert counted(core)[("slack", "apps.connections.open", "200")] == 1
+    assert set(by_method(core)) == {"auth.test", "apps.connections.open", "chat.postMessage"}
+
+
+async def test_a_call_nobody_answers_is_counted_with_status_0(core: Conversation) -> None:
+    env = SlackEnv.read({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_API_URL": f"http://127.0.0.1:{free_port()}/api/"},
+                        receiving=False)  # fmt: skip
+    paces = SlackPaces(1.0, 50)
+    workspaces = Workspaces(env, paces, None, core.metrics)
+    async with workspaces.kept_alive(max_connections=2, call_seconds=5):
+        client = AsyncWebClient(token=BOT_TOKEN, session=workspaces.session)
+        configure_client(client, env, paces)
+        with pytest.raises(aiohttp.ClientConnectionError):
+            await client.auth_test()
+    # Refused: no HTTP answer, status 0; slack_sdk's default handler tries a ClientOSError once more.
+    assert counted(core) == {("slack", "auth.test", "0"): 2}
 
 
 async def scraped(base: str) -> dict[tuple[str, str, str], float]:
