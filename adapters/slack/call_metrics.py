@@ -9,8 +9,9 @@ the file downloads. Each request counts once, slack_sdk's retries of a 429 or a 
   the file); ``other`` for a path under the API that is no method's name.
 - status: the HTTP status, or 0 when no answer came (``adapters/platform_calls.py``).
 
-A client made while no session is open sends each call on a session of slack_sdk's own, which is not
-traced: only a reply a worker begins once ``parley run`` is stopping (its kept-alive session is closing).
+A client made while no session is open sends each call on a session of slack_sdk's own (and its files are
+downloaded on one of ``files.py``'s), which is not traced: only a reply a worker begins once ``parley run`` is
+stopping (its kept-alive session is closing).
 """
 
 from __future__ import annotations
