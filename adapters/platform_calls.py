@@ -11,6 +11,7 @@ that is answered 429 and sent again counts once with status "429" and once with 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from types import SimpleNamespace
 
@@ -19,6 +20,8 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from bot.api import Metrics
+
+log = logging.getLogger(__name__)
 
 NO_ANSWER = 0
 """The status of a request that got no HTTP answer."""
@@ -35,9 +38,12 @@ def count_calls(
     def count(verb: str, url: URL, headers: CIMultiDict[str], status: int) -> None:
         if headers.get("Upgrade", "").lower() == "websocket":
             return  # a gateway or Socket Mode connection: not an API call
-        method = method_of(verb, url)
-        if method is not None:
-            metrics.platform_call(platform, method, status)
+        try:
+            method = method_of(verb, url)
+            if method is not None:
+                metrics.platform_call(platform, method, status)
+        except Exception:  # raised in a trace, it would fail the call itself: counting must never do that
+            log.exception("metrics: a %s call could not be counted", platform)
 
     async def on_request_end(
         session: aiohttp.ClientSession, context: SimpleNamespace, params: aiohttp.TraceRequestEndParams

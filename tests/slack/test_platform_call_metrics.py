@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from slack_sdk.web.async_client import AsyncWebClient
 from yarl import URL
 
+from adapters.platform_calls import count_calls
 from adapters.slack.call_metrics import DOWNLOAD, OTHER, method_name
 from adapters.slack.env import SlackEnv
 from adapters.slack.pacing import SlackPaces
@@ -138,6 +139,16 @@ async def test_a_call_nobody_answers_is_counted_with_status_0(core: Conversation
             await client.auth_test()
     # Refused: no HTTP answer, status 0; slack_sdk's default handler tries a ClientOSError once more.
     assert counted(core) == {("slack", "auth.test", "0"): 2}
+
+
+async def test_a_label_that_cannot_be_made_never_fails_the_call(core: Conversation, slack: FakeSlack) -> None:
+    def broken(verb: str, url: URL) -> str:
+        raise ValueError("no label")
+
+    trace = count_calls(core.metrics, "slack", broken)
+    async with aiohttp.ClientSession(trace_configs=[trace]) as session, session.post(slack.api_url + "auth.test") as r:
+        assert r.status == 200
+    assert counted(core) == {}
 
 
 async def scraped(base: str) -> dict[tuple[str, str, str], float]:
