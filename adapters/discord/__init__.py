@@ -180,4 +180,4 @@ def create_handler(conversation: Conversation, environ: Mapping[str, str]) -> Di
     endpoints = from_environment(environ)
     mask_in_logs(endpoints.token)
     config = conversation.config.table(DiscordConfig)
-    return DiscordJobs(conversation, config, RestLogin(endpoints, config))
+    return DiscordJobs(conversation, config, RestLogin(endpoints, config, conversation.metrics))

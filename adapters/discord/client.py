@@ -12,6 +12,7 @@ import discord
 from discord import app_commands
 
 from adapters.discord import slash
+from adapters.discord.call_metrics import discord_call_trace
 from adapters.discord.config import DiscordConfig
 from adapters.discord.desk import DiscordDesk
 from adapters.discord.events import (
@@ -70,7 +71,8 @@ class ParleyClient(discord.Client):
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         # The channels' write budgets, shared by the replies in each, in every process on this Redis; a 429 pauses one.
         paces = conversation.pace_book()
-        options.setdefault("http_trace", rate_limit_trace(paces))
+        # The same trace counts its REST calls for /metrics (call_metrics.py).
+        options.setdefault("http_trace", discord_call_trace(conversation.metrics, rate_limit_trace(paces)))
         # discord.py's session would take aiohttp's default of 100 connections: size it from the config.
         options.setdefault("connector", aiohttp.TCPConnector(limit=config.max_connections))
         super().__init__(intents=intents(), allowed_mentions=discord.AllowedMentions.none(), **options)

@@ -15,10 +15,11 @@ from typing import Protocol
 import aiohttp
 import discord
 
+from adapters.discord.call_metrics import discord_call_trace
 from adapters.discord.config import DiscordConfig
 from adapters.discord.endpoints import API_ENV, TOKEN_ENV, Endpoints
 from adapters.discord.pacing import rate_limit_trace
-from bot.api import ConfigError, PaceBook
+from bot.api import ConfigError, Metrics, PaceBook
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +53,10 @@ class RestSource(Protocol):
 class RestLogin:
     """A client of its own, logged in on first use, that never opens the gateway (``parley worker``)."""
 
-    def __init__(self, endpoints: Endpoints, config: DiscordConfig) -> None:
+    def __init__(self, endpoints: Endpoints, config: DiscordConfig, metrics: Metrics) -> None:
         self._endpoints = endpoints
         self._config = config
+        self._metrics = metrics
         self._rest: Rest | None = None
         self._login = asyncio.Lock()
 
@@ -71,7 +73,7 @@ class RestLogin:
         client = discord.Client(
             intents=discord.Intents.none(),
             allowed_mentions=discord.AllowedMentions.none(),
-            http_trace=rate_limit_trace(paces),
+            http_trace=discord_call_trace(self._metrics, rate_limit_trace(paces)),
             connector=aiohttp.TCPConnector(limit=self._config.max_connections),
         )
         try:

@@ -39,4 +39,6 @@ def create_handler(conversation: Conversation, environ: Mapping[str, str]) -> Jo
     paces = SlackPaces(config.edit_interval, config.updates_per_minute, book=conversation.pace_book())
     state = SlackState(conversation.state(NAMESPACE))
     installations = RedisInstallationStore(state) if env.oauth else None
-    return SlackWorker(conversation, state=state, workspaces=Workspaces(env, paces, installations), paces=paces)
+    return SlackWorker(
+        conversation, state=state, workspaces=Workspaces(env, paces, installations, conversation.metrics), paces=paces
+    )

@@ -83,7 +83,7 @@ class SlackAdapter:
         )
         configure_client(self.app.client, env, self._paces)  # Bolt's own client, which its OAuth flow shares
         installations = self.app.installation_store if env.oauth else None
-        self._workspaces = Workspaces(env, self._paces, installations)
+        self._workspaces = Workspaces(env, self._paces, installations, conversation.metrics)
         self.worker = SlackWorker(
             conversation, state=state, workspaces=self._workspaces, paces=self._paces, inflight=self._inflight
         )

@@ -3,7 +3,8 @@
 Every client goes to SLACK_API_URL and retries 429s (slowing the replies' budgets first) and
 5xx answers. A worker has no Bolt request to authorize: it uses SLACK_BOT_TOKEN, or with OAuth
 the bot token of the workspace's (or Enterprise Grid org's) installation. While a process runs,
-its clients share one keep-alive session (``session``), as Bolt's per-request clients do.
+its clients share one keep-alive session (``session``), as Bolt's per-request clients do; its
+requests are counted for ``/metrics`` (``call_metrics.py``).
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncServerErrorRetryHan
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.call_metrics import slack_call_trace
 from adapters.slack.env import SlackEnv
 from adapters.slack.pacing import PacedRateLimitRetryHandler, SlackPaces
 from adapters.slack.queued import QueuedEvent
+from bot.api import Metrics
 
 RATE_LIMIT_RETRIES = 5
 SERVER_ERROR_RETRIES = 2
@@ -40,8 +43,11 @@ class NotInstalled(LookupError):
 
 
 class Workspaces:
-    def __init__(self, env: SlackEnv, paces: SlackPaces, installations: AsyncInstallationStore | None) -> None:
+    def __init__(
+        self, env: SlackEnv, paces: SlackPaces, installations: AsyncInstallationStore | None, metrics: Metrics
+    ) -> None:
         self._env = env
+        self._metrics = metrics
         self._paces = paces
         self._installations = installations
         self.session: aiohttp.ClientSession | None = None
@@ -49,10 +55,12 @@ class Workspaces:
 
     @asynccontextmanager
     async def kept_alive(self, max_connections: int, call_seconds: float) -> AsyncIterator[aiohttp.ClientSession]:
-        """One session, ``max_connections`` connections at most, for every client made while it is open."""
+        """One session, ``max_connections`` connections at most, for every client made while it is open;
+        each of its requests is counted in ``parley_platform_calls_total``."""
         connector = aiohttp.TCPConnector(limit=max_connections)
         timeout = aiohttp.ClientTimeout(total=call_seconds)
-        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        trace = slack_call_trace(self._metrics, self._env.api_url)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout, trace_configs=[trace]) as session:
             self.session = session
             try:
                 yield session

@@ -98,7 +98,7 @@ class Payloads:
             world._attach("report.pdf", "application/pdf", b"%PDF-1.4 not really a pdf"),
             world._attach("photo.png", "image/png", b"\x89PNG\r\n\x1a\n broken"),
         ]
-        self.missing_file_url = f"{world.api_url}/attachments/0/missing.txt"
+        self.missing_file_url = f"{world.cdn_url}/attachments/0/missing.txt"
         self.unreachable_url = "http://127.0.0.1:9/nothing-listens-here.txt"
 
     # -- message content ------------------------------------------------------------------------------

@@ -96,7 +96,6 @@ class FakeDiscord(DiscordWorld):
             ("GET", "/channels/{channel}", self._get_channel),
             ("POST", "/channels/{channel}/messages", self._create_message),
             ("GET", "/channels/{channel}/messages", self._channel_messages),
-            ("GET", "/attachments/{id}/{name}", self._attachment),
             ("GET", "/channels/{channel}/messages/{message}", self._get_message),
             ("PATCH", "/channels/{channel}/messages/{message}", self._edit_message),
             ("POST", "/channels/{channel}/messages/{message}/threads", self._create_thread),
@@ -107,6 +106,7 @@ class FakeDiscord(DiscordWorld):
         ]
         for method, path, handler in routes:
             app.router.add_route(method, api + path, handler)
+        app.router.add_get("/cdn/attachments/{id}/{name}", self._attachment)  # outside the API, as Discord's CDN is
         app.router.add_route("*", "/{tail:.*}", self._unknown)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -130,6 +130,11 @@ class FakeDiscord(DiscordWorld):
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api/v10"
+
+    @property
+    def cdn_url(self) -> str:
+        """Where attachments' contents are served: not under the REST API (Discord's CDN is another host)."""
+        return f"http://127.0.0.1:{self.port}/cdn"
 
     @property
     def gateway_url(self) -> str:
@@ -424,7 +429,7 @@ class FakeDiscord(DiscordWorld):
             response: web.StreamResponse = self._json({"message": fault.message, "code": fault.code}, fault.status)
         else:
             response = await handler(request)
-        if request.path.startswith("/api/"):
+        if request.path.startswith(("/api/", "/cdn/")):
             self.requests.append(Request(request.method, request.path, body, response.status, time.monotonic()))
         return response
 
@@ -548,7 +553,7 @@ class FakeDiscord(DiscordWorld):
         """An attachment as a message payload carries it; its URL serves the content (the CDN's part)."""
         attachment_id = self.new_id()
         self.attachments[attachment_id] = (media_type, data)
-        url = f"{self.api_url}/attachments/{attachment_id}/{name}"
+        url = f"{self.cdn_url}/attachments/{attachment_id}/{name}"
         return {"id": attachment_id, "filename": name, "size": len(data), "url": url, "proxy_url": url,
                 "content_type": media_type}  # fmt: skip
 
