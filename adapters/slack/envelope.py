@@ -165,6 +165,8 @@ def _field_problem(found: Mapping[str, Any], where: str, fields: Mapping[str, tu
                 return f"{path} holds something other than objects"
             if name == "response_urls" and len(value) > 1:  # Bolt fails logging that it takes the first
                 return f"{path} holds more than one"
+            if name == "actions" and not where and not value:  # Bolt takes an action payload's first action
+                return f"{path} is empty"
             item_fields = LISTS_OF_OBJECTS[name]
             if item_fields is not None:
                 inner, inner_fields = objects, item_fields

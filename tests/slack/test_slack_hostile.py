@@ -150,6 +150,7 @@ def wrong_shapes() -> dict[str, Any]:
         "team a list": {**mention_with(), "team": ["id"]},
         "enterprise a number": {**mention_with(), "enterprise": 5},
         "response_urls a string": {**mention_with(), "response_urls": "http://x"},
+        "a block action without actions": {"type": "block_actions", "actions": []},
         "blocks 100 deep": mention_with(blocks=[deep]),
         "a lone surrogate": mention_with(text="\ud800 garbage"),
         "no user": without("user"),
