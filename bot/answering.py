@@ -17,6 +17,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
+from functools import partial
 
 from bot.config import Config
 from bot.deadlines import ReplyCapped, timed
@@ -182,6 +183,7 @@ class Responder:
             ttl_seconds=self._config.history.ttl_seconds,
             first_within=self._first_token_timeout(primary),
             deadline=self._deadline,
+            on_error=partial(self._metrics.backend_error, primary.backend),
         )
         if folded is not None:
             self._history, self._summary = folded.history, folded.summary

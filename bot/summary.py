@@ -12,12 +12,12 @@ dropped from the prompt as without the setting, and the reply goes on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 
 from bot.deadlines import ReplyCapped, timed
-from bot.llm.base import Backend, BackendError, ChatRequest, Usage
+from bot.llm.base import Backend, BackendError, ChatRequest, FailureKind, Usage
 from bot.messages import ChatMessage
 from bot.prompt import estimate_tokens, group_turns, message_tokens
 from bot.reasoning import strip_reasoning
@@ -91,8 +91,10 @@ async def fold(
     ttl_seconds: int,
     first_within: float | None = None,
     deadline: float | None = None,
+    on_error: Callable[[FailureKind], None] | None = None,
 ) -> SummaryFold | None:
-    """Fold the oldest ``fold_turns`` turns into the summary and store it; None if that failed.
+    """Fold the oldest ``fold_turns`` turns into the summary and store it; None if that failed (``on_error`` is
+    told the kind of a backend's failure).
 
     The call gets the backend's first-token timeout for its (whole) answer and
     ends at the reply's deadline: a stalled backend must not hold up the reply
@@ -120,6 +122,8 @@ async def fold(
                 elif isinstance(item, Usage):
                     usage = item
     except (BackendError, ReplyCapped) as error:
+        if isinstance(error, BackendError) and on_error is not None:
+            on_error(error.kind)
         log.warning(
             "%s: could not summarise %d old turns (%s); they are left out of the prompt",
             thread,

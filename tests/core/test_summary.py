@@ -20,6 +20,7 @@ from bot.usage import day_of, utc_now
 from tests.support.config import make_config
 from tests.support.fake_openai import FakeOpenAI, HTTPError, Reply
 from tests.support.messages import THREAD, msg
+from tests.support.metric_samples import value
 from tests.support.recording_sink import RecordingSink
 
 SUMMARY = "SUMMARY: the project is called Kestrel; the deadline is Friday."
@@ -109,6 +110,10 @@ async def test_a_failed_summary_call_costs_only_the_summary(
     history, summary = await store.load_thread(THREAD, 60)
     assert summary == ""
     assert len(history) == 14, "nothing was folded away"
+    assert value(small.metrics, "parley_backend_errors_total", backend="fake", kind="rejected") == 1, (
+        "the failed summary call is a backend error in /metrics"
+    )
+    assert value(small.metrics, "parley_messages_total", platform=THREAD.platform, outcome="answered") == 8
 
 
 async def test_a_summary_call_counts_even_when_the_reply_then_fails(
