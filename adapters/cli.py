@@ -364,7 +364,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def _say_error(error: ConfigError, args: argparse.Namespace) -> None:
     """A configuration error, on stderr: one JSON log line when the logs are JSON (a log collector reads
     every line), else ``parley: ...``."""
-    if args.log_format != "json":
+    if (args.log_format or os.environ.get("PARLEY_LOG_FORMAT", "").strip().lower()) != "json":
         print(f"parley: {error}", file=sys.stderr)
         return
     if not getattr(args, "logging_set_up", False):  # the config did not load: the flag asked for JSON

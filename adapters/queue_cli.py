@@ -50,8 +50,9 @@ def add_commands(commands: Commands, add: Add, load: Load, until_signal: Callabl
         return 0
 
     worker = add(commands, "worker", "answer queued messages of every platform whose token is set", cmd_worker)
-    worker.add_argument("--host", default="0.0.0.0", help="address of the /healthz server (default: 0.0.0.0)")
-    worker.add_argument("--port", type=int, default=None, help="serve /healthz on this port (default: no HTTP)")
+    worker.add_argument("--host", default="0.0.0.0", help="address of its HTTP server (default: 0.0.0.0)")
+    worker.add_argument("--port", type=int, default=None,
+                        help="serve /healthz, /readyz and /metrics on this port (default: no HTTP)")  # fmt: skip
 
     queue = commands.add_parser("queue", help="the queue of accepted messages (stored in Redis)")
     queue_commands = queue.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from bot.admin import Admin
@@ -45,7 +46,7 @@ from bot.pacing import PaceBook
 from bot.prompt import PromptTooLong
 from bot.queue import Queue
 from bot.rate_limits import RateLimits
-from bot.replying import stream_reply
+from bot.replying import cost_of, stream_reply
 from bot.settings import ChannelSettings
 from bot.shared_pacing import SharedBudgets
 from bot.sink import ReplySink
@@ -55,10 +56,14 @@ from bot.thread_context import attributed, prior_history
 from bot.threads import ChannelKey, ThreadKey
 from bot.trace import in_trace
 from bot.turn_files import context_window, read_message_files
-from bot.usage import BudgetCheck, Clock, Hold, ReplyCost, UsageBook, add, utc_now
+from bot.usage import BudgetCheck, Clock, Hold, UsageBook, utc_now
 from bot.worker import Worker
 
 log = logging.getLogger(__name__)
+
+
+PLAYGROUND = "console"
+"""The ``platform`` label of the web console's playground turns in ``/metrics``."""
 
 
 class TurnNotStored(Exception):
@@ -97,7 +102,9 @@ class Conversation:
         self._rate_limits = RateLimits(config.rate_limits, store, lambda: clock().timestamp())
         self.queue = Queue(store.redis, store.prefix, config.queue, config.dedup_seconds)
         """The durable queue between ``enqueue`` and the workers (``bot/queue.py``)."""
-        self.admin = Admin(config, store, self._channels, self._commands, self._usage, self.receive)
+        self.admin = Admin(
+            config, store, self._channels, self._commands, self._usage, partial(self.receive, counted_as=PLAYGROUND)
+        )
         """What an admin's tool (the web console) asks of the core."""
 
     # -- what an adapter asks of the core besides receive (see bot/api.py) ----------------
@@ -108,8 +115,11 @@ class Conversation:
     async def run_command(
         self, command: Command, thread: ThreadKey, author: Author, style: CommandStyle = TERMINAL_STYLE
     ) -> str:
-        """A command's answer (``/show``, ``/set``...), phrased as this platform's users type commands."""
-        return await self._commands.run(command, thread, author, style)
+        """A command's answer (``/show``, ``/set``...), phrased as this platform's users type commands: a
+        slash command, answered (``/metrics`` counts it as a typed command is counted)."""
+        answer = await self._commands.run(command, thread, author, style)
+        self.metrics.message(thread.platform, "answered")
+        return answer
 
     def state(self, namespace: str) -> Namespace:
         """A key-value store of the adapter's own, under its namespace (the platform's name)."""
@@ -155,11 +165,19 @@ class Conversation:
         return await self._store.ping()
 
     @in_trace
-    async def receive(self, message: IncomingMessage, sink: ReplySink, settings: ChannelSettings | None = None) -> None:
+    async def receive(
+        self,
+        message: IncomingMessage,
+        sink: ReplySink,
+        settings: ChannelSettings | None = None,
+        *,
+        counted_as: str | None = None,
+    ) -> None:
         """Accept and handle one incoming message, in the caller's trace or a new one; never raises.
 
         ``settings``: the channel's settings, when the adapter has resolved them
-        already (the core then does not resolve them again).
+        already (the core then does not resolve them again). ``counted_as``: the ``platform`` label of its
+        metrics, when not its thread's (the console's playground turns are not that platform's traffic).
         """
         slot = self._order.reserve(message.thread)  # taken on arrival, before any await: turns keep arrival order
         end = TurnEnd("failed")
@@ -182,15 +200,24 @@ class Conversation:
                 log.exception("could not tell the user either")
         finally:
             slot.release()
-        self.metrics.ended(message.thread.platform, end)
+        self.metrics.ended(counted_as or message.thread.platform, end)
 
-    async def enqueue(self, thread: ThreadKey, event_id: str, payload: Mapping[str, Any]) -> bool:
+    async def enqueue(
+        self, thread: ThreadKey, event_id: str, payload: Mapping[str, Any], *, twin: bool = False
+    ) -> bool:
         """Dedup and queue one accepted platform event durably, in one step: False for a redelivery of one
-        seen before. Raises ``QueueUnavailable`` when Redis did not take it: do not acknowledge the platform."""
+        seen before. Raises ``QueueUnavailable`` when Redis did not take it: do not acknowledge the platform.
+        ``twin``: the platform sends this message as two events by design (a mention and a message), so its
+        duplicate is not a redelivery to count."""
         if await self.queue.enqueue(thread, event_id, payload) is None:
-            self.metrics.message(thread.platform, "deduplicated")
+            if not twin:
+                self.metrics.message(thread.platform, "deduplicated")
             return False
         return True
+
+    def lost(self, platform: str) -> None:
+        """An ingress could not queue a message and will not see it again (it apologised): a failed message."""
+        self.metrics.message(platform, "failed")
 
     def worker(self, handlers: Mapping[str, JobHandler], consumer: str) -> Worker:
         """A worker answering queued jobs through ``handlers`` (by platform), as consumer ``consumer``."""
@@ -361,17 +388,6 @@ class Conversation:
             history = self.config.history
             turn = [ChatMessage("user", text), ChatMessage("assistant", answer.text)]
             await self._store.append_turn(message.thread, turn, 2 * history.max_turns, history.ttl_seconds)
-        await self._record_usage(message, answer, summary_fold)
-
-    async def _record_usage(
-        self, message: IncomingMessage, answer: Answer | None, summary_fold: SummaryFold | None
-    ) -> None:
-        """The turn's tokens, once: the answer's and the summary call's (which counts even if no answer came)."""
-        if answer is not None:
-            usage = add(answer.usage, summary_fold.usage if summary_fold else None)
-            cost = ReplyCost(usage, answer.fallback, answer.capped)
-        elif summary_fold is not None:
-            cost = ReplyCost(summary_fold.usage, answered=False)
-        else:
-            return
-        await self._usage.record(message.thread.channel_key, message.author.id, cost)
+        cost = cost_of(answer, summary_fold)
+        if cost is not None:
+            await self._usage.record(message.thread.channel_key, message.author.id, cost)

@@ -28,4 +28,8 @@ class JobTurn:
         """How the turn ended: "ignored" until the handler has it answered (a job it finds nothing to answer in)."""
 
     async def answer(self, message: IncomingMessage, sink: ReplySink, settings: ChannelSettings | None = None) -> None:
-        self.end = await self._conversation.handle(message, sink, settings, self._ledger)
+        try:
+            self.end = await self._conversation.handle(message, sink, settings, self._ledger)
+        except BaseException:  # a handler that ends the job anyway (a refusal it apologised for) ended it failed
+            self.end = TurnEnd("failed")
+            raise

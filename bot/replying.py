@@ -25,6 +25,7 @@ from bot.sink import ReplySink
 from bot.store import Store
 from bot.streaming import ReplyStreamer
 from bot.summary import SummaryFold
+from bot.usage import ReplyCost, add
 
 log = logging.getLogger(__name__)
 
@@ -84,3 +85,14 @@ async def stream_reply(
     finally:
         await streamer.aclose()
     return Replied(None, summary_fold, Shown(streamer.message_id, streamer.first_text_at))
+
+
+def cost_of(answer: Answer | None, summary_fold: SummaryFold | None) -> ReplyCost | None:
+    """The turn's tokens for the day's usage, once: the answer's and the summary call's (which counts even if no
+    answer came); None when no model was called."""
+    if answer is not None:
+        usage = add(answer.usage, summary_fold.usage if summary_fold else None)
+        return ReplyCost(usage, answer.fallback, answer.capped)
+    if summary_fold is not None:
+        return ReplyCost(summary_fold.usage, answered=False)
+    return None

@@ -16,6 +16,7 @@ from adapters.discord.call_metrics import discord_call_trace
 from adapters.discord.config import DiscordConfig
 from adapters.discord.desk import DiscordDesk
 from adapters.discord.events import (
+    PLATFORM,
     Facts,
     Plan,
     channel_key,
@@ -160,6 +161,7 @@ class ParleyClient(discord.Client):
         meant = me is not None and message.author.id != me.id and (message.guild is None or me in message.mentions)
         if not meant:
             return
+        self.conversation.lost(PLATFORM)
         try:
             await message.reply(SOMETHING_BROKE, mention_author=False, allowed_mentions=NO_MENTIONS)
         except discord.HTTPException as error:

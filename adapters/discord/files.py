@@ -28,7 +28,7 @@ async def fetch_files(files: Sequence[FileRef], download: Download, limits: File
         try:
             data = await download(file.url)
         except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as error:  # also: the host is unreachable
-            log.warning("Discord: downloading %s failed: %s", name, error)
+            log.warning("Discord: downloading a file (%s, %d bytes) failed: %s", media_type, size, error)
             found.append(Attachment(name, media_type, size, problem="Discord would not hand the file over"))
             continue
         found.append(Attachment(name, media_type, max(size, len(data)), data))

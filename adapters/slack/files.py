@@ -65,11 +65,11 @@ async def _download(
                 return _problem(file, NO_ACCESS)
             data = await response.content.read(cap + 1)
     except (aiohttp.ClientError, TimeoutError) as error:
-        log.warning("Slack: downloading %s failed: %s", file.name, error)
+        log.warning("Slack: downloading a file (%s, %d bytes) failed: %s", file.media_type, file.size, error)
         return _problem(file, "the download failed")
     return Attachment(file.name, file.media_type, max(file.size, len(data)), data)
 
 
 def _problem(file: Attachment, problem: str) -> Attachment:
-    log.warning("Slack: %s not read: %s", file.name, problem)
+    log.warning("Slack: a file (%s, %d bytes) not read: %s", file.media_type, file.size, problem)  # a name is text
     return Attachment(file.name, file.media_type, file.size, problem=problem)

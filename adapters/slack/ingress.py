@@ -65,10 +65,13 @@ class Ingress(AsyncMiddleware):
         try:
             # Slack waits 3 s for its answer: a 503 within that is honest (it delivers again), a late one is not.
             async with asyncio.timeout(ENQUEUE_SECONDS):
-                added = await self._conversation.enqueue(classified.thread, classified.event_id, event.payload())
+                added = await self._conversation.enqueue(
+                    classified.thread, classified.event_id, event.payload(), twin=_twin(req, classified)
+                )
         except (QueueUnavailable, TimeoutError) as error:
             log.warning("Slack event %s not accepted: the queue is unavailable (%s)", _event_id(req), error)
             if _retry_number(req) >= LAST_RETRY:  # Slack gives up after this one: not silence, an apology
+                self._conversation.lost(classified.thread.platform)
                 await _apologise(req, classified)
             return BoltResponse(status=503, body=UNAVAILABLE, headers={"content-type": "application/json"})
         if added:
@@ -99,6 +102,12 @@ class Ingress(AsyncMiddleware):
             assistant=is_user_message_event_in_assistant_thread(body),
         )
         return classified, queued
+
+
+def _twin(req: AsyncBoltRequest, classified: events.Addressed) -> bool:
+    """Slack sends a mention in a channel twice, as ``app_mention`` and as ``message`` (both subscribed): the
+    second to arrive is a duplicate by design, not a redelivery (which Slack numbers: ``X-Slack-Retry-Num``)."""
+    return classified.mentioned and not classified.dm and _retry_number(req) == 0
 
 
 def _event_id(req: AsyncBoltRequest) -> Any:

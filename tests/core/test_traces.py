@@ -184,7 +184,15 @@ def test_a_configuration_error_is_one_json_line_when_the_logs_are_json(
     (line,) = json_lines(capsys.readouterr().err)
     assert line["level"] == "ERROR" and "log_format" in line["message"] and "yaml" in line["message"]
 
-    monkeypatch.setenv("PARLEY_LOG_FORMAT", "json")
+    monkeypatch.setenv("PARLEY_LOG_FORMAT", "json")  # as Compose's .env.example sets it
+    broken = tmp_path / "broken.toml"
+    broken.write_text("history = [\n")
+    with pytest.raises(SystemExit) as exited:
+        main(["--config", str(broken), "run"])  # the config cannot say it: the environment does
+    assert exited.value.code == 2
+    (line,) = json_lines(capsys.readouterr().err)
+    assert line["level"] == "ERROR" and "broken.toml" in line["message"]
+
     with pytest.raises(SystemExit) as exited:
         main(["run"])  # no backend's key is set
     assert exited.value.code == 2

@@ -1,6 +1,7 @@
 """``/metrics`` of a real ``parley run slack`` after a scripted run on the fakes: the counters moved by exactly
-what happened, the histograms hold the answers under the backend that gave them, tokens were counted, and no
-label carries a user, a channel, a thread or a message's text."""
+what happened (a redelivery counts as deduplicated; the ``message`` twin of a mention, which Slack sends by
+design, counts as nothing), the histograms hold the answers under the backend that gave them, tokens were
+counted, and no label carries a user, a channel, a thread or a message's text."""
 
 from __future__ import annotations
 
@@ -36,9 +37,12 @@ LABELS = {"platform", "outcome", "backend", "kind", "le", "method", "status", "v
 """Every label a parley metric may have: none of them an id."""
 
 
-async def deliver(session: aiohttp.ClientSession, base: str, event: dict[str, object]) -> int:
+async def deliver(session: aiohttp.ClientSession, base: str, event: dict[str, object], *, retry: int = 0) -> int:
+    """Deliver an event as Slack does; ``retry``: Slack's redelivery number (its ``X-Slack-Retry-Num``)."""
     body = json.dumps(envelope(event))
     headers = {"Content-Type": "application/json", **signed_headers(body)}
+    if retry:
+        headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
     async with session.post(base + "/slack/events", data=body, headers=headers) as response:
         return response.status
 
@@ -71,13 +75,15 @@ async def test_metrics_after_two_answers_a_failure_and_a_redelivery(
         async with aiohttp.ClientSession() as session:
             assert await deliver(session, base, first) == 200
             await until(lambda: replies(slack, first["ts"]) == ["echo: tell me a first thing"], what="the answer")
-            assert await deliver(session, base, first) == 200, "Slack delivers it again"
+            assert await deliver(session, base, first, retry=1) == 200, "Slack delivers it again"
 
             fake.queue(HTTPError(401))
             assert await deliver(session, base, failing) == 200
             await until(lambda: len(replies(slack, failing["ts"])) == 1, what="the failure notice")
             assert await deliver(session, base, second) == 200
             await until(lambda: replies(slack, second["ts"]) == ["echo: and a second"], what="the second answer")
+            twin = {**second, "type": "message", "channel_type": "channel"}  # Slack sends a mention twice
+            assert await deliver(session, base, twin) == 200
 
             async def counted() -> bool:
                 samples = await scrape(session, base)
@@ -86,6 +92,7 @@ async def test_metrics_after_two_answers_a_failure_and_a_redelivery(
 
             await until(counted, what="the worker to count the last job")
             samples = await scrape(session, base)
+            assert replies(slack, second["ts"]) == ["echo: and a second"], "the twin was not answered again"
     finally:
         _, err = await sigterm(process)
     assert process.returncode == 128 + signal.SIGTERM, err
