@@ -343,7 +343,9 @@ async def test_a_file_whose_host_cannot_be_reached_is_noted_and_the_message_answ
 
     (text,) = discord_fake.bot_texts(payload["id"])
     assert text.startswith("I couldn't read notes.txt: Discord would not hand the file over.")
-    assert any("downloading notes.txt failed" in w for w in warnings_of(caplog.records, "adapters.discord.files"))
+    warned = warnings_of(caplog.records, "adapters.discord.files")
+    assert any("downloading a file (text/plain, 10 bytes) failed" in w for w in warned), warned
+    assert not any("notes.txt" in w for w in warned), "a file's name is the user's text: not in a warning"
     assert_quiet(caplog.records)
 
 
