@@ -35,7 +35,7 @@ from redis.exceptions import RedisError, ResponseError
 from bot.config import QueueConfig
 from bot.jobs import Job, QueueUnavailable
 from bot.queue_scripts import CLOSE, ENQUEUE, HEARTBEAT, RETRY
-from bot.queue_status import QueueStatus, by_platform, place_of_stream, read_status, streams_key
+from bot.queue_status import QueueStatus, by_platform, place_of_stream, read_status
 from bot.store import thread_key
 from bot.threads import ThreadKey
 from bot.trace import current_trace, new_trace_id
@@ -84,7 +84,7 @@ class Queue:
     @property
     def streams_key(self) -> str:
         """The set of the queue's stream names (``bot/queue_status.py``)."""
-        return streams_key(self.prefix)
+        return f"{self.prefix}:queue-streams"
 
     def _thread(self, kind: str, thread: ThreadKey) -> str:
         return thread_key(self.prefix, kind, thread)
@@ -289,12 +289,12 @@ class Queue:
     async def status(self) -> QueueStatus:
         """Every stream in the registry of streams (no ``SCAN``): its depth, oldest age and pending entries per
         worker; and the dead letters. What ``parley queue status`` shows."""
-        return await read_status(self.redis, self.prefix, self.dead_stream, GROUP)
+        return await read_status(self.redis, self.streams_key, self.dead_stream, GROUP)
 
     async def gauges(self) -> tuple[dict[str, tuple[int, float]], int]:
         """For ``/metrics``: by platform, the entries not yet answered and the oldest one's age; the dead letters.
         One ``SMEMBERS`` and one pipeline, however many keys Redis holds."""
-        status = await read_status(self.redis, self.prefix, self.dead_stream, None)
+        status = await read_status(self.redis, self.streams_key, self.dead_stream, None)
         return by_platform(status), status.dead
 
     async def dead(self, limit: int = 1000) -> list[DeadLetter]:

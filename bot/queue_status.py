@@ -37,22 +37,18 @@ class QueueStatus:
     dead: int
 
 
-def streams_key(prefix: str) -> str:
-    """The set of the queue's stream names."""
-    return f"{prefix}:queue-streams"
-
-
 def place_of_stream(stream: bytes | str) -> tuple[str, int]:
     """The platform and shard of a stream named ``{prefix}:queue:{platform}:{shard}``."""
     rest, _, shard = _text(stream).rpartition(":")
     return rest.rpartition(":")[2], int(shard)
 
 
-async def read_status(redis: Redis, prefix: str, dead_stream: str, group: str | None) -> QueueStatus:
-    """Every registered stream's depth and oldest age (and, with ``group``, its pending entries per consumer),
-    and the dead letters: one ``SMEMBERS`` and one pipeline."""
+async def read_status(redis: Redis, registry: str, dead_stream: str, group: str | None) -> QueueStatus:
+    """Every stream named in ``registry`` (the set): its depth and oldest age (and, with ``group``, its pending
+    entries per consumer); and the dead letters. One ``SMEMBERS`` and one pipeline. ``bot/queue.py`` names the
+    keys."""
     now = time.time()
-    streams = sorted((place_of_stream(name), _text(name)) for name in await redis.smembers(streams_key(prefix)))
+    streams = sorted((place_of_stream(name), _text(name)) for name in await redis.smembers(registry))
     async with redis.pipeline(transaction=False) as pipe:
         for _, stream in streams:
             pipe.exists(stream)
