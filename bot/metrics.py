@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -27,6 +28,8 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,27 @@ class QueueGauges(Protocol):
     async def gauges(self) -> tuple[dict[str, tuple[int, float]], int]:
         """``({platform: (depth, oldest age in seconds)}, dead letters)``."""
         ...
+
+
+class DeadLetters:
+    """``parley_queue_dead_letters``, a collector rather than a ``Gauge``: a gauge without labels always has a
+    sample, and a stale one would hide dead letters from an alert. Its sample is what the last refresh read, and
+    there is none before the first refresh or after one that could not read Redis."""
+
+    NAME = "parley_queue_dead_letters"
+    HELP = "Messages given up after the last attempt (parley queue dead)."
+
+    def __init__(self) -> None:
+        self.value: float | None = None
+
+    def describe(self) -> Iterable[Metric]:
+        return [GaugeMetricFamily(self.NAME, self.HELP)]
+
+    def collect(self) -> Iterable[Metric]:
+        family = GaugeMetricFamily(self.NAME, self.HELP)
+        if self.value is not None:
+            family.add_metric([], self.value)
+        return [family]
 
 
 class Metrics:
@@ -117,9 +141,8 @@ class Metrics:
             "parley_queue_oldest_seconds", "Age of the oldest queued message not yet answered.", ["platform"],
             registry=r,
         )  # fmt: skip
-        self.queue_dead_letters = Gauge(
-            "parley_queue_dead_letters", "Messages given up after the last attempt (parley queue dead).", registry=r
-        )
+        self.queue_dead_letters = DeadLetters()
+        r.register(self.queue_dead_letters)
         self.redis_errors = Counter(
             "parley_redis_errors", "Redis commands that failed (each failed try of a retried one).", registry=r
         )
@@ -175,16 +198,22 @@ class Metrics:
 
     # -- scraping -------------------------------------------------------------------------------
     async def refresh(self, queue: QueueGauges) -> None:
-        """Read the queue's gauges from Redis; when Redis does not answer they keep their last values."""
+        """Read the queue's gauges from Redis. When they cannot be read (Redis gone, or slower than
+        ``REFRESH_SECONDS``) the gauges have no samples until a refresh reads them again: absent, not stale,
+        so that an alert on them does not go on seeing the last values."""
         try:
             by_platform, dead = await asyncio.wait_for(queue.gauges(), REFRESH_SECONDS)
         except Exception as error:
-            log.warning("metrics: the queue's gauges could not be read: %s", error)
+            self.queue_depth.clear()
+            self.queue_oldest_seconds.clear()
+            self.queue_dead_letters.value = None
+            detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+            log.warning("metrics: the queue's gauges could not be read (%s); left out of this scrape", detail)
             return
         for platform, (depth, age) in by_platform.items():
             self.queue_depth.labels(platform).set(depth)
             self.queue_oldest_seconds.labels(platform).set(age)
-        self.queue_dead_letters.set(dead)
+        self.queue_dead_letters.value = dead
 
     def render(self) -> bytes:
         """The registry in Prometheus's text format (``CONTENT_TYPE``)."""

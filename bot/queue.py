@@ -5,6 +5,8 @@ Nothing else builds these keys. Under the configured prefix:
 - ``{prefix}:queue:{n}``  stream ``n`` of ``[queue] shards`` (a thread's shard: a stable hash of it), consumer
   group ``workers``; an entry is ``thread`` (JSON), ``event``, ``seq``, ``payload`` (JSON), ``trace`` (the message's
   trace id, ``bot/trace.py``; entries written before it have none), deleted once acked
+- ``{prefix}:queue-streams``  set of the queue's stream names, read by ``status`` and ``gauges`` instead of a
+  ``SCAN`` (``bot/queue_status.py``)
 - ``{prefix}:queue-dead``  stream of dead letters: an entry's fields with ``entry``, ``attempts``, ``reason``, ``when``
 - ``{prefix}:seq:{<thread>}``  the thread's last arrival number; ``{prefix}:done:{<thread>}`` the last one answered
 - ``{prefix}:attempts:{<thread>}``  hash of entry id -> how many times a worker took it
@@ -33,6 +35,7 @@ from redis.exceptions import RedisError, ResponseError
 from bot.config import QueueConfig
 from bot.jobs import Job, QueueUnavailable
 from bot.queue_scripts import CLOSE, ENQUEUE, HEARTBEAT, RETRY
+from bot.queue_status import QueueStatus, by_platform, place_of_stream, read_status
 from bot.store import thread_key
 from bot.threads import ThreadKey
 from bot.trace import current_trace, new_trace_id
@@ -42,24 +45,6 @@ ORDER_SECONDS = 7 * 86400
 """How long a quiet thread's arrival numbers are kept (refreshed by every message of the thread)."""
 ENQUEUE_DELAYS = (0.05, 0.2, 0.5)
 """Pauses between the tries of an enqueue that Redis failed (a retry cannot queue a message twice)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ShardStatus:
-    platform: str
-    shard: int
-    depth: int
-    """Entries not yet answered (waiting or being answered)."""
-    oldest_age: float | None
-    """Seconds since the oldest of them was queued (None: none)."""
-    pending: dict[str, int]
-    """Entries taken and not yet acknowledged, per consumer."""
-
-
-@dataclass(frozen=True, slots=True)
-class QueueStatus:
-    shards: list[ShardStatus]
-    dead: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +81,11 @@ class Queue:
     def dead_stream(self) -> str:
         return f"{self.prefix}:queue-dead"
 
+    @property
+    def streams_key(self) -> str:
+        """The set of the queue's stream names (``bot/queue_status.py``)."""
+        return f"{self.prefix}:queue-streams"
+
     def _thread(self, kind: str, thread: ThreadKey) -> str:
         return thread_key(self.prefix, kind, thread)
 
@@ -114,6 +104,7 @@ class Queue:
             self._thread("seq", thread),
             self._thread("done", thread),
             self.stream(thread.platform, self.shard_of(thread)),
+            self.streams_key,
         ]
         args: list[str | int] = [
             self._dedup_seconds,
@@ -136,7 +127,11 @@ class Queue:
 
     # -- workers -------------------------------------------------------------------------
     async def ensure_groups(self, platforms: Collection[str]) -> None:
-        """The consumer group on every shard's stream of ``platforms`` (the streams made if need be)."""
+        """The consumer group on every shard's stream of ``platforms`` (the streams made if need be), and the
+        streams in the registry of streams (those an older parley made join it here)."""
+        streams = [self.stream(platform, shard) for platform, shard in self._streams_of(platforms)]
+        if streams:
+            await self.redis.sadd(self.streams_key, *streams)
         for platform, shard in self._streams_of(platforms):
             try:
                 await self.redis.xgroup_create(self.stream(platform, shard), GROUP, id="0", mkstream=True)
@@ -163,7 +158,7 @@ class Queue:
             await self.ensure_groups(platforms)
             return []
         read = cast(list[tuple[bytes, list[Any]]], found or [])
-        entries = [(_place_of_stream(stream), entry) for stream, items in read for entry in items]
+        entries = [(place_of_stream(stream), entry) for stream, items in read for entry in items]
         return await self._jobs(consumer, entries, platforms)
 
     async def reclaim(self, consumer: str, count: int, platforms: Collection[str]) -> list[Job]:
@@ -292,32 +287,15 @@ class Queue:
 
     # -- the command line ----------------------------------------------------------------------
     async def status(self) -> QueueStatus:
-        now = time.time()
-        shards: list[ShardStatus] = []
-        found = {_text(name) async for name in self.redis.scan_iter(f"{self.prefix}:queue:*", _type="stream")}
-        for platform, shard in sorted(_place_of_stream(name) for name in found):
-            stream = self.stream(platform, shard)
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.xlen(stream)
-                pipe.xrange(stream, count=1)
-                depth, oldest = await pipe.execute()
-            try:
-                summary = await self.redis.xpending(stream, GROUP)
-                pending = {_text(found["name"]): int(found["pending"]) for found in summary["consumers"]}
-            except ResponseError:  # no group yet: no worker ever ran
-                pending = {}
-            age = now - _entry_time(_text(oldest[0][0])) if oldest else None
-            shards.append(ShardStatus(platform, shard, int(depth), age, pending))
-        return QueueStatus(shards, int(await self.redis.xlen(self.dead_stream)))
+        """Every stream in the registry of streams (no ``SCAN``): its depth, oldest age and pending entries per
+        worker; and the dead letters. What ``parley queue status`` shows."""
+        return await read_status(self.redis, self.streams_key, self.dead_stream, GROUP)
 
     async def gauges(self) -> tuple[dict[str, tuple[int, float]], int]:
-        """For ``/metrics``: by platform, the entries not yet answered and the oldest one's age; the dead letters."""
-        status = await self.status()
-        by_platform: dict[str, tuple[int, float]] = {}
-        for shard in status.shards:
-            depth, age = by_platform.get(shard.platform, (0, 0.0))
-            by_platform[shard.platform] = (depth + shard.depth, max(age, shard.oldest_age or 0.0))
-        return by_platform, status.dead
+        """For ``/metrics``: by platform, the entries not yet answered and the oldest one's age; the dead letters.
+        One ``SMEMBERS`` and one pipeline, however many keys Redis holds."""
+        status = await read_status(self.redis, self.streams_key, self.dead_stream, None)
+        return by_platform(status), status.dead
 
     async def dead(self, limit: int = 1000) -> list[DeadLetter]:
         """The dead letters, oldest first."""
@@ -337,7 +315,8 @@ class Queue:
             return None
         fields = {_text(key): _text(value) for key, value in found[0][1].items()}
         thread = _parse_thread(fields["thread"])
-        keys = [self.dead_stream, self._thread("seq", thread), self.stream(thread.platform, self.shard_of(thread))]
+        stream = self.stream(thread.platform, self.shard_of(thread))
+        keys = [self.dead_stream, self._thread("seq", thread), stream, self.streams_key]
         trace = fields.get("trace") or new_trace_id()
         args: list[str | int] = [dead_id, fields["thread"], fields["event"], fields["payload"], ORDER_SECONDS, trace]
         entry = await self._retry(keys=keys, args=args)
@@ -375,16 +354,6 @@ def _dead_letter(entry_id: str, raw: Mapping[bytes, bytes]) -> DeadLetter:
     fields = {_text(key): _text(value) for key, value in raw.items()}
     thread = _parse_thread(fields["thread"])
     return DeadLetter(entry_id, str(thread), int(fields["attempts"]), fields["reason"], float(fields["when"]))
-
-
-def _place_of_stream(stream: bytes | str) -> tuple[str, int]:
-    """The platform and shard of a stream named ``{prefix}:queue:{platform}:{shard}``."""
-    rest, _, shard = _text(stream).rpartition(":")
-    return rest.rpartition(":")[2], int(shard)
-
-
-def _entry_time(entry_id: str) -> float:
-    return int(entry_id.partition("-")[0]) / 1000
 
 
 def _text(value: bytes | str) -> str:

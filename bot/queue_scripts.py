@@ -16,12 +16,14 @@ redis.call('EXPIRE', KEYS[2], ARGV[5])
 redis.call('EXPIRE', KEYS[3], ARGV[5])
 local id = redis.call('XADD', KEYS[4], '*', 'thread', ARGV[2], 'event', ARGV[3], 'seq', seq, 'payload', ARGV[4],
     'trace', ARGV[7])
+redis.call('SADD', KEYS[5], KEYS[4])
 redis.call('SET', KEYS[1], ARGV[6] .. '=' .. id, 'KEEPTTL')
 return id
 """
-"""KEYS: event marker, seq, done, stream. ARGV: dedup seconds, thread, event id, payload, order seconds, this
-call's token, the message's trace id. The marker keeps the token and the entry id: the same call resent after a
-lost reply (the pool's retry, or enqueue's own) finds its own entry instead of taking itself for a redelivery."""
+"""KEYS: event marker, seq, done, stream, the set of the queue's streams (the stream joins it). ARGV: dedup
+seconds, thread, event id, payload, order seconds, this call's token, the message's trace id. The marker keeps the
+token and the entry id: the same call resent after a lost reply (the pool's retry, or enqueue's own) finds its own
+entry instead of taking itself for a redelivery."""
 
 CLOSE = """
 local done = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -49,10 +51,12 @@ if redis.call('XDEL', KEYS[1], ARGV[1]) == 0 then
 end
 local seq = redis.call('INCR', KEYS[2])
 redis.call('EXPIRE', KEYS[2], ARGV[5])
+redis.call('SADD', KEYS[4], KEYS[3])
 return redis.call('XADD', KEYS[3], '*', 'thread', ARGV[2], 'event', ARGV[3], 'seq', seq, 'payload', ARGV[4],
     'trace', ARGV[6])
 """
-"""A dead letter back into its thread's stream, last in its thread's order. KEYS: dead, seq, stream.
+"""A dead letter back into its thread's stream, last in its thread's order. KEYS: dead, seq, stream, the set of
+the queue's streams.
 ARGV: dead letter id, thread, event id, payload, order seconds, trace id."""
 
 HEARTBEAT = """

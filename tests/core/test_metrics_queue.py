@@ -4,13 +4,16 @@ letter counts as failed, the queue's gauges are read from Redis at scrape time, 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import pytest
 import pytest_asyncio
 from redis.asyncio import Redis
 
+import bot.metrics
 from bot.conversation import Conversation
 from bot.jobs import Job, Turn
 from bot.metrics import Metrics
@@ -48,6 +51,24 @@ class PickyHandler(ChatHandler):
             self.handled.append((job.id, job.attempt))
             return
         await super().handle(job, turn)
+
+
+class SlowQueue:
+    """Gauges that take longer than a scrape waits (a Redis busy with something else)."""
+
+    async def gauges(self) -> tuple[dict[str, tuple[int, float]], int]:
+        await asyncio.sleep(10)
+        return {}, 0
+
+
+def queue_samples(metrics: Metrics) -> list[str]:
+    """The names of the queue gauges' samples in the registry."""
+    return [
+        sample.name
+        for family in metrics.registry.collect()
+        if family.name.startswith("parley_queue_")
+        for sample in family.samples
+    ]
 
 
 def counted(metrics: Metrics, outcome: str) -> float:
@@ -111,8 +132,35 @@ async def test_the_queue_gauges_show_the_depth_and_age_of_waiting_messages(make:
     assert value(metrics, "parley_queue_oldest_seconds", platform="chat") == 0
 
 
+async def test_gauges_that_cannot_be_read_in_time_are_absent_not_stale(
+    make: Make, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    core = make()
+    metrics = core.metrics
+    assert queue_samples(metrics) == [], "none before the first scrape"
+    await core.enqueue(chat_thread(), "E1", payload("waiting"))
+    await metrics.refresh(core.queue)
+    assert value(metrics, "parley_queue_depth", platform="chat") == 1
+    assert sorted(queue_samples(metrics)) == [
+        "parley_queue_dead_letters",
+        "parley_queue_depth",
+        "parley_queue_oldest_seconds",
+    ]
+    monkeypatch.setattr(bot.metrics, "REFRESH_SECONDS", 0.1)
+    with caplog.at_level(logging.WARNING, logger="bot.metrics"):
+        await metrics.refresh(SlowQueue())
+    assert queue_samples(metrics) == []
+    assert "parley_queue_depth{" not in metrics.render().decode()
+    [warning] = [record for record in caplog.records if record.name == "bot.metrics"]
+    assert warning.levelno == logging.WARNING
+    assert "(TimeoutError)" in warning.getMessage(), "the error's type, not an empty str(TimeoutError())"
+    await metrics.refresh(core.queue)
+    assert value(metrics, "parley_queue_depth", platform="chat") == 1, "back at the next scrape that reads them"
+    assert metrics.registry.get_sample_value("parley_queue_dead_letters") == 0
+
+
 async def test_redis_errors_are_counted_across_a_restart_and_a_scrape_does_not_wait_for_redis(
-    fake: FakeOpenAI, prefix: str, tmp_path: Path
+    fake: FakeOpenAI, prefix: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with RestartableRedis(tmp_path / "redis") as server:
         config = make_config(fake.url, prefix, rate_limits=UNLIMITED, redis_url=server.url)
@@ -129,12 +177,17 @@ async def test_redis_errors_are_counted_across_a_restart_and_a_scrape_does_not_w
                 await until(lambda: value(metrics, "parley_redis_errors_total") >= 1)
                 loop = asyncio.get_running_loop()
                 started = loop.time()
-                await metrics.refresh(core.queue)
+                with caplog.at_level(logging.WARNING, logger="bot.metrics"):
+                    await metrics.refresh(core.queue)
                 assert loop.time() - started < 5, "a scrape is not held by a Redis that is gone"
-                assert value(metrics, "parley_queue_depth", platform="chat") == 1, "the last value is kept"
+                assert any("could not be read (" in record.getMessage() for record in caplog.records)
+                assert queue_samples(metrics) == [], "absent while Redis is down, not the last values"
             finally:
                 await server.start()
             assert not await asyncio.wait_for(asking, 30), "the command was retried once Redis was back"
+            await metrics.refresh(core.queue)
+            assert value(metrics, "parley_queue_depth", platform="chat") == 1, "back once Redis is"
+            assert metrics.registry.get_sample_value("parley_queue_dead_letters") == 0
             errors = value(metrics, "parley_redis_errors_total")
             assert errors >= 1
             await core.has_history(chat_thread())
