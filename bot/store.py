@@ -35,7 +35,7 @@ ROLES = ("system", "user", "assistant")
 KINDS = ("history", "overrides", "event", "lock", "summary", "reset", "usage", "usage-users", "usage-channels",
          "usage-holds", "seen", "threads", "audit", "desk", "desk-answer", "desk-first-text", "feedback",
          "feedback-times", "feedback-channels", "handoff", "rate-user", "rate-channel", "pace", "queue", "queue-dead",
-         "seq", "done", "attempts", "replies", "once")  # fmt: skip
+         "queue-streams", "seq", "done", "attempts", "replies", "once")  # fmt: skip
 THREAD_KINDS = ("history", "summary", "reset", "lock")
 """The store's keys of one thread: named ``{prefix}:{kind}:{<thread>}``, the thread as a hash tag."""
 AUDIT_KEPT = 1000
