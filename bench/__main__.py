@@ -42,6 +42,10 @@ def parse(argv: list[str]) -> tuple[Sizes, argparse.Namespace]:
         "--parley", default=DEFAULT_PARLEY, help="the parley executable to measure (another checkout's)"
     )
     parser.add_argument("--label", default="", help="a name for this run in the JSON (e.g. 'before')")
+    parser.add_argument(
+        "--parley-env", action="append", default=[], metavar="NAME=VALUE",
+        help="an environment variable for parley (repeatable), e.g. PARLEY_LOG_FORMAT=json",
+    )  # fmt: skip
     parser.add_argument("--platforms", help="comma-separated: slack,discord")
     parser.add_argument("--conversations", type=int, help="latency: conversations per model speed (2 replies each)")
     parser.add_argument("--stream-seconds", type=float, help="latency: the streamed model's duration")
@@ -67,6 +71,10 @@ def parse(argv: list[str]) -> tuple[Sizes, argparse.Namespace]:
     sizes = dataclasses.replace(sizes, **{key: value for key, value in given.items() if value is not None})
     if len(sizes.throughput_replies) != len(sizes.throughput_levels):
         parser.error("--throughput-replies needs one count per --throughput level")
+    if any("=" not in given for given in args.parley_env):
+        parser.error("--parley-env takes NAME=VALUE")
+    extra = dict(given.split("=", 1) for given in args.parley_env)
+    sizes = dataclasses.replace(sizes, parley_env={**sizes.parley_env, **extra})
     return sizes, args
 
 
