@@ -8,8 +8,6 @@ import signal
 from collections import Counter
 from pathlib import Path
 
-import aiohttp
-from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 from yarl import URL
 
@@ -19,12 +17,13 @@ from tests.discord.test_discord_queue import ingress, queue_env
 from tests.support.discord_harness import bot, discord_config, discord_fake
 from tests.support.fake_discord import TOKEN, FakeDiscord
 from tests.support.fake_openai import FakeOpenAI, Reply
+from tests.support.metric_samples import CALLS
+from tests.support.metric_samples import scraped_calls as scraped
 from tests.support.net import free_port
 from tests.support.parley_process import assert_clean_exit, healthz, sigterm, start
 
 __all__ = ["bot", "discord_config", "discord_fake"]
 
-CALLS = "parley_platform_calls_total"
 ROUTES = {
     r"GET /api/v10/users/@me": "GET /users/@me",
     r"GET /api/v10/oauth2/applications/@me": "GET /oauth2/applications/@me",
@@ -111,18 +110,6 @@ async def test_no_label_carries_an_id_a_token_or_a_text(
         assert not re.search(r"\d{5}", value), f"an id in {value!r}"
         for bad in (TOKEN, "interaction-token", "secret-plans", "plans", "tell me", world.alice["username"]):
             assert bad not in value, f"the label {value!r} carries {bad!r}"
-
-
-async def scraped(base: str) -> dict[tuple[str, str, str], float]:
-    async with aiohttp.ClientSession() as session, session.get(base + "/metrics") as response:
-        assert response.status == 200
-        text = await response.text()
-    return {
-        (sample.labels["platform"], sample.labels["method"], sample.labels["status"]): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == CALLS
-    }
 
 
 async def test_a_worker_process_counts_its_rest_calls_on_its_metrics(

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 from slack_sdk.web.async_client import AsyncWebClient
 from yarl import URL
@@ -22,6 +21,8 @@ from bot.conversation import Conversation
 from tests.slack.test_slack_queue_processes import deliver, run_slack, slack_env
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.fake_slack import TEAM, FakeSlack
+from tests.support.metric_samples import CALLS
+from tests.support.metric_samples import scraped_calls as scraped
 from tests.support.net import free_port
 from tests.support.parley_process import assert_clean_exit, healthz, sigterm, start
 from tests.support.slack_harness import (
@@ -39,8 +40,6 @@ from tests.support.slack_harness import (
 )
 
 __all__ = ["running", "slack"]
-
-CALLS = "parley_platform_calls_total"
 
 
 def counted(core: Conversation) -> dict[tuple[str, str, str], float]:
@@ -149,19 +148,6 @@ async def test_a_label_that_cannot_be_made_never_fails_the_call(core: Conversati
     async with aiohttp.ClientSession(trace_configs=[trace]) as session, session.post(slack.api_url + "auth.test") as r:
         assert r.status == 200
     assert counted(core) == {}
-
-
-async def scraped(base: str) -> dict[tuple[str, str, str], float]:
-    """The platform calls' samples a running parley's /metrics shows."""
-    async with aiohttp.ClientSession() as session, session.get(base + "/metrics") as response:
-        assert response.status == 200
-        text = await response.text()
-    return {
-        (sample.labels["platform"], sample.labels["method"], sample.labels["status"]): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == CALLS
-    }
 
 
 async def test_an_ingress_and_a_worker_each_count_their_own_calls_on_metrics(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
@@ -29,3 +30,19 @@ def scraped(samples: list[Sample], name: str, **labels: str) -> float:
     found = [sample.value for sample in samples if sample.name == name and sample.labels == labels]
     assert len(found) <= 1, f"{name}{labels} appears twice"
     return found[0] if found else 0.0
+
+
+CALLS = "parley_platform_calls_total"
+
+
+async def scraped_calls(base: str) -> dict[tuple[str, str, str], float]:
+    """The platform calls' samples a running parley's /metrics shows, by (platform, method, status)."""
+    async with aiohttp.ClientSession() as session, session.get(base + "/metrics") as response:
+        assert response.status == 200
+        text = await response.text()
+    return {
+        (sample.labels["platform"], sample.labels["method"], sample.labels["status"]): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == CALLS
+    }
