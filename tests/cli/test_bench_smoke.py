@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -37,3 +39,14 @@ def test_the_smoke_run_measures_both_bots_on_both_platforms(tmp_path: Path) -> N
         route.endswith("/threads") for route in results["discord"]["latency instant"]["floor"]["calls_by_method"]
     )
     assert {item["target"].split(":")[0] for item in document["targets"]} == {"slack", "discord"}
+
+
+def test_parley_env_reaches_the_sizes_and_a_bad_one_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.__main__ import parse
+
+    sizes, _ = parse(["--smoke", "--parley-env", "PARLEY_LOG_FORMAT=json", "--parley-env", "PARLEY_LOG_LEVEL=INFO"])
+    assert sizes.parley_env["PARLEY_LOG_FORMAT"] == "json" and sizes.parley_env["PARLEY_LOG_LEVEL"] == "INFO"
+    assert "PARLEY_SLACK__EDIT_INTERVAL" in sizes.parley_env, "the smoke run's own settings are kept"
+    with pytest.raises(SystemExit):
+        parse(["--parley-env", "PARLEY_LOG_FORMAT"])
+    assert "NAME=VALUE" in capsys.readouterr().err
