@@ -17,7 +17,7 @@ from tests.discord.test_discord_queue import ingress, queue_env
 from tests.support.discord_harness import bot, discord_config, discord_fake
 from tests.support.fake_discord import TOKEN, FakeDiscord
 from tests.support.fake_openai import FakeOpenAI, Reply
-from tests.support.metric_samples import CALLS
+from tests.support.metric_samples import registry_calls
 from tests.support.metric_samples import scraped_calls as scraped
 from tests.support.net import free_port
 from tests.support.parley_process import assert_clean_exit, healthz, sigterm, start
@@ -60,13 +60,7 @@ def counted(samples: dict[tuple[str, str, str], float]) -> Counter[tuple[str, st
 
 
 def registry_samples(conversation: Conversation) -> dict[tuple[str, str, str], float]:
-    found: dict[tuple[str, str, str], float] = {}
-    for metric in conversation.metrics.registry.collect():
-        for sample in metric.samples:
-            if sample.name == CALLS:
-                labels = sample.labels
-                found[(labels["platform"], labels["method"], labels["status"])] = sample.value
-    return found
+    return registry_calls(conversation.metrics)
 
 
 async def test_every_rest_call_is_counted_by_route_and_status_and_a_429_shows(

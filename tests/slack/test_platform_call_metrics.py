@@ -21,7 +21,7 @@ from bot.conversation import Conversation
 from tests.slack.test_slack_queue_processes import deliver, run_slack, slack_env
 from tests.support.fake_openai import FakeOpenAI, Reply
 from tests.support.fake_slack import TEAM, FakeSlack
-from tests.support.metric_samples import CALLS
+from tests.support.metric_samples import registry_calls
 from tests.support.metric_samples import scraped_calls as scraped
 from tests.support.net import free_port
 from tests.support.parley_process import assert_clean_exit, healthz, sigterm, start
@@ -44,13 +44,7 @@ __all__ = ["running", "slack"]
 
 def counted(core: Conversation) -> dict[tuple[str, str, str], float]:
     """Every sample of the platform calls' counter: (platform, method, status) -> count."""
-    found: dict[tuple[str, str, str], float] = {}
-    for metric in core.metrics.registry.collect():
-        for sample in metric.samples:
-            if sample.name == CALLS:
-                labels = sample.labels
-                found[(labels["platform"], labels["method"], labels["status"])] = sample.value
-    return found
+    return registry_calls(core.metrics)
 
 
 def by_method(core: Conversation) -> Counter[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
@@ -35,14 +37,23 @@ def scraped(samples: list[Sample], name: str, **labels: str) -> float:
 CALLS = "parley_platform_calls_total"
 
 
+def calls_of(samples: Iterable[Sample]) -> dict[tuple[str, str, str], float]:
+    """The platform calls' samples among ``samples``, by (platform, method, status)."""
+    return {
+        (sample.labels["platform"], sample.labels["method"], sample.labels["status"]): sample.value
+        for sample in samples
+        if sample.name == CALLS
+    }
+
+
+def registry_calls(metrics: Metrics) -> dict[tuple[str, str, str], float]:
+    """The platform calls counted in a ``Metrics``, by (platform, method, status)."""
+    return calls_of(sample for family in metrics.registry.collect() for sample in family.samples)
+
+
 async def scraped_calls(base: str) -> dict[tuple[str, str, str], float]:
     """The platform calls' samples a running parley's /metrics shows, by (platform, method, status)."""
     async with aiohttp.ClientSession() as session, session.get(base + "/metrics") as response:
         assert response.status == 200
         text = await response.text()
-    return {
-        (sample.labels["platform"], sample.labels["method"], sample.labels["status"]): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == CALLS
-    }
+    return calls_of(sample for family in text_string_to_metric_families(text) for sample in family.samples)
